@@ -1,0 +1,145 @@
+"""Turn a normalized proposal list into a frame-based one for training/testing SSN.
+
+Example::
+
+    python gen_proposal_list.py thumos14 /data/frames \\
+        --input data/thumos14_tag_val_normalized_proposal_list.txt \\
+        --output work/thumos14_tag_val_proposal_list.txt \\
+        --annotations /data/thumos14/annotations --subset validation
+
+Start/end fractions become frame indices ``floor(fraction * num_frames)``
+using the real frame count of each extracted folder (``--modality`` picks the
+RGB or the flow count), and the video field becomes the folder's path.
+
+Before anything is written a pre-flight check looks at every video of the
+list and reports each one that is missing, has zero frames, whose RGB and
+flow counts differ by more than one, or whose frame count disagrees with
+duration x fps (duration from ``--annotations``; fps from the folder's
+``meta.json`` or ``--fps``).  With problems the script stops (exit code 2)
+unless ``--skip_bad`` is given, which drops those videos from the output.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ops.annotations import load_annotations  # noqa: E402
+from ops.frames import count_frames  # noqa: E402
+from ops.log import setup_logging  # noqa: E402
+from ops.presets import load_preset  # noqa: E402
+from ops.proposal_list import ProposalList, read_proposal_list, to_frame_based, write_proposal_list  # noqa: E402
+
+logger = logging.getLogger("gen_proposal_list")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="dataset preset name (data/*.json) or path to a preset JSON")
+    p.add_argument("frame_path", type=Path, help="root of the extracted frame folders (one per video)")
+    p.add_argument("--input", type=Path, required=True, nargs="+", help="normalized proposal list(s)")
+    p.add_argument("--output", type=Path, required=True, nargs="+", help="frame-based list(s), one per input")
+    p.add_argument("--modality", choices=["RGB", "Flow"], default="RGB",
+                   help="whose frame count scales the list (RGB frames or flow frames)")
+    p.add_argument("--annotations", type=Path, default=None,
+                   help="annotations giving video durations for the duration x fps check")
+    p.add_argument("--subset", default=None, help="subset of --annotations (default: all)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate of the extracted frames when folders have no meta.json")
+    p.add_argument("--count_tolerance", type=float, default=0.05,
+                   help="allowed relative difference between frame count and duration x fps")
+    p.add_argument("--skip_bad", action="store_true", help="drop videos that fail the pre-flight check")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+@dataclass
+class Problem:
+    video: str
+    reason: str
+
+
+def check_video(video: str, folder: Path, modality: str, duration: float | None, fps: float | None,
+                tolerance: float) -> tuple[int | None, Problem | None]:
+    """Pre-flight check of one video folder -> (frame count to use, problem or None)."""
+    try:
+        counts = count_frames(folder)
+    except FileNotFoundError:
+        return None, Problem(video, f"frame folder {folder} is missing (extract this video first)")
+    n = counts.num_frames if modality == "RGB" else counts.num_flow
+    if n == 0:
+        return None, Problem(video, f"{folder} has zero {modality} frames")
+    if counts.num_flow and abs(counts.num_frames - counts.num_flow) > 1:
+        return None, Problem(video, f"{folder}: {counts.num_frames} RGB frames but {counts.num_flow} flow frames "
+                                    "(a partial extraction? delete the folder and re-extract)")
+    fps = counts.fps or fps
+    if duration is not None and fps and not math.isnan(duration):
+        expected = duration * fps
+        if abs(counts.num_frames - expected) > max(2.0, tolerance * expected):
+            return None, Problem(video, f"{folder}: {counts.num_frames} frames but duration {duration:.2f} s x "
+                                        f"{fps:g} fps = {expected:.0f} (wrong video or fps?)")
+    return n, None
+
+
+def preflight(plist: ProposalList, frame_path: Path, args, durations: dict[str, float]
+              ) -> tuple[dict[str, int], list[Problem]]:
+    """Check every video of ``plist``; returns (video id -> frame count, problems)."""
+    counts, problems = {}, []
+    for block in plist:
+        vid = block.video_id
+        n, problem = check_video(vid, frame_path / vid, args.modality, durations.get(vid), args.fps,
+                                 args.count_tolerance)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            counts[vid] = n
+    return counts, problems
+
+
+def convert(plist: ProposalList, frame_path: Path, counts: dict[str, int]) -> ProposalList:
+    """Frame-based copy of ``plist`` keeping only the videos in ``counts``."""
+    videos = [to_frame_based(b, counts[b.video_id], str(frame_path / b.video_id))
+              for b in plist if b.video_id in counts]
+    return ProposalList(videos=videos, normalized=False, first_index=plist.first_index)
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    load_preset(args.dataset)  # validates the dataset name early; no setting here needs it yet
+    if len(args.input) != len(args.output):
+        raise SystemExit(f"--input has {len(args.input)} lists but --output {len(args.output)}: give one output per input")
+    durations = {}
+    if args.annotations is not None:
+        db = load_annotations(args.annotations, args.subset)
+        durations = dict(zip(db.videos["video"], db.videos["duration"]))
+    else:
+        logger.info("no --annotations: the duration x fps check is skipped")
+    plans, all_problems = [], []
+    for src, dst in zip(args.input, args.output):
+        plist = read_proposal_list(src)
+        if not plist.normalized:
+            raise SystemExit(f"{src} is already frame-based; gen_proposal_list needs a normalized list")
+        counts, problems = preflight(plist, args.frame_path, args, durations)
+        plans.append((src, dst, plist, counts))
+        all_problems += problems
+    if all_problems:
+        for p in all_problems:
+            logger.warning("pre-flight: %s: %s", p.video, p.reason)
+        summary = f"pre-flight found {len(all_problems)} problem video(s) in {[str(s) for s in args.input]}"
+        if not args.skip_bad:
+            logger.error("%s; nothing written. Fix them, or re-run with --skip_bad to drop them.", summary)
+            return 2
+        logger.warning("%s; --skip_bad: these videos are left out.", summary)
+    for src, dst, plist, counts in plans:
+        write_proposal_list(dst, convert(plist, args.frame_path, counts))
+        logger.info("%s -> %s: %d videos (%d dropped)", src, dst, len(counts), len(plist) - len(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

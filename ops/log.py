@@ -1,0 +1,28 @@
+"""Logging set-up shared by all stage scripts."""
+from __future__ import annotations
+
+import logging
+import os
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(verbose: int = 0, log_file: str | os.PathLike | None = None) -> None:
+    """Configure the root logger: INFO by default, DEBUG with ``verbose > 0``.
+
+    Only the main process of a distributed run should log at INFO; other ranks
+    pass ``verbose=-1`` to get WARNING.  Calling it again replaces the
+    handlers it added before and leaves other handlers (e.g. pytest's) alone.
+    """
+    level = logging.DEBUG if verbose > 0 else logging.INFO if verbose == 0 else logging.WARNING
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if getattr(h, "_ops_handler", False)]:
+        root.removeHandler(h)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file is not None:
+        handlers.append(logging.FileHandler(log_file))
+    for h in handlers:
+        h._ops_handler = True
+        h.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
+        root.addHandler(h)
+    root.setLevel(level)

@@ -1,0 +1,64 @@
+"""Dataset presets: the per-dataset defaults every stage starts from.
+
+A preset is a JSON file in the repository's ``data/`` folder (found relative
+to this package, never the working directory) or any path given by the user.
+Keys:
+
+- ``name``, ``description``, ``num_classes``, ``classes`` (optional list),
+  ``class_ids`` (optional official ids);
+- ``annotation_format``: ``thumos14`` or ``activitynet``;
+- ``train_subset`` / ``test_subset``: subset names in the annotations;
+- ``sampling``: SSN proposal sampling: ``proposals_per_video``, ``fg_ratio``,
+  ``incomplete_ratio``, ``bg_ratio``, ``fg_iou_thresh``,
+  ``incomplete_iou_thresh``, ``incomplete_overlap_thresh``,
+  ``bg_iou_thresh``, ``bg_coverage_thresh``;
+- ``model``: ``stpp`` (parts of the starting, course and ending stages) and
+  ``num_segments`` (segments per stage);
+- ``evaluation``: ``protocol`` (``thumos14`` or ``activitynet``),
+  ``iou_thresholds``, ``top_k``, ``nms_threshold``, ``softmax_before_filter``.
+
+Stages expose these as flags whose default is None and call
+:func:`resolve` so a flag given on the command line overrides the preset.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+REQUIRED_KEYS = ("name", "num_classes", "annotation_format", "train_subset", "test_subset",
+                 "sampling", "model", "evaluation")
+
+
+def list_presets() -> list[str]:
+    """Names of the presets shipped in ``data/``."""
+    return sorted(p.stem for p in DATA_DIR.glob("*.json"))
+
+
+def load_preset(name_or_path: str | os.PathLike) -> dict:
+    """Load a preset by name (``thumos14``) or from a JSON path.
+
+    Returns a fresh dict (callers may modify it).  Raises ValueError naming the
+    known presets when the name is unknown, or the file when it is invalid.
+    """
+    path = Path(name_or_path)
+    if not path.suffix == ".json":
+        path = DATA_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        raise ValueError(f"unknown dataset preset {str(name_or_path)!r}: choose one of {list_presets()} "
+                         "or give the path of a preset JSON file")
+    try:
+        preset = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid preset JSON ({e})") from None
+    missing = [k for k in REQUIRED_KEYS if k not in preset]
+    if missing:
+        raise ValueError(f"{path}: preset lacks keys {missing}")
+    return copy.deepcopy(preset)
+
+
+def resolve(value, default):
+    """Return ``value`` if the user gave it (not None), else the preset's ``default``."""
+    return default if value is None else value

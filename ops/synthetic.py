@@ -1,0 +1,326 @@
+"""A synthetic, THUMOS14-like benchmark of real video files with exact ground truth.
+
+What is drawn (every video, deterministic from ``(seed, subset, index)``):
+
+- a textured grey background seen through a camera that pans smoothly
+  (camera motion), with a few bluish rectangles drifting across it
+  (background clutter);
+- action instances: one actor (an orange disk with a dark core, identical for
+  every class) moves along a class-specific path: ``MoveRight``,
+  ``MoveLeft``, ``MoveUp``, ``MoveDown`` (a straight traverse of half the
+  frame) or ``Orbit`` (one full circle).  A single frame shows only a disk
+  somewhere: classes differ only by motion over time.  A complete action
+  fades in (the disk grows from 40 % to full size over the first 15 % of the
+  action) and fades out (shrinks over the last 15 %);
+- distractors: the first or the last 25-45 % of an action (with its fade-in
+  or fade-out) that then vanishes or appears abruptly.  They look like an
+  action's start or end without being a complete action, so completeness
+  matters.  They are not ground truth.
+
+Instance durations are drawn log-uniformly over a range spanning 10x or more.
+Times are frame-exact: an event drawn on frames ``[f0, f1)`` has
+``t_start = f0 / fps`` and ``t_end = f1 / fps`` (fps divides 100, so the
+2-decimal times in the annotation files are exact).
+
+Outputs of :func:`generate_dataset` (``OUT`` is the output folder)::
+
+    OUT/videos/video_{validation,test}_NNNNNNN.mp4
+    OUT/annotations/temporal_annotations_{validation,test}/<Class>_{val,test}.txt
+    OUT/annotations/temporal_annotations_{validation,test}/Ambiguous_{val,test}.txt  (empty)
+    OUT/annotations/detclasslist.txt          ids 1..K
+    OUT/annotations/{validation,test}_durations.txt
+    OUT/annotations.json                      the same ground truth, ActivityNet layout
+    OUT/generation.json                       seed, config, every drawn event (frames)
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ops.io import atomic_write_json, atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+CLASSES = ("MoveDown", "MoveLeft", "MoveRight", "MoveUp", "Orbit")  # alphabetical: THUMOS and JSON orders agree
+SUBSETS = ("validation", "test")
+SUBSET_SUFFIX = {"validation": "val", "test": "test"}
+ACTOR_RGB = (255, 128, 0)
+FADE = 0.15          # fraction of an action spent fading in (and out)
+MIN_SCALE = 0.4      # actor radius at the very start/end of a complete action
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Size of a synthetic dataset.  Times in seconds, sizes in pixels."""
+
+    num_videos: dict          # subset -> number of videos
+    video_seconds: tuple      # (min, max) video duration
+    fps: int                  # must divide 100 (exact 2-decimal times)
+    width: int
+    height: int
+    instances: tuple          # (min, max) action instances per video
+    instance_seconds: tuple   # (min, max) instance duration, max/min >= 10
+    distractors: tuple        # (min, max) distractors per video
+    min_gap: float = 0.5      # seconds between events
+
+
+SIZE_PRESETS = {
+    "tiny": SynthConfig({"validation": 4, "test": 4}, (10.0, 14.0), 10, 128, 96, (2, 3), (0.5, 5.0), (1, 1)),
+    "demo": SynthConfig({"validation": 40, "test": 20}, (24.0, 40.0), 10, 160, 120, (2, 5), (0.8, 8.0), (1, 3)),
+    "large": SynthConfig({"validation": 200, "test": 200}, (60.0, 120.0), 25, 320, 240, (3, 8), (1.0, 12.0), (2, 5)),
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One drawn actor appearance: frames ``[start_frame, end_frame)``.
+
+    ``kind`` is ``action`` (ground truth), ``start`` or ``end`` (distractor
+    fragments); ``label`` is the 1-based class whose path is followed;
+    ``u0``/``u1`` the part of the path shown (0..1).
+    """
+
+    start_frame: int
+    end_frame: int
+    label: int
+    kind: str
+    u0: float
+    u1: float
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    video: str
+    subset: str
+    num_frames: int
+    fps: int
+    events: tuple
+    seed: tuple
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+    @property
+    def actions(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "action"]
+
+
+def video_name(subset: str, index: int) -> str:
+    """THUMOS14-style video id, index 1-based."""
+    return f"video_{subset}_{index:07d}"
+
+
+# --------------------------------------------------------------------------- drawing the timeline
+
+
+def _place_events(rng: np.random.Generator, cfg: SynthConfig, num_frames: int) -> tuple:
+    """Draw actions and distractors and lay them out without overlap."""
+    lo, hi = np.log(cfg.instance_seconds[0]), np.log(cfg.instance_seconds[1])
+    n_act = int(rng.integers(cfg.instances[0], cfg.instances[1] + 1))
+    n_dis = int(rng.integers(cfg.distractors[0], cfg.distractors[1] + 1))
+    labels = rng.integers(1, len(CLASSES) + 1, size=n_act + n_dis)
+    full = np.exp(rng.uniform(lo, hi, size=n_act + n_dis))           # seconds of the full action
+    frac = np.concatenate([np.ones(n_act), rng.uniform(0.25, 0.45, size=n_dis)])
+    kinds = ["action"] * n_act + list(rng.choice(["start", "end"], size=n_dis))
+    lengths = np.maximum(2, np.round(full * frac * cfg.fps)).astype(int)
+    order = rng.permutation(n_act + n_dis)
+    gap = int(round(cfg.min_gap * cfg.fps))
+    free = num_frames - lengths.sum() - gap * (len(order) + 1)
+    while free < 0 and len(order) > 1:          # too crowded: drop the last drawn event
+        order = order[:-1]
+        free = num_frames - lengths[order].sum() - gap * (len(order) + 1)
+    gaps = np.floor(rng.dirichlet(np.ones(len(order) + 1)) * max(free, 0)).astype(int) + gap
+    events, cursor = [], 0
+    for g, k in zip(gaps, order):
+        start = cursor + int(g)
+        u0, u1 = (0.0, 1.0) if kinds[k] == "action" else ((0.0, frac[k]) if kinds[k] == "start" else (1 - frac[k], 1.0))
+        events.append(Event(start, start + int(lengths[k]), int(labels[k]), str(kinds[k]), float(u0), float(u1)))
+        cursor = start + int(lengths[k])
+    return tuple(events)
+
+
+def make_video_spec(cfg: SynthConfig, seed: int, subset: str, index: int) -> VideoSpec:
+    """Draw the timeline of one video (deterministic from seed, subset and index)."""
+    key = (int(seed), SUBSETS.index(subset), int(index))
+    rng = np.random.default_rng(key)
+    num_frames = int(round(rng.uniform(*cfg.video_seconds) * cfg.fps))
+    return VideoSpec(video_name(subset, index), subset, num_frames, cfg.fps, _place_events(rng, cfg, num_frames), key)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _path_position(label: int, u: np.ndarray, origin: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Actor centre (N, 2) in pixels (x, y) at path progress ``u`` (N,)."""
+    name = CLASSES[label - 1]
+    half_w, half_h = 0.25 * width, 0.25 * height
+    t = (u - 0.5)[:, None]
+    if name == "MoveRight":
+        return origin + t * np.array([2 * half_w, 0.0])
+    if name == "MoveLeft":
+        return origin - t * np.array([2 * half_w, 0.0])
+    if name == "MoveDown":
+        return origin + t * np.array([0.0, 2 * half_h])
+    if name == "MoveUp":
+        return origin - t * np.array([0.0, 2 * half_h])
+    angle = 2 * np.pi * u[:, None]
+    return origin + 0.22 * height * np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def _actor_scale(u: np.ndarray) -> np.ndarray:
+    """Radius factor: fade in over the first FADE of the path, fade out over the last."""
+    ramp = np.minimum(np.minimum(u, 1 - u) / FADE, 1.0)
+    return MIN_SCALE + (1 - MIN_SCALE) * np.clip(ramp, 0.0, 1.0)
+
+
+def actor_track(spec: VideoSpec, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame actor centre (num_frames, 2) and radius (num_frames,); radius 0 = absent."""
+    rng = np.random.default_rng(spec.seed + (1,))
+    centre = np.zeros((spec.num_frames, 2))
+    radius = np.zeros(spec.num_frames)
+    base = 0.1 * height
+    for ev in spec.events:
+        n = ev.end_frame - ev.start_frame
+        # progress of the FULL action at each drawn frame (a fragment shows part of it)
+        u = ev.u0 + (ev.u1 - ev.u0) * (np.arange(n) + 0.5) / n
+        margin = np.array([0.32 * width, 0.35 * height])
+        origin = rng.uniform(margin, np.array([width, height]) - margin)
+        centre[ev.start_frame:ev.end_frame] = _path_position(ev.label, u, origin, width, height)
+        radius[ev.start_frame:ev.end_frame] = base * _actor_scale(u)
+    return centre, radius
+
+
+class _Scene:
+    """Background texture, camera path and clutter of one video."""
+
+    def __init__(self, spec: VideoSpec, width: int, height: int):
+        rng = np.random.default_rng(spec.seed + (2,))
+        self.w, self.h = width, height
+        self.pad = pad = max(8, width // 8)
+        noise = rng.uniform(0, 1, size=((height + 2 * pad) // 4 + 1, (width + 2 * pad) // 4 + 1)).astype(np.float32)
+        tex = cv2.resize(noise, ((width + 2 * pad) // 4 * 4 + 4, (height + 2 * pad) // 4 * 4 + 4),
+                         interpolation=cv2.INTER_CUBIC)
+        fine = rng.uniform(-12, 12, size=tex.shape).astype(np.float32)
+        grey = np.clip(60 + 100 * tex + fine, 40, 170).astype(np.uint8)
+        self.texture = np.repeat(grey[:, :, None], 3, axis=2)
+        frames = np.arange(spec.num_frames) / spec.fps
+        period, phase = rng.uniform(6, 14, size=2), rng.uniform(0, 2 * np.pi, size=2)
+        amp = 0.4 * pad
+        self.cam = np.stack([amp * np.sin(2 * np.pi * frames / period[k] + phase[k]) for k in range(2)], 1)
+        n_clutter = int(rng.integers(2, 5))
+        self.clutter_pos = rng.uniform([0, 0], [width, height], size=(n_clutter, 2))
+        self.clutter_vel = rng.uniform(-0.6, 0.6, size=(n_clutter, 2)) * width / spec.fps / 4
+        self.clutter_size = rng.uniform(0.06, 0.14, size=(n_clutter, 2)) * np.array([width, height])
+        self.clutter_color = [tuple(int(c) for c in rng.integers([120, 60, 30], [230, 110, 70])[::-1])
+                              for _ in range(n_clutter)]   # bluish (RGB), never orange
+
+    def frame(self, i: int) -> np.ndarray:
+        """Background + clutter of frame ``i`` (H, W, 3) uint8 RGB; camera offset applied."""
+        ox, oy = (self.pad + self.cam[i]).astype(int)
+        img = self.texture[oy:oy + self.h, ox:ox + self.w].copy()
+        span = np.array([self.w, self.h])
+        pos = (self.clutter_pos + i * self.clutter_vel) % span
+        for (x, y), (sw, sh), col in zip(pos, self.clutter_size, self.clutter_color):
+            cv2.rectangle(img, (int(x), int(y)), (int(x + sw), int(y + sh)), col, -1)
+        return img
+
+    def camera_offset(self, i: int) -> np.ndarray:
+        return np.floor(self.pad + self.cam[i]) - self.pad
+
+
+def render_frames(spec: VideoSpec, width: int, height: int):
+    """Yield the video's frames, (height, width, 3) uint8 RGB, one by one."""
+    scene = _Scene(spec, width, height)
+    centre, radius = actor_track(spec, width, height)
+    for i in range(spec.num_frames):
+        img = scene.frame(i)
+        if radius[i] > 0:
+            # the actor lives in world coordinates: the panning camera moves it on screen too
+            cx, cy = centre[i] - scene.camera_offset(i)
+            c = (int(round(cx * 16)), int(round(cy * 16)))
+            cv2.circle(img, c, int(round(radius[i] * 16)), ACTOR_RGB, -1, cv2.LINE_AA, shift=4)
+            cv2.circle(img, c, int(round(radius[i] * 6)), (60, 20, 0), -1, cv2.LINE_AA, shift=4)
+        yield img
+
+
+def actor_mask(frame_rgb: np.ndarray) -> np.ndarray:
+    """Pixels of the actor's orange in a decoded frame (H, W) bool (survives mp4 compression)."""
+    f = frame_rgb.astype(np.int16)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    return (r > 170) & (r - g > 50) & (b < 100)
+
+
+def write_video(spec: VideoSpec, path: Path, width: int, height: int) -> None:
+    """Render ``spec`` to an mp4 at ``path`` atomically (temp name, then rename)."""
+    tmp = path.with_name(f".{path.stem}.partial.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), spec.fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {tmp} (mp4v codec missing?)")
+    try:
+        for img in render_frames(spec, width, height):
+            writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- annotation files
+
+
+def _fmt_time(frames: int, fps: int) -> str:
+    return f"{frames / fps:.2f}"
+
+
+def thumos_annotation_files(specs: list[VideoSpec], subset: str) -> dict[str, str]:
+    """Return {file name: text} of one subset's THUMOS14 annotation folder."""
+    suffix = SUBSET_SUFFIX[subset]
+    lines = {name: [] for name in CLASSES}
+    for spec in specs:
+        for ev in spec.actions:
+            lines[CLASSES[ev.label - 1]].append(
+                f"{spec.video}  {_fmt_time(ev.start_frame, spec.fps)} {_fmt_time(ev.end_frame, spec.fps)}\n")
+    files = {f"{name}_{suffix}.txt": "".join(rows) for name, rows in lines.items()}
+    files[f"Ambiguous_{suffix}.txt"] = ""
+    return files
+
+
+def activitynet_json(specs: list[VideoSpec]) -> dict:
+    """The same ground truth in the ActivityNet layout (flat taxonomy)."""
+    taxonomy = [{"nodeId": 0, "nodeName": "Root", "parentId": None, "parentName": None}]
+    taxonomy += [{"nodeId": k, "nodeName": n, "parentId": 0, "parentName": "Root"}
+                 for k, n in enumerate(CLASSES, 1)]
+    database = {
+        s.video: {"subset": s.subset, "duration": round(s.duration, 2), "fps": s.fps,
+                  "annotations": [{"segment": [round(e.start_frame / s.fps, 2), round(e.end_frame / s.fps, 2)],
+                                   "label": CLASSES[e.label - 1]} for e in s.actions]}
+        for s in specs}
+    return {"version": "synthetic", "taxonomy": taxonomy, "database": database}
+
+
+def write_annotations(out_dir: Path, specs: list[VideoSpec], cfg: SynthConfig, seed: int, preset: str) -> None:
+    """Write every annotation file (THUMOS14 layout, ActivityNet JSON, generation record)."""
+    ann = out_dir / "annotations"
+    for subset in SUBSETS:
+        sub = [s for s in specs if s.subset == subset]
+        for name, text in thumos_annotation_files(sub, subset).items():
+            atomic_write_text(ann / f"temporal_annotations_{subset}" / name, text)
+        atomic_write_text(ann / f"{subset}_durations.txt",
+                          "".join(f"{s.video}.mp4\n{s.duration:.6f}\n" for s in sub))
+    atomic_write_text(ann / "detclasslist.txt", "".join(f"{k} {n}\n" for k, n in enumerate(CLASSES, 1)))
+    atomic_write_json(out_dir / "annotations.json", activitynet_json(specs))
+    record = {"seed": seed, "preset": preset, "classes": list(CLASSES), "config": asdict(cfg),
+              "videos": {s.video: {"subset": s.subset, "num_frames": s.num_frames, "fps": s.fps,
+                                   "events": [asdict(e) for e in s.events]} for s in specs}}
+    atomic_write_json(out_dir / "generation.json", record)
+
+
+def dataset_specs(cfg: SynthConfig, seed: int) -> list[VideoSpec]:
+    """Every video's timeline, in subset order then index order."""
+    return [make_video_spec(cfg, seed, subset, k)
+            for subset in SUBSETS for k in range(1, cfg.num_videos[subset] + 1)]

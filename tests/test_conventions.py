@@ -1,0 +1,45 @@
+"""Project conventions that code review would otherwise have to catch."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPTS = sorted(p for p in REPO.glob("*.py"))
+
+
+def test_there_are_scripts():
+    assert {"gen_synthetic_dataset.py", "gen_proposal_list.py"} <= {p.name for p in SCRIPTS}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_script_layout(script):
+    tree = ast.parse(script.read_text())
+    doc = ast.get_docstring(tree)
+    assert doc and "python " in doc, f"{script.name}: module docstring needs an example command"
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert {"get_args_parser", "main"} <= names, script.name
+    assert any(isinstance(n, ast.If) and "__main__" in ast.unparse(n.test) for n in tree.body), script.name
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_script_import_runs_nothing_and_help_works(script, tmp_path):
+    # run from an unrelated folder: no working-directory assumptions
+    code = f"import sys; sys.path.insert(0, {str(REPO)!r}); import {script.stem}"
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res.stderr
+    res = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0 and "usage:" in res.stdout, res.stderr
+
+
+def test_no_bare_prints_in_ops():
+    offenders = []
+    for path in (REPO / "ops").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, f"use logging in ops/: {offenders}"

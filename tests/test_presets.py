@@ -1,0 +1,60 @@
+"""Dataset presets carry the original SSN settings."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ops.presets import list_presets, load_preset, resolve
+
+
+def test_shipped_presets():
+    assert {"thumos14", "activitynet1.2", "activitynet1.3", "synthetic"} <= set(list_presets())
+
+
+@pytest.mark.parametrize("name", ["thumos14", "activitynet1.2"])
+def test_original_ssn_sampling(name):
+    s = load_preset(name)["sampling"]
+    assert s["proposals_per_video"] == 8
+    assert (s["fg_ratio"], s["incomplete_ratio"], s["bg_ratio"]) == (1, 6, 1)
+    assert (s["fg_iou_thresh"], s["incomplete_iou_thresh"], s["bg_iou_thresh"], s["bg_coverage_thresh"]) == \
+        (0.7, 0.3, 0.01, 0.02)
+    assert load_preset(name)["model"]["stpp"] == [1, 1, 1]
+
+
+def test_dataset_specific_values():
+    th, an = load_preset("thumos14"), load_preset("activitynet1.2")
+    assert th["num_classes"] == 20 and an["num_classes"] == 100
+    assert th["sampling"]["incomplete_overlap_thresh"] == 0.01 and an["sampling"]["incomplete_overlap_thresh"] == 0.7
+    assert (th["evaluation"]["top_k"], th["evaluation"]["nms_threshold"], th["evaluation"]["softmax_before_filter"]) \
+        == (2000, 0.2, True)
+    assert (an["evaluation"]["top_k"], an["evaluation"]["nms_threshold"], an["evaluation"]["softmax_before_filter"]) \
+        == (60, 0.6, False)
+    np.testing.assert_allclose(th["evaluation"]["iou_thresholds"], np.arange(1, 8) / 10)
+    np.testing.assert_allclose(an["evaluation"]["iou_thresholds"], 0.5 + 0.05 * np.arange(10))
+    assert len(th["classes"]) == 20 and th["class_ids"][0] == 7
+
+
+def test_synthetic_preset_matches_generator():
+    from ops.synthetic import CLASSES
+
+    p = load_preset("synthetic")
+    assert p["classes"] == list(CLASSES) and p["num_classes"] == len(CLASSES)
+
+
+def test_unknown_and_custom_presets(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset preset 'nope'.*thumos14"):
+        load_preset("nope")
+    mine = load_preset("thumos14")
+    mine["name"] = "mine"
+    (tmp_path / "mine.json").write_text(json.dumps(mine))
+    assert load_preset(tmp_path / "mine.json")["name"] == "mine"
+    del mine["sampling"]
+    (tmp_path / "broken.json").write_text(json.dumps(mine))
+    with pytest.raises(ValueError, match="lacks keys \\['sampling'\\]"):
+        load_preset(tmp_path / "broken.json")
+
+
+def test_flags_override_preset():
+    assert resolve(None, 0.2) == 0.2 and resolve(0.5, 0.2) == 0.5 and resolve(0, 0.2) == 0

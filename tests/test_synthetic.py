@@ -1,0 +1,117 @@
+"""The synthetic benchmark: determinism, ground truth equals what is drawn, resume."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from ops import synthetic
+from ops.annotations import load_annotations
+from tests.conftest import REPO
+
+
+def decode(path):
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+def test_ground_truth_matches_what_is_drawn(tiny_dataset):
+    record = json.loads((tiny_dataset / "generation.json").read_text())
+    db = load_annotations(tiny_dataset / "annotations.json")
+    gt = db.ground_truth()
+    for video, info in record["videos"].items():
+        frames = decode(tiny_dataset / "videos" / f"{video}.mp4")
+        assert len(frames) == info["num_frames"]
+        # >= 20 px: the actor covers >= 55 px when drawn; mp4 ghosts after an event stay below 5 px
+        visible = np.array([synthetic.actor_mask(f).sum() >= 20 for f in frames])
+        drawn = np.zeros(len(frames), bool)
+        for ev in info["events"]:
+            drawn[ev["start_frame"]:ev["end_frame"]] = True
+        assert np.array_equal(visible, drawn), video          # actor pixels exactly on event frames
+        actions = [e for e in info["events"] if e["kind"] == "action"]
+        bounds, labels = gt[video]
+        expected = sorted((e["start_frame"] / info["fps"], e["end_frame"] / info["fps"], e["label"]) for e in actions)
+        got = sorted(zip(bounds[:, 0], bounds[:, 1], labels))
+        np.testing.assert_allclose(np.array(got, float).reshape(-1, 3), np.array(expected, float).reshape(-1, 3))
+
+
+def test_actor_follows_its_class_path(tiny_dataset):
+    """The drawn disk moves the way its class says (screen motion minus the camera's)."""
+    spec = synthetic.dataset_specs(synthetic.SIZE_PRESETS["tiny"], 0)[0]
+    cfg = synthetic.SIZE_PRESETS["tiny"]
+    centre, radius = synthetic.actor_track(spec, cfg.width, cfg.height)
+    for ev in spec.events:
+        path = centre[ev.start_frame:ev.end_frame]
+        move = path[-1] - path[0]
+        name = synthetic.CLASSES[ev.label - 1]
+        expect = {"MoveRight": (1, 0), "MoveLeft": (-1, 0), "MoveDown": (0, 1), "MoveUp": (0, -1)}.get(name)
+        if expect is not None:
+            assert np.sign(move[np.argmax(np.abs(expect))]) == np.sign(sum(expect))
+        scale = radius[ev.start_frame:ev.end_frame]
+        if ev.kind == "action":     # fades in and out: smallest at both ends
+            assert scale[0] < scale.max() and scale[-1] < scale.max()
+
+
+def test_dataset_properties():
+    for name, cfg in synthetic.SIZE_PRESETS.items():
+        assert cfg.instance_seconds[1] / cfg.instance_seconds[0] >= 10, name
+        assert 100 % cfg.fps == 0
+    specs = synthetic.dataset_specs(synthetic.SIZE_PRESETS["demo"], seed=3)
+    lengths = np.array([e.end_frame - e.start_frame for s in specs for e in s.actions]) / 10
+    assert lengths.max() / lengths.min() >= 5
+    assert {e.label for s in specs for e in s.actions} == set(range(1, len(synthetic.CLASSES) + 1))
+    kinds = {e.kind for s in specs for e in s.events}
+    assert kinds == {"action", "start", "end"}
+    for s in specs:                                             # events never overlap
+        ev = sorted(s.events, key=lambda e: e.start_frame)
+        assert all(a.end_frame <= b.start_frame for a, b in zip(ev, ev[1:]))
+        assert ev[-1].end_frame <= s.num_frames
+
+
+def run_generator(out, *extra):
+    return subprocess.run([sys.executable, str(REPO / "gen_synthetic_dataset.py"), str(out), "--preset", "tiny",
+                           *extra], capture_output=True, text=True, check=True)
+
+
+def test_generator_is_deterministic_and_resumes(tmp_path, tiny_dataset):
+    out = tmp_path / "again"
+    run_generator(out, "--seed", "0", "-j", "2")
+    for rel in ["annotations.json", "generation.json", "annotations/detclasslist.txt",
+                "annotations/test_durations.txt", "annotations/temporal_annotations_test/Orbit_test.txt"]:
+        assert (out / rel).read_bytes() == (tiny_dataset / rel).read_bytes(), rel
+    a = decode(out / "videos" / "video_test_0000002.mp4")
+    b = decode(tiny_dataset / "videos" / "video_test_0000002.mp4")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a) == len(b)
+    # resume: a killed run leaves a partial file; existing videos are kept untouched
+    keep = out / "videos" / "video_test_0000001.mp4"
+    stamp = keep.stat().st_mtime_ns
+    (out / "videos" / "video_test_0000003.mp4").unlink()
+    (out / "videos" / ".video_test_0000003.partial.mp4").write_bytes(b"junk")
+    result = run_generator(out, "--seed", "0")
+    assert "(1 to write)" in result.stderr
+    assert keep.stat().st_mtime_ns == stamp
+    assert len(decode(out / "videos" / "video_test_0000003.mp4")) > 0
+    other = tmp_path / "seed1"
+    run_generator(other, "--seed", "1")
+    assert (other / "annotations.json").read_bytes() != (tiny_dataset / "annotations.json").read_bytes()
+
+
+def test_thumos_and_json_agree(tiny_dataset):
+    for subset in ("validation", "test"):
+        a = load_annotations(tiny_dataset / "annotations", subset)
+        b = load_annotations(tiny_dataset / "annotations.json", subset)
+        assert a.classes == b.classes == list(synthetic.CLASSES)
+        key = ["video", "t_start"]
+        assert a.instances.sort_values(key).reset_index(drop=True).equals(b.instances.sort_values(key).reset_index(drop=True))
+        np.testing.assert_allclose(a.videos.sort_values("video")["duration"], b.videos.sort_values("video")["duration"])
