@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ops.annotations import load_annotations  # noqa: E402
-from ops.frames import count_frames  # noqa: E402
+from ops.frames import preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_list import ProposalList, read_proposal_list, to_frame_based, write_proposal_list  # noqa: E402
@@ -58,49 +56,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass
-class Problem:
-    video: str
-    reason: str
-
-
-def check_video(video: str, folder: Path, modality: str, duration: float | None, fps: float | None,
-                tolerance: float) -> tuple[int | None, Problem | None]:
-    """Pre-flight check of one video folder -> (frame count to use, problem or None)."""
-    try:
-        counts = count_frames(folder)
-    except FileNotFoundError:
-        return None, Problem(video, f"frame folder {folder} is missing (extract this video first)")
-    n = counts.num_frames if modality == "RGB" else counts.num_flow
-    if n == 0:
-        return None, Problem(video, f"{folder} has zero {modality} frames")
-    if counts.num_flow and abs(counts.num_frames - counts.num_flow) > 1:
-        return None, Problem(video, f"{folder}: {counts.num_frames} RGB frames but {counts.num_flow} flow frames "
-                                    "(a partial extraction? delete the folder and re-extract)")
-    fps = counts.fps or fps
-    if duration is not None and fps and not math.isnan(duration):
-        expected = duration * fps
-        if abs(counts.num_frames - expected) > max(2.0, tolerance * expected):
-            return None, Problem(video, f"{folder}: {counts.num_frames} frames but duration {duration:.2f} s x "
-                                        f"{fps:g} fps = {expected:.0f} (wrong video or fps?)")
-    return n, None
-
-
-def preflight(plist: ProposalList, frame_path: Path, args, durations: dict[str, float]
-              ) -> tuple[dict[str, int], list[Problem]]:
-    """Check every video of ``plist``; returns (video id -> frame count, problems)."""
-    counts, problems = {}, []
-    for block in plist:
-        vid = block.video_id
-        n, problem = check_video(vid, frame_path / vid, args.modality, durations.get(vid), args.fps,
-                                 args.count_tolerance)
-        if problem is not None:
-            problems.append(problem)
-        else:
-            counts[vid] = n
-    return counts, problems
-
-
 def convert(plist: ProposalList, frame_path: Path, counts: dict[str, int]) -> ProposalList:
     """Frame-based copy of ``plist`` keeping only the videos in ``counts``."""
     videos = [to_frame_based(b, counts[b.video_id], str(frame_path / b.video_id))
@@ -124,7 +79,8 @@ def main(args: argparse.Namespace) -> int:
         plist = read_proposal_list(src)
         if not plist.normalized:
             raise SystemExit(f"{src} is already frame-based; gen_proposal_list needs a normalized list")
-        counts, problems = preflight(plist, args.frame_path, args, durations)
+        counts, problems = preflight([b.video_id for b in plist], args.frame_path, args.modality, durations,
+                                     args.fps, args.count_tolerance)
         plans.append((src, dst, plist, counts))
         all_problems += problems
     if all_problems:

@@ -139,3 +139,60 @@ def list_video_dirs(frame_root: str | os.PathLike) -> dict[str, Path]:
     if not frame_root.is_dir():
         raise FileNotFoundError(f"frame root {frame_root} does not exist; run extract_frames.py first")
     return {p.name: p for p in sorted(frame_root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+
+
+# --------------------------------------------------------------------------- pre-flight check
+
+
+@dataclass(frozen=True)
+class FolderProblem:
+    """Why a video's frame folder cannot be used."""
+
+    video: str
+    reason: str
+
+
+def check_frame_folder(video: str, folder: Path, modality: str = "RGB", duration: float | None = None,
+                       fps: float | None = None, tolerance: float = 0.05) -> tuple[int | None, FolderProblem | None]:
+    """Check one video's frame folder before a list is built from it.
+
+    Returns (frame count of ``modality`` to use, None) or (None, problem) when the
+    folder is missing, has zero frames, RGB and flow counts differ by more than
+    one, or the RGB count differs from ``duration x fps`` by more than
+    ``max(2, tolerance x expected)`` frames (fps from ``meta.json``, else ``fps``;
+    skipped when either is unknown).
+    """
+    try:
+        counts = count_frames(folder)
+    except FileNotFoundError:
+        return None, FolderProblem(video, f"frame folder {folder} is missing (extract this video first)")
+    n = counts.num_frames if modality == "RGB" else counts.num_flow
+    if n == 0:
+        return None, FolderProblem(video, f"{folder} has zero {modality} frames")
+    if counts.num_flow and abs(counts.num_frames - counts.num_flow) > 1:
+        return None, FolderProblem(video, f"{folder}: {counts.num_frames} RGB frames but {counts.num_flow} flow "
+                                          "frames (a partial extraction? delete the folder and re-extract)")
+    fps = counts.fps or fps
+    if duration is not None and fps and duration == duration:  # duration == duration: not NaN
+        expected = duration * fps
+        if abs(counts.num_frames - expected) > max(2.0, tolerance * expected):
+            return None, FolderProblem(video, f"{folder}: {counts.num_frames} frames but duration {duration:.2f} s x "
+                                              f"{fps:g} fps = {expected:.0f} (wrong video or fps?)")
+    return n, None
+
+
+def preflight(videos: list[str], frame_root: Path, modality: str = "RGB", durations: dict | None = None,
+              fps: float | None = None, tolerance: float = 0.05) -> tuple[dict[str, int], list[FolderProblem]]:
+    """Check the folders of ``videos`` under ``frame_root``.
+
+    Returns (video id -> frame count, problems), every problem listed (not only the first).
+    """
+    durations = durations or {}
+    counts, problems = {}, []
+    for vid in videos:
+        n, problem = check_frame_folder(vid, Path(frame_root) / vid, modality, durations.get(vid), fps, tolerance)
+        if problem is None:
+            counts[vid] = n
+        else:
+            problems.append(problem)
+    return counts, problems

@@ -32,3 +32,23 @@ def tiny_dataset(tmp_path_factory) -> Path:
         synthetic.write_video(spec, out / "videos" / f"{spec.video}.mp4", cfg.width, cfg.height)
     synthetic.write_annotations(out, specs, cfg, seed=0, preset="tiny")
     return out
+
+
+def run_script(name: str, *args, check: bool = True):
+    """Run a top-level stage script in a subprocess, as a user would."""
+    import subprocess
+
+    res = subprocess.run([sys.executable, str(REPO / name), *[str(a) for a in args]], capture_output=True,
+                         text=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{name} {args} failed ({res.returncode}):\n{res.stdout}\n{res.stderr[-4000:]}")
+    return res
+
+
+@pytest.fixture(scope="session")
+def tiny_frames(tiny_dataset, tmp_path_factory) -> Path:
+    """RGB + DIS flow frames of the tiny dataset at its own resolution (about 5 s)."""
+    out = tmp_path_factory.mktemp("tiny_frames")
+    run_script("extract_frames.py", tiny_dataset / "videos", out, "--new_width", 0, "--new_height", 0,
+               "--flow", "dis_fast", "-j", 2)
+    return out

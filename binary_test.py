@@ -1,0 +1,101 @@
+"""Score per-frame actionness with a trained binary classifier.
+
+Example::
+
+    python binary_test.py thumos14 RGB work/sw_test.txt work/binary_rgb/checkpoint_last.pth \\
+        work/actionness_rgb_test.npz --frame_interval 6 --num_crops 10
+
+Every video folder named in the (frame-based) proposal list is scored at frames
+0, k, 2k, ... (``k = --frame_interval``, 0-based) with 1 or 10 crops; the
+action probability (softmax over background/action, averaged over crops) is
+written to an actionness file (``ops/actionness.py``: per video a (T,) float32
+array, ``T = ceil(frames / k)``).  The model is rebuilt from the config stored
+in the checkpoint.  Works on CPU and GPU; frames are decoded by ``-j`` workers.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from ops.actionness import Actionness, save_actionness  # noqa: E402
+from ops.backbones import BackboneConfig, input_spec  # noqa: E402
+from ops.dataset import FrameSequenceDataset  # noqa: E402
+from ops.engine import load_checkpoint, setup_runtime  # noqa: E402
+from ops.log import setup_logging  # noqa: E402
+from ops.models import build_model  # noqa: E402
+from ops.presets import load_preset  # noqa: E402
+from ops.proposal_list import read_proposal_list  # noqa: E402
+
+logger = logging.getLogger("binary_test")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="dataset preset name or preset JSON path")
+    p.add_argument("modality", choices=["RGB", "Flow"])
+    p.add_argument("proposal_list", type=Path, help="frame-based list naming the video folders to score")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("output", type=Path, help="actionness file (.npz) to write")
+    p.add_argument("--frame_interval", type=int, default=6, help="score every k-th frame")
+    p.add_argument("--num_crops", type=int, default=1, choices=[1, 10])
+    p.add_argument("--chunk", type=int, default=32, help="frames per forward batch")
+    p.add_argument("-j", "--workers", type=int, default=2)
+    p.add_argument("--device", default="auto")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+@torch.no_grad()
+def score_videos(model, dataset: FrameSequenceDataset, device, workers: int) -> dict[str, Actionness]:
+    """Run ``model`` over every chunk; returns video id -> Actionness."""
+    scores = [np.zeros(len(p), np.float32) for p in dataset.positions]
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda")
+    for x, video, first in tqdm(loader, desc="frames", unit="chunk"):
+        t, crops = x.shape[:2]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model.frame_logits(x.to(device, non_blocking=True).flatten(0, 1)).float()
+        prob = logits.softmax(1)[:, 1].view(t, crops).mean(1)
+        scores[video][first:first + t] = prob.cpu().numpy()
+    return {Path(v.video).name: Actionness(s, count, dataset.frame_interval)
+            for v, s, count in zip(dataset.videos, scores, dataset.counts)}
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    load_preset(args.dataset)
+    ckpt = load_checkpoint(args.checkpoint)
+    model_config = ckpt["model_config"]
+    backbone = BackboneConfig.from_dict(model_config["backbone"])
+    if backbone.modality != args.modality:
+        raise SystemExit(f"{args.checkpoint} is a {backbone.modality} model but --modality is {args.modality}")
+    rt = setup_runtime(args.device)
+    model = build_model(model_config)
+    model.load_state_dict(ckpt["state_dict"])
+    model.to(rt.device).eval()
+    plist = read_proposal_list(args.proposal_list)
+    if plist.normalized:
+        raise SystemExit(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
+    dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length, input_spec(backbone),
+                                   args.frame_interval, args.num_crops, args.chunk)
+    start = time.perf_counter()
+    records = score_videos(model, dataset, rt.device, args.workers)
+    save_actionness(args.output, records)
+    frames = sum(len(p) for p in dataset.positions)
+    seconds = time.perf_counter() - start
+    logger.info("%s: %d videos, %d frames x %d crops in %.1f s (%.1f frames/s)", args.output, len(records), frames,
+                args.num_crops, seconds, frames / max(seconds, 1e-9))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

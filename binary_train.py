@@ -1,0 +1,111 @@
+"""Train the binary actionness classifier (action vs background) for TAG proposals.
+
+Example::
+
+    python binary_train.py thumos14 RGB --train_list work/sw_val.txt --output work/binary_rgb \\
+        --arch bninception --pretrained /models/bn_inception.pth -b 16 --lr_steps 20 40 --epochs 45
+
+    # tiny backbone on the synthetic dataset, CPU:
+    python binary_train.py synthetic Flow --train_list work/sw_val.txt --output work/binary_flow \\
+        --arch tiny --epochs 3 -b 4
+
+Windows come from a frame-based sliding-window proposal list: foreground =
+best IoU above ``--fg_iou_thresh`` (ground truth included), background = IoU
+below ``--bg_iou_thresh`` covering more than ``--bg_coverage_thresh`` of the
+video; each training item is one video with ``--proposals_per_video`` windows
+(half foreground, half background) of ``--num_segments`` snippets whose scores
+are averaged (TSN).  The checkpoint (``OUTPUT/checkpoint_last.pth``) stores the
+model config; ``--resume`` continues exactly where a run stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from ops.backbones import BackboneConfig, input_spec  # noqa: E402
+from ops.dataset import BinaryTrainDataset  # noqa: E402
+from ops.engine import Trainer, add_train_args, seed_everything, train_config_from_args  # noqa: E402
+from ops.log import setup_logging  # noqa: E402
+from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
+from ops.presets import load_preset, resolve  # noqa: E402
+from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
+
+logger = logging.getLogger("binary_train")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
+    p.add_argument("modality", choices=["RGB", "Flow"])
+    p.add_argument("--train_list", type=Path, required=True, help="frame-based sliding-window proposal list")
+    p.add_argument("--val_list", type=Path, default=None, help="frame-based list for the validation loss")
+    p.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
+    p.add_argument("--num_segments", type=int, default=3, help="snippets per window (TSN)")
+    p.add_argument("--proposals_per_video", type=int, default=8, help="windows per video and step")
+    p.add_argument("--fg_iou_thresh", type=float, default=None, help="default: the preset's")
+    p.add_argument("--bg_iou_thresh", type=float, default=None, help="default: the preset's")
+    p.add_argument("--bg_coverage_thresh", type=float, default=None, help="default: the preset's")
+    p.add_argument("--epoch_multiplier", type=int, default=1, help="passes over the videos per epoch")
+    add_backbone_args(p)
+    add_train_args(p, epochs=10, lr=0.001, batch_size=4)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def binary_loss(model, batch, device):
+    """Cross-entropy over windows; batch = (x (B, P*S, C, H, W), labels (B, P))."""
+    x, labels = batch
+    b, p = labels.shape
+    x = x.to(device, non_blocking=True).view(b * p, -1, *x.shape[2:])
+    labels = labels.to(device).view(-1)
+    logits = model(x).float()
+    loss = F.cross_entropy(logits, labels)
+    acc = (logits.argmax(1) == labels).float().mean()
+    return loss, {"accuracy": float(acc)}
+
+
+def make_dataset(list_path: Path, args, sampling: SamplingConfig, backbone: dict) -> BinaryTrainDataset:
+    plist = read_proposal_list(list_path)
+    if plist.normalized:
+        raise SystemExit(f"{list_path} is a normalized list: run gen_proposal_list.py (or "
+                         "gen_sliding_window_proposals.py --frame_path) to get frame indices first")
+    cfg = BackboneConfig.from_dict(backbone)
+    return BinaryTrainDataset(plist.videos, cfg.modality, cfg.length, input_spec(cfg),
+                              ProposalSampler(plist.videos, sampling), args.num_segments, args.epoch_multiplier)
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    preset = load_preset(args.dataset)
+    s = preset["sampling"]
+    sampling = SamplingConfig(proposals_per_video=args.proposals_per_video, fg_ratio=1, incomplete_ratio=0,
+                              bg_ratio=1, fg_iou_thresh=resolve(args.fg_iou_thresh, s["fg_iou_thresh"]),
+                              bg_iou_thresh=resolve(args.bg_iou_thresh, s["bg_iou_thresh"]),
+                              bg_coverage_thresh=resolve(args.bg_coverage_thresh, s["bg_coverage_thresh"]))
+    cfg = train_config_from_args(args)
+    seed_everything(cfg.seed)
+    backbone = backbone_from_args(args, args.modality)
+    model = BinaryClassifier(backbone, dropout=args.dropout)
+    train_set = make_dataset(args.train_list, args, sampling, backbone)
+    val_set = make_dataset(args.val_list, args, sampling, backbone) if args.val_list else None
+    extra = {"dataset": preset["name"], "modality": args.modality, "num_segments": args.num_segments,
+             "sampling": sampling.__dict__, "input_spec": input_spec(BackboneConfig.from_dict(backbone))}
+    trainer = Trainer(model, binary_loss, cfg, args.output, model.config(), extra)
+    if args.resume is not None:
+        trainer.resume(args.resume)
+    logger.info("%d training videos, %s, %s backbone, %d epochs", len(train_set.videos), args.modality,
+                args.arch, cfg.epochs)
+    trainer.fit(train_set, val_set)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

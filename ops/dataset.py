@@ -1,0 +1,159 @@
+"""Frame-loading datasets shared by the actionness classifier and SSN.
+
+- :class:`FrameLoader` reads snippets (``new_length`` consecutive frames) from a
+  frame folder (layout in ``ops/frames.py``);
+- :class:`FrameDataset` is the one base class: records (frame-based proposal
+  list blocks), frame counts, loader, input spec and transforms;
+- :class:`BinaryTrainDataset`: video-centric sampling of foreground/background
+  windows, ``num_segments`` snippets per window (TSN);
+- :class:`FrameSequenceDataset`: every ``frame_interval``-th frame of each
+  video, for per-frame scoring at test time.
+
+Frame positions are 0-based: position ``p`` is the snippet of files
+``p + 1 .. p + new_length`` (1-based names), clamped to the folder.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ops.frames import count_frames, flow_names, rgb_name
+from ops.proposal_list import VideoProposals
+from ops.sampling import ProposalSampler
+from ops.transforms import normalize, eval_crops, to_channel_order, train_crop
+
+logger = logging.getLogger(__name__)
+
+
+class FrameLoader:
+    """Reads snippet stacks of one modality: uint8 (K, C, H, W), C = 3 or 2 times ``new_length``."""
+
+    def __init__(self, modality: str, new_length: int):
+        if modality not in ("RGB", "Flow"):
+            raise ValueError(f"modality must be RGB or Flow, got {modality!r}")
+        self.modality, self.new_length = modality, new_length
+
+    def _read(self, path: Path, flags: int) -> np.ndarray:
+        img = cv2.imread(str(path), flags)
+        if img is None:
+            raise FileNotFoundError(f"cannot read frame {path} (missing or corrupt); re-extract this video")
+        return img
+
+    def _frame(self, folder: Path, index: int) -> np.ndarray:
+        """One frame (1-based index) as (H, W, 3) RGB or (H, W, 2) flow x/y."""
+        if self.modality == "RGB":
+            return self._read(folder / rgb_name(index), cv2.IMREAD_COLOR)[:, :, ::-1]
+        fx, fy = flow_names(index)
+        return np.stack([self._read(folder / fx, cv2.IMREAD_GRAYSCALE),
+                         self._read(folder / fy, cv2.IMREAD_GRAYSCALE)], axis=2)
+
+    def read(self, folder: str | Path, positions, count: int) -> torch.Tensor:
+        """Snippets starting at 0-based ``positions`` (K,) of a folder holding ``count`` frames."""
+        folder = Path(folder)
+        if count <= 0:
+            raise ValueError(f"{folder} has no {self.modality} frames")
+        pos = np.asarray(positions, dtype=np.int64).reshape(-1, 1) + np.arange(self.new_length)
+        files = np.clip(pos, 0, count - 1) + 1
+        cache = {int(i): self._frame(folder, int(i)) for i in np.unique(files)}
+        stack = np.stack([np.concatenate([cache[int(i)] for i in row], axis=2) for row in files])
+        return torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2)
+
+
+def segment_positions(start: float, end: float, num_segments: int, count: int, new_length: int,
+                      train: bool, generator: torch.Generator | None = None) -> np.ndarray:
+    """TSN positions: ``[start, end)`` (frames) cut into equal segments, one snippet each.
+
+    Training picks a random position inside each segment, testing the centre.
+    Returns (num_segments,) int64 positions clamped to ``[0, count - new_length]``.
+    """
+    length = max(end - start, 1e-6) / num_segments
+    offsets = torch.rand(num_segments, generator=generator).numpy() if train else np.full(num_segments, 0.5)
+    pos = np.floor(start + (np.arange(num_segments) + offsets) * length).astype(np.int64)
+    return np.clip(pos, 0, max(count - new_length, 0))
+
+
+class FrameDataset(Dataset):
+    """Base of every frame-reading dataset: records, per-folder frame counts, loader, transforms.
+
+    Args:
+        videos: frame-based proposal-list blocks (``video`` = frame folder path).
+        modality, new_length: what a snippet is.
+        input_spec: the backbone's ``input_spec`` (input_size, scale_size, mean, std, pixel_range).
+    """
+
+    def __init__(self, videos: list[VideoProposals], modality: str, new_length: int, input_spec: dict):
+        self.videos = videos
+        self.modality, self.new_length = modality, new_length
+        self.spec = input_spec
+        self.loader = FrameLoader(modality, new_length)
+        counts = [count_frames(v.video) for v in videos]
+        self.counts = [c.num_frames if modality == "RGB" else c.num_flow for c in counts]
+
+    def snippets(self, video: int, positions) -> torch.Tensor:
+        """uint8 (K, C, H, W) snippets of video ``video`` at ``positions``."""
+        return self.loader.read(self.videos[video].video, positions, self.counts[video])
+
+    def finish_train(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Training crop + flip + normalisation of a sample's snippet stack."""
+        x = to_channel_order(train_crop(x, self.spec["input_size"], self.modality, generator),
+                             self.spec.get("channel_order", "RGB"))
+        return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0))
+
+    def finish_test(self, x: torch.Tensor, num_crops: int) -> torch.Tensor:
+        """Test crops + normalisation: (K, num_crops, C, s, s)."""
+        x = eval_crops(x, self.spec["input_size"], self.spec["scale_size"], num_crops, self.modality)
+        x = to_channel_order(x, self.spec.get("channel_order", "RGB"))
+        return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0))
+
+
+class BinaryTrainDataset(FrameDataset):
+    """One item per video: ``P`` sampled windows x ``num_segments`` snippets, label 1 = foreground.
+
+    Returns x (P * num_segments, C, s, s) float and labels (P,) int64.
+    """
+
+    def __init__(self, videos, modality, new_length, input_spec, sampler: ProposalSampler, num_segments: int = 3,
+                 epoch_multiplier: int = 1):
+        super().__init__(videos, modality, new_length, input_spec)
+        self.sampler, self.num_segments, self.epoch_multiplier = sampler, num_segments, epoch_multiplier
+
+    def __len__(self) -> int:
+        return len(self.videos) * self.epoch_multiplier
+
+    def __getitem__(self, index: int):
+        draws = self.sampler.sample(index % len(self.videos))
+        stacks, labels = [], []
+        for video, row, kind in draws:
+            start, end = self.sampler.tables[video].bounds[row]
+            pos = segment_positions(start, end, self.num_segments, self.counts[video], self.new_length, train=True)
+            stacks.append(self.snippets(video, pos))
+            labels.append(1 if kind == "fg" else 0)
+        return self.finish_train(torch.cat(stacks)), torch.tensor(labels, dtype=torch.int64)
+
+
+class FrameSequenceDataset(FrameDataset):
+    """Every ``frame_interval``-th position of each video, in chunks of at most ``chunk`` frames.
+
+    Item: (x (T, num_crops, C, s, s) float, video index, first score index).
+    """
+
+    def __init__(self, videos, modality, new_length, input_spec, frame_interval: int = 1, num_crops: int = 1,
+                 chunk: int = 64):
+        super().__init__(videos, modality, new_length, input_spec)
+        self.frame_interval, self.num_crops = frame_interval, num_crops
+        self.positions = [np.arange(0, max(c, 1), frame_interval) for c in self.counts]
+        self.items = [(v, s) for v, p in enumerate(self.positions) for s in range(0, len(p), chunk)]
+        self.chunk = chunk
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        video, first = self.items[index]
+        pos = self.positions[video][first:first + self.chunk]
+        return self.finish_test(self.snippets(video, pos), self.num_crops), video, first

@@ -1,0 +1,292 @@
+"""The one training loop, shared by the actionness classifier and SSN.
+
+Only the model and its loss differ between stages: a stage passes
+``loss_fn(model, batch, device) -> (loss, {name: float})``.  The engine does
+SGD with a step learning-rate schedule, gradient clipping, gradient
+accumulation (``iter_size``), mixed precision and channels-last on CUDA,
+DistributedDataParallel under ``torchrun`` (one process per GPU), per-epoch
+validation loss, CSV/JSON logs and checkpoints.
+
+Checkpoint (``torch.save`` of plain containers and tensors, loadable with
+``torch.load(..., weights_only=True)`` so a checkpoint cannot run code)::
+
+    {"format": "ssn-toolkit-checkpoint", "version": 1,
+     "model_config": dict,        # rebuilds the model: ops.models.build_model(model_config)
+     "train_config": dict, "epoch": int (epochs completed), "state_dict": ..., "optimizer": ...,
+     "rng": {"torch": ByteTensor, "cuda": [ByteTensor], "python": tuple}, "history": [dict per epoch],
+     "extra": dict}               # stage data, e.g. SSN regression statistics
+
+Resuming restores model, optimizer, epoch and every RNG, so training N epochs
+in one go or in several resumed runs gives the same weights (on CPU, bit for bit).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ops.io import atomic_open, atomic_write_json
+
+logger = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = "ssn-toolkit-checkpoint"
+LAST, BEST = "checkpoint_last.pth", "checkpoint_best.pth"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 4
+    lr: float = 0.001
+    lr_steps: list = field(default_factory=list)   # epochs where lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    clip_gradient: float | None = 20.0             # max total gradient norm; None = off
+    iter_size: int = 1                             # batches accumulated per optimizer step
+    workers: int = 2
+    amp: bool = True                               # mixed precision (CUDA only)
+    channels_last: bool = True                     # (CUDA only)
+    seed: int = 0
+    device: str = "auto"
+
+
+def lr_at(cfg: TrainConfig, epoch: int) -> float:
+    """Learning rate of 0-based ``epoch``: ``lr x gamma^(number of steps <= epoch)``."""
+    return cfg.lr * cfg.lr_gamma ** sum(epoch >= s for s in cfg.lr_steps)
+
+
+# --------------------------------------------------------------------------- distributed helpers
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_runtime(device: str = "auto") -> Runtime:
+    """Pick the device; join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    dev = torch.device(f"cuda:{local}" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.set_device(dev)
+    return Runtime(dev, dist.get_rank() if world > 1 else 0, world, local)
+
+
+def seed_everything(seed: int, rank: int = 0) -> None:
+    random.seed(seed + rank)
+    torch.manual_seed(seed + rank)
+
+
+def get_rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    state["cuda"] = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, epoch: int, model_config: dict,
+                    train_config: TrainConfig, history: list, extra: dict | None = None) -> None:
+    """Write a checkpoint atomically (layout in the module docstring)."""
+    module = model.module if hasattr(model, "module") else model
+    ckpt = {"format": CHECKPOINT_FORMAT, "version": 1, "model_config": model_config,
+            "train_config": asdict(train_config), "epoch": epoch, "state_dict": module.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "rng": get_rng_state(), "history": history, "extra": extra or {}}
+    with atomic_open(path, "wb") as f:
+        torch.save(ckpt, f)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint with torch's weights-only loader; errors name the file."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint {path} does not exist") from None
+    except Exception as e:  # the weights-only unpickler refuses anything that could run code
+        raise ValueError(f"{path}: not a loadable checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a checkpoint of this toolkit (no model config inside)")
+    return ckpt
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _loader(dataset: Dataset, cfg: TrainConfig, rt: Runtime, shuffle: bool, collate_fn=None) -> DataLoader:
+    sampler = DistributedSampler(dataset, shuffle=shuffle, seed=cfg.seed) if rt.world_size > 1 else None
+    return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      num_workers=cfg.workers, pin_memory=rt.device.type == "cuda", drop_last=False,
+                      collate_fn=collate_fn, persistent_workers=False)
+
+
+def _log_row(out_dir: Path, row: dict, history: list) -> None:
+    atomic_write_json(out_dir / "log.json", history)
+    path = out_dir / "log.csv"
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+class Trainer:
+    """Runs epochs of ``loss_fn`` over a dataset with checkpointing; see the module docstring."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable, cfg: TrainConfig, out_dir: str | os.PathLike,
+                 model_config: dict, extra: dict | None = None, param_groups=None, collate_fn=None):
+        self.cfg, self.loss_fn, self.model_config = cfg, loss_fn, model_config
+        self.extra, self.collate_fn = extra or {}, collate_fn
+        self.out_dir = Path(out_dir)
+        self.rt = setup_runtime(cfg.device)
+        self.amp = cfg.amp and self.rt.device.type == "cuda"
+        model = model.to(self.rt.device)
+        if cfg.channels_last and self.rt.device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.optimizer = torch.optim.SGD(param_groups if param_groups is not None else model.parameters(),
+                                         lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.history: list[dict] = []
+        self.start_epoch = 0
+        self.best = math.inf
+
+    def resume(self, path: str | os.PathLike) -> None:
+        """Restore model, optimizer, epoch, history and RNG from a checkpoint."""
+        ckpt = load_checkpoint(path, map_location=self.rt.device)
+        self.model.load_state_dict(ckpt["state_dict"])
+        if ckpt.get("optimizer"):
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.start_epoch, self.history = ckpt["epoch"], list(ckpt["history"])
+        self.best = min([h["val_loss"] for h in self.history if h.get("val_loss") is not None], default=math.inf)
+        set_rng_state(ckpt["rng"])
+        logger.info("resumed %s at epoch %d", path, self.start_epoch)
+
+    def _step_model(self):
+        return torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.rt.device.index]
+                                                         if self.rt.device.type == "cuda" else None) \
+            if self.rt.world_size > 1 else self.model
+
+    def _run_epoch(self, model, loader: DataLoader, train: bool, progress) -> dict:
+        totals: dict[str, float] = {}
+        count = 0
+        model.train(train)
+        if train and hasattr(self.model, "train_mode_hook"):
+            self.model.train_mode_hook()    # e.g. partial BatchNorm freezing
+        self.optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(progress(loader)):
+            with torch.set_grad_enabled(train), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+                loss, logs = self.loss_fn(model, batch, self.rt.device)
+            if train:
+                (loss / self.cfg.iter_size).backward()
+                if (i + 1) % self.cfg.iter_size == 0 or i + 1 == len(loader):
+                    if self.cfg.clip_gradient:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_gradient)
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+            for k, v in {"loss": float(loss.detach()), **logs}.items():
+                totals[k] = totals.get(k, 0.0) + float(v)
+            count += 1
+        return {k: v / max(count, 1) for k, v in totals.items()}
+
+    def fit(self, train_set: Dataset, val_set: Dataset | None = None) -> list[dict]:
+        """Train from ``start_epoch`` to ``cfg.epochs``; checkpoint after every epoch (main process)."""
+        from tqdm import tqdm
+
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        model = self._step_model()
+        train_loader = _loader(train_set, self.cfg, self.rt, True, self.collate_fn)
+        val_loader = _loader(val_set, self.cfg, self.rt, False, self.collate_fn) if val_set is not None else None
+        for epoch in range(self.start_epoch, self.cfg.epochs):
+            lr = lr_at(self.cfg, epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr * group.get("lr_mult", 1.0)
+            if isinstance(train_loader.sampler, DistributedSampler):
+                train_loader.sampler.set_epoch(epoch)
+            start = time.perf_counter()
+
+            def bar(it, desc=f"epoch {epoch + 1}/{self.cfg.epochs}"):
+                return tqdm(it, desc=desc, leave=False, disable=not self.rt.is_main)
+
+            train_logs = self._run_epoch(model, train_loader, True, bar)
+            val_logs = self._run_epoch(model, val_loader, False, lambda it: bar(it, "validation")) \
+                if val_loader is not None else {}
+            row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.perf_counter() - start, 3),
+                   **{f"train_{k}": v for k, v in train_logs.items()},
+                   "val_loss": val_logs.get("loss"), **{f"val_{k}": v for k, v in val_logs.items() if k != "loss"}}
+            self.history.append(row)
+            if self.rt.is_main:
+                self._save(epoch + 1, row)
+        return self.history
+
+    def _save(self, epoch: int, row: dict) -> None:
+        logger.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()
+                                                        if isinstance(v, float) and k != "epoch"))
+        # checkpoint first: a kill between the two must not leave a logged epoch that resume repeats
+        save_checkpoint(self.out_dir / LAST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
+                        self.history, self.extra)
+        _log_row(self.out_dir, row, self.history)
+        if row.get("val_loss") is not None and row["val_loss"] < self.best:
+            self.best = row["val_loss"]
+            save_checkpoint(self.out_dir / BEST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
+                            self.history, self.extra)
+
+
+# --------------------------------------------------------------------------- command-line flags shared by training stages
+
+
+def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int = 4) -> None:
+    """Flags of :class:`TrainConfig` (the same in binary_train.py and ssn_train.py)."""
+    g = parser.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=epochs)
+    g.add_argument("-b", "--batch_size", type=int, default=batch_size, help="videos per batch")
+    g.add_argument("--lr", type=float, default=lr)
+    g.add_argument("--lr_steps", type=int, nargs="*", default=[], help="epochs where lr drops by --lr_gamma")
+    g.add_argument("--lr_gamma", type=float, default=0.1)
+    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--weight_decay", type=float, default=5e-4)
+    g.add_argument("--clip_gradient", type=float, default=20.0, help="max gradient norm; 0 = off")
+    g.add_argument("--iter_size", type=int, default=1, help="batches accumulated per optimizer step")
+    g.add_argument("-j", "--workers", type=int, default=2, help="data-loading processes")
+    g.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
+
+
+def train_config_from_args(args) -> TrainConfig:
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_steps=list(args.lr_steps),
+                       lr_gamma=args.lr_gamma, momentum=args.momentum, weight_decay=args.weight_decay,
+                       clip_gradient=args.clip_gradient or None, iter_size=args.iter_size, workers=args.workers,
+                       amp=not args.no_amp, seed=args.seed, device=args.device)

@@ -1,0 +1,86 @@
+"""Models built from plain config dicts, so checkpoints can rebuild them.
+
+``build_model(config)`` is the only way test scripts create a model: the
+config stored in a checkpoint names the model ``type`` and everything
+architectural (backbone, heads, segments).  SSN registers itself here too.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import torch
+from torch import nn
+
+from ops.backbones import BackboneConfig, apply_bn_mode, build_backbone
+
+
+class BinaryClassifier(nn.Module):
+    """Actionness classifier: backbone -> dropout -> linear (background, action).
+
+    ``forward(x)`` with x (B, S, C, H, W) (S snippets of one window, TSN) returns
+    consensus logits (B, 2) averaged over the snippets; ``frame_logits(x)`` with
+    x (N, C, H, W) returns per-snippet logits (N, 2).
+    """
+
+    def __init__(self, backbone: dict, dropout: float = 0.5):
+        super().__init__()
+        self.backbone_cfg = BackboneConfig.from_dict(backbone)
+        self.base, dim = build_backbone(self.backbone_cfg)
+        self.dropout_p = dropout
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, 2)
+        nn.init.normal_(self.fc.weight, std=0.001)
+        nn.init.zeros_(self.fc.bias)
+
+    def config(self) -> dict:
+        return {"type": "binary", "backbone": asdict(self.backbone_cfg), "dropout": self.dropout_p}
+
+    def train_mode_hook(self) -> None:
+        apply_bn_mode(self.base, self.backbone_cfg.bn_mode)
+
+    def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.base(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s = x.shape[:2]
+        return self.frame_logits(x.flatten(0, 1)).view(b, s, -1).mean(dim=1)
+
+
+MODEL_TYPES = {"binary": BinaryClassifier}
+
+
+def build_model(config: dict, pretrained: bool = False) -> nn.Module:
+    """Rebuild a model from its stored config (``config['type']`` picks the class).
+
+    With ``pretrained=False`` (loading a checkpoint) the backbone's initial
+    weights are not fetched again: the checkpoint's state dict replaces them.
+    """
+    config = dict(config)
+    if not pretrained and "backbone" in config:
+        config["backbone"] = {**config["backbone"], "pretrained": None}
+    kind = config.pop("type", None)
+    if kind not in MODEL_TYPES:
+        raise ValueError(f"unknown model type {kind!r} in the checkpoint config; known: {sorted(MODEL_TYPES)}")
+    return MODEL_TYPES[kind](**config)
+
+
+def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -> None:
+    """Backbone flags shared by the training stages."""
+    from ops.backbones import ARCHS, BN_MODES
+
+    g = parser.add_argument_group("backbone")
+    g.add_argument("--arch", default=arch, choices=ARCHS)
+    g.add_argument("--pretrained", default=None,
+                   help="'imagenet' (torchvision weights, needs network or cache) or a local weights file")
+    g.add_argument("--new_length", type=int, default=None, help="frames per snippet (default: RGB 1, Flow 5)")
+    g.add_argument("--bn_mode", default=None, choices=BN_MODES,
+                   help="default: 'partial' with pretrained weights (TSN), 'full' from scratch "
+                        "(frozen statistics of a random network would never adapt)")
+    g.add_argument("--dropout", type=float, default=dropout)
+
+
+def backbone_from_args(args, modality: str) -> dict:
+    bn_mode = args.bn_mode or ("partial" if args.pretrained else "full")
+    cfg = BackboneConfig(arch=args.arch, modality=modality, new_length=args.new_length,
+                         pretrained=args.pretrained, bn_mode=bn_mode)
+    return asdict(cfg)

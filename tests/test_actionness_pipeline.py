@@ -1,0 +1,64 @@
+"""Sliding windows -> binary_train -> binary_test on the tiny synthetic dataset (tiny backbone, CPU)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ops.actionness import load_actionness
+from ops.annotations import load_annotations
+from ops.engine import load_checkpoint
+from ops.proposal_list import read_proposal_list
+from tests.conftest import run_script
+
+
+@pytest.fixture(scope="module")
+def sw_lists(tiny_dataset, tiny_frames, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sw")
+    for subset in ("validation", "test"):
+        res = run_script("gen_sliding_window_proposals.py", "synthetic", subset, out / f"sw_{subset}.txt",
+                         "--annotations", tiny_dataset / "annotations", "--frame_path", tiny_frames)
+        assert "recall" in res.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def binary_rgb(sw_lists, tmp_path_factory):
+    out = tmp_path_factory.mktemp("binary_rgb")
+    run_script("binary_train.py", "synthetic", "RGB", "--train_list", sw_lists / "sw_validation.txt",
+               "--output", out, "--arch", "tiny", "--epochs", 6, "-b", 2, "-j", 0, "--lr", 0.01,
+               "--epoch_multiplier", 4, "--dropout", 0.5)
+    return out
+
+
+def test_sliding_window_list(sw_lists, tiny_dataset, tiny_frames):
+    plist = read_proposal_list(sw_lists / "sw_test.txt")
+    db = load_annotations(tiny_dataset / "annotations", "test")
+    assert not plist.normalized and len(plist) == len(db.videos)
+    v = plist.videos[0]
+    assert v.video.endswith(v.video_id) and v.num_frames == round(db.duration(v.video_id) * 10)
+    # windows of 1 s span 10 frames at 10 fps, starting at 0
+    assert v.bounds[0].tolist() == [0, 10]
+    assert (v.labels > 0).any() and (v.labels == 0).any()
+
+
+def test_binary_classifier_learns_actionness(binary_rgb, sw_lists, tiny_dataset, tmp_path):
+    ckpt = load_checkpoint(binary_rgb / "checkpoint_last.pth")
+    assert ckpt["model_config"]["type"] == "binary" and ckpt["model_config"]["backbone"]["arch"] == "tiny"
+    out = tmp_path / "act.npz"
+    run_script("binary_test.py", "synthetic", "RGB", sw_lists / "sw_test.txt", binary_rgb / "checkpoint_last.pth",
+               out, "--frame_interval", 2, "-j", 0)
+    act = load_actionness(out)
+    gt = load_annotations(tiny_dataset / "annotations", "test").ground_truth()
+    inside, outside = [], []
+    for vid, rec in act.items():
+        assert rec.frame_interval == 2 and len(rec.scores) == (rec.num_frames + 1) // 2
+        t = np.arange(len(rec.scores)) * 2 / 10.0                     # seconds of each scored frame
+        bounds, _ = gt[vid]
+        mask = ((t[:, None] >= bounds[:, 0]) & (t[:, None] < bounds[:, 1])).any(1)
+        inside.append(rec.scores[mask]), outside.append(rec.scores[~mask])
+    inside, outside = np.concatenate(inside), np.concatenate(outside)
+    # actionness separates action frames from the rest (distractors count as "outside")
+    assert inside.mean() > outside.mean() + 0.2
+    with pytest.raises(AssertionError, match="is a RGB model"):
+        run_script("binary_test.py", "synthetic", "Flow", sw_lists / "sw_test.txt",
+                   binary_rgb / "checkpoint_last.pth", tmp_path / "x.npz")

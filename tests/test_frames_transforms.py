@@ -1,0 +1,84 @@
+"""Frame loading and snippet transforms."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ops.dataset import FrameLoader, segment_positions
+from ops.frames import count_frames, flow_names, rgb_name
+from ops.transforms import flip, normalize, eval_crops, to_channel_order, train_crop
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """5 frames: RGB frame i is uniform (10i, 20i, 30i); flow_x = 100 + i, flow_y = 50 + i (PNG-exact JPEG q100)."""
+    d = tmp_path / "vid"
+    d.mkdir()
+    for i in range(1, 6):
+        rgb = np.zeros((8, 12, 3), np.uint8) + np.array([10 * i, 20 * i, 30 * i], np.uint8)
+        cv2.imwrite(str(d / rgb_name(i)), rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 100])
+        if i <= 4:
+            fx, fy = flow_names(i)
+            cv2.imwrite(str(d / fx), np.full((8, 12), 100 + i, np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 100])
+            cv2.imwrite(str(d / fy), np.full((8, 12), 50 + i, np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 100])
+    return d
+
+
+def test_rgb_snippets(folder):
+    x = FrameLoader("RGB", 2).read(folder, [0, 4], count_frames(folder).num_frames)
+    assert x.shape == (2, 6, 8, 12) and x.dtype == torch.uint8
+    means = x.float().mean(dim=(2, 3))
+    np.testing.assert_allclose(means[0], [10, 20, 30, 20, 40, 60], atol=1)     # frames 1, 2
+    np.testing.assert_allclose(means[1], [50, 100, 150, 50, 100, 150], atol=1)  # frame 5, clamped 5
+
+
+def test_flow_snippets_interleave_x_and_y(folder):
+    counts = count_frames(folder)
+    assert (counts.num_frames, counts.num_flow) == (5, 4)
+    x = FrameLoader("Flow", 3).read(folder, [2], counts.num_flow)
+    np.testing.assert_allclose(x.float().mean(dim=(2, 3))[0], [103, 53, 104, 54, 104, 54], atol=1)
+
+
+def test_missing_frame_names_the_file(folder):
+    (folder / rgb_name(3)).unlink()
+    with pytest.raises(FileNotFoundError, match="img_00003.jpg"):
+        FrameLoader("RGB", 1).read(folder, [2], 5)
+
+
+def test_segment_positions():
+    np.testing.assert_array_equal(segment_positions(0, 30, 3, 100, 1, train=False), [5, 15, 25])
+    g = torch.Generator().manual_seed(1)
+    pos = segment_positions(0, 30, 3, 100, 1, train=True, generator=g)
+    assert all(lo <= p < lo + 10 for p, lo in zip(pos, [0, 10, 20]))
+    np.testing.assert_array_equal(segment_positions(90, 100, 2, 100, 5, train=False), [92, 95])  # clamped
+
+
+def test_flow_flip_negates_x():
+    x = torch.tensor([[[[10, 20]], [[30, 40]]]], dtype=torch.uint8)       # (1, 2, 1, 2): x then y
+    f = flip(x, "Flow")
+    assert f[0, 0].tolist() == [[235, 245]] and f[0, 1].tolist() == [[40, 30]]
+    assert flip(x, "RGB")[0, 0].tolist() == [[20, 10]]
+
+
+def test_test_crops():
+    x = torch.arange(1 * 1 * 6 * 8, dtype=torch.float32).reshape(1, 1, 6, 8)
+    one = eval_crops(x, 4, 6, 1, "RGB")
+    assert one.shape == (1, 1, 1, 4, 4) and one[0, 0, 0, 0, 0] == x[0, 0, 1, 2]
+    ten = eval_crops(x, 4, 6, 10, "RGB")
+    assert ten.shape == (1, 10, 1, 4, 4)
+    assert ten[0, 1, 0, 0, 0] == x[0, 0, 0, 4]                 # top-right corner
+    assert torch.equal(ten[0, 5], ten[0, 0].flip(-1))           # flipped copies follow
+    with pytest.raises(ValueError):
+        eval_crops(x, 4, 6, 5, "RGB")
+
+
+def test_train_crop_and_normalize():
+    x = torch.randint(0, 255, (3, 6, 40, 50), dtype=torch.uint8)
+    out = train_crop(x, 16, "RGB", torch.Generator().manual_seed(0))
+    assert out.shape == (3, 6, 16, 16)
+    n = normalize(torch.full((2, 2, 2), 255.0), [0.5, 0.0], [0.5, 1.0], pixel_range=1)
+    assert n[0].unique().tolist() == [1.0] and n[1].unique().tolist() == [1.0]
+    rgb = torch.arange(6.0).reshape(6, 1, 1)
+    assert to_channel_order(rgb, "BGR").flatten().tolist() == [2, 1, 0, 5, 4, 3]
