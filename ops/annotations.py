@@ -365,10 +365,12 @@ def to_activitynet_json(db: AnnotationDB, version: str = "custom") -> dict:
 # --------------------------------------------------------------------------- one entry point
 
 
-def _find_near(folder: Path, name: str) -> Path | None:
-    for candidate in (folder / name, folder.parent / name):
-        if candidate.is_file():
-            return candidate
+def _find_near(folder: Path, *names: str) -> Path | None:
+    """The first of ``names`` found in ``folder`` or its parent."""
+    for root in (folder, folder.parent):
+        for name in names:
+            if (root / name).is_file():
+                return root / name
     return None
 
 
@@ -391,9 +393,13 @@ def load_annotations(path: str | os.PathLike, subset: str | None = None, video_d
         if subset is None:
             raise AnnotationError(f"{path}: a THUMOS14 annotation folder needs a subset (validation or test)")
         sub = {"val": "validation", "testing": "test", "train": "validation"}.get(subset, subset)
+        if sub not in THUMOS_SUBSET_SUFFIX:
+            raise AnnotationError(f"{path}: THUMOS14 subset must be 'validation' or 'test', got {subset!r}")
         folder = path / f"temporal_annotations_{sub}"
         folder = folder if folder.is_dir() else path
-        durations = _find_near(folder, f"{sub}_durations.txt")
+        durations = _find_near(folder, f"{sub}_durations.txt", f"th14_{THUMOS_SUBSET_SUFFIX[sub]}_durations.txt")
+        if durations is None:
+            logger.warning("%s: no duration list found beside it; durations are unknown", folder)
         db = load_thumos14(folder, sub, class_list=_find_near(folder, "detclasslist.txt"), durations=durations,
                            avoid=_find_near(folder, f"{sub}_avoid_videos.txt"))
         return db

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ops.proposal_list import VideoProposals
+from ops.temporal import pairwise_iou
 
 KINDS = ("fg", "incomplete", "bg")
 
@@ -61,7 +62,8 @@ class ProposalTable:
     """A video's candidate proposals in frames: ground truth first (if included), then proposals.
 
     bounds (N, 2) float frames; labels (N,) int64 (class of best ground truth, 0 = none);
-    best_iou (N,); overlap_self (N,); is_gt (N,) bool.
+    best_iou (N,); overlap_self (N,); is_gt (N,) bool; gt_bounds (N, 2): the ground truth of
+    highest IoU with each row (the row itself when there is none), for regression targets.
     """
 
     bounds: np.ndarray
@@ -69,12 +71,19 @@ class ProposalTable:
     best_iou: np.ndarray
     overlap_self: np.ndarray
     is_gt: np.ndarray
+    gt_bounds: np.ndarray
 
     @classmethod
     def from_video(cls, v: VideoProposals, include_gt: bool = True) -> "ProposalTable":
         g = v.num_gt if include_gt else 0
+        bounds = np.concatenate([v.gt_bounds[:g], v.bounds]).astype(np.float64).reshape(-1, 2)
+        if v.num_gt:
+            best = pairwise_iou(bounds, v.gt_bounds).argmax(axis=1)
+            gt_bounds = np.asarray(v.gt_bounds, np.float64)[best]
+        else:
+            gt_bounds = bounds.copy()
         return cls(
-            bounds=np.concatenate([v.gt_bounds[:g], v.bounds]).astype(np.float64).reshape(-1, 2),
+            bounds=bounds, gt_bounds=gt_bounds,
             labels=np.concatenate([v.gt_labels[:g], v.labels]).astype(np.int64),
             best_iou=np.concatenate([np.ones(g), v.best_iou]),
             overlap_self=np.concatenate([np.ones(g), v.overlap_self]),

@@ -1,0 +1,321 @@
+"""Extract RGB frames and optical flow from videos into TSN/DenseFlow frame folders.
+
+One folder per video (video id = file stem) under OUT_ROOT, with
+``img_00001.jpg``, ``flow_x_00001.jpg``, ``flow_y_00001.jpg`` and a
+``meta.json`` written last (see ops/frames.py).  Videos already complete are
+skipped, so a killed run is resumed by running the same command again.
+
+Example::
+
+    python extract_frames.py data/videos data/frames --new_width 340 --new_height 256 -j 2
+    python extract_frames.py videos.txt data/frames --modality RGB --fps 10 --short_side 256
+
+Exit status: 0 when every video was extracted (or already complete), 1 when
+any video failed (listed in the final summary), 2 for bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from joblib import Parallel, delayed  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
+
+from ops.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow,  # noqa: E402
+                      quantise_flow, resolve_device, to_gray)
+from ops.frames import META_NAME, flow_names, make_meta, rgb_name, write_meta  # noqa: E402
+from ops.io import atomic_dir  # noqa: E402
+from ops.log import setup_logging  # noqa: E402
+from ops.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps,  # noqa: E402
+                       probe_video, target_size, write_jpeg)
+
+logger = logging.getLogger("extract_frames")
+MODALITIES = ("RGB", "Flow")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Settings of one extraction run (picklable, sent to the worker processes)."""
+
+    modalities: tuple[str, ...] = MODALITIES
+    new_width: int = 340
+    new_height: int = 256
+    short_side: int = 0
+    jpeg_quality: int = 95
+    flow: str | None = "dis_medium"
+    device: str = "cpu"
+    bound: float = DEFAULT_BOUND
+    frame_step: int = 1
+    fps: float | None = None
+    allow_truncated: bool = False
+    single_thread: bool = False  # True inside a pool: one thread per worker process
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("videos", help="a folder of videos, one video file, or a text file listing video paths "
+                                  "(one per line; relative paths are relative to the list's folder)")
+    p.add_argument("out_root", help="output root; one frame folder per video is created in it")
+    p.add_argument("--modality", nargs="+", choices=MODALITIES, default=list(MODALITIES),
+                   help="what to extract (default: RGB Flow)")
+    p.add_argument("--new_width", type=int, default=340, help="output width in pixels (0 = source width)")
+    p.add_argument("--new_height", type=int, default=256, help="output height in pixels (0 = source height)")
+    p.add_argument("--short_side", type=int, default=0,
+                   help="scale the shorter side to this many pixels keeping the aspect ratio "
+                        "(overrides --new_width/--new_height)")
+    p.add_argument("--jpeg_quality", type=int, default=95, help="JPEG quality 1..100 (default 95)")
+    p.add_argument("--flow", choices=sorted(FLOW_ALGORITHMS), default=None,
+                   help="flow algorithm (default: dis_medium on CPU, tvl1_torch on CUDA; see ops/flow.py)")
+    p.add_argument("--bound", type=float, default=DEFAULT_BOUND,
+                   help="flow is clipped to +-bound pixels before quantising to 0..255 (default 20)")
+    p.add_argument("--frame_step", type=int, default=1,
+                   help="flow k is computed between frames k and k + frame_step (default 1)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="keep frames at this reduced rate (Hz); default: every frame")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]; "
+                                                    "only tvl1_torch runs on a GPU")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="videos processed in parallel (processes)")
+    p.add_argument("--ext", nargs="+", default=list(VIDEO_EXTS),
+                   help="video file extensions searched in a folder (default: common video types)")
+    p.add_argument("--recursive", action="store_true", help="search the video folder recursively")
+    p.add_argument("--allow_truncated", action="store_true",
+                   help="keep the frames of a video that decodes to fewer frames than its container "
+                        "reports, instead of failing it")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def collect_videos(source: str | os.PathLike, exts=VIDEO_EXTS, recursive: bool = False) -> list[Path]:
+    """Video paths from a folder, a single video file or a list file (one path per line, # comments)."""
+    source = Path(source)
+    exts = {e.lower().lstrip(".") for e in exts}
+    if source.is_dir():
+        pattern = "**/*" if recursive else "*"
+        return sorted(p for p in source.glob(pattern) if p.is_file() and p.suffix.lower().lstrip(".") in exts)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such folder, video or list file")
+    if source.suffix.lower().lstrip(".") in exts:
+        return [source]
+    lines = [ln.strip() for ln in source.read_text().splitlines()]
+    paths = [Path(ln) for ln in lines if ln and not ln.startswith("#")]
+    return [p if p.is_absolute() else source.parent / p for p in paths]
+
+
+def check_unique_ids(videos: list[Path]) -> None:
+    """Raise ValueError when two videos share a stem (they would share a frame folder)."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for v in videos:
+        if v.stem in seen:
+            clashes.append(f"{seen[v.stem]} and {v}")
+        seen.setdefault(v.stem, v)
+    if clashes:
+        raise ValueError("video ids (file stems) must be unique; clashes: " + "; ".join(clashes[:10]))
+
+
+def _set_threads(cfg: ExtractConfig) -> int | None:
+    """Limit OpenCV/torch threads inside a worker pool; returns the decoder thread count."""
+    if not cfg.single_thread:
+        return None
+    cv2.setNumThreads(1)
+    if cfg.flow == "tvl1_torch" and cfg.device == "cpu":
+        import torch
+        torch.set_num_threads(1)
+    return 1
+
+
+class _FlowWriter:
+    """Collects frame pairs ``frame_step`` apart, computes their flow in batches, writes flow JPEGs."""
+
+    def __init__(self, out_dir: Path, cfg: ExtractConfig):
+        self.out_dir, self.cfg = out_dir, cfg
+        self.fn = make_flow(cfg.flow, device=cfg.device if cfg.flow == "tvl1_torch" else "cpu")
+        self.history: deque = deque(maxlen=cfg.frame_step)
+        self.prev: list[np.ndarray] = []
+        self.next: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, gray: np.ndarray) -> None:
+        if len(self.history) == self.cfg.frame_step:
+            self.prev.append(self.history[0])
+            self.next.append(gray)
+            if len(self.prev) >= self.fn.batch_size:
+                self.flush()
+        self.history.append(gray)
+
+    def flush(self) -> None:
+        if not self.prev:
+            return
+        flow = self.fn(np.stack(self.prev), np.stack(self.next))  # (B, H, W, 2) pixels
+        q = quantise_flow(flow, self.cfg.bound)
+        for k in range(len(q)):
+            self.count += 1
+            name_x, name_y = flow_names(self.count)
+            write_jpeg(self.out_dir / name_x, q[k, ..., 0], self.cfg.jpeg_quality)
+            write_jpeg(self.out_dir / name_y, q[k, ..., 1], self.cfg.jpeg_quality)
+        self.prev, self.next = [], []
+
+
+def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads) -> tuple[int, int, int]:
+    """Decode ``video`` into ``out_dir``; returns (RGB frames written, flow frames written, frames decoded)."""
+    want_rgb, want_flow = "RGB" in cfg.modalities, "Flow" in cfg.modalities
+    flow = _FlowWriter(out_dir, cfg) if want_flow else None
+    n = 0
+    # Prefetch: decoding+resizing runs in a thread while this one encodes JPEGs and computes flow.
+    for n, frame in enumerate(iter_frames(video, size=size, fps=cfg.fps, threads=threads, prefetch=16), 1):
+        if want_rgb:
+            write_jpeg(out_dir / rgb_name(n), frame, cfg.jpeg_quality)
+        if flow is not None:
+            flow.add(to_gray(frame))
+    if flow is not None:
+        flow.flush()
+    return (n if want_rgb else 0), (flow.count if flow else 0), n
+
+
+def _check_decoded(video: Path, decoded: int, expected: int, allow_truncated: bool) -> str | None:
+    """Raise VideoError for a zero-frame or truncated video; returns a warning text when tolerated."""
+    if decoded == 0:
+        raise VideoError(f"{video}: no frame could be decoded (empty or corrupt video); re-encode or remove it")
+    # Containers' frame counts can be off by a frame or two; more missing frames mean a cut-off file.
+    if expected > 0 and expected - decoded > max(2, 0.05 * expected):
+        msg = (f"{video}: truncated, decoded {decoded} of {expected} frames the container reports; "
+               "re-download/re-encode it, or pass --allow_truncated to keep what decodes")
+        if not allow_truncated:
+            raise VideoError(msg)
+        return msg
+    return None
+
+
+def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: ExtractConfig) -> dict:
+    """Extract one video into ``out_dir`` (built under a temp name, renamed when complete).
+
+    Returns a result dict: ``video``, ``ok``, ``error`` (message or None),
+    ``num_frames``, ``num_flow``, ``seconds``, ``warning``.  Errors about the
+    video are caught and returned so that the other videos go on.
+    """
+    t0 = time.perf_counter()
+    video, out_dir = Path(video), Path(out_dir)
+    result = {"video": str(video), "ok": False, "error": None, "num_frames": 0, "num_flow": 0,
+              "seconds": 0.0, "warning": None}
+    try:
+        threads = _set_threads(cfg)
+        info = probe_video(video)
+        if info.fps <= 0:
+            raise VideoError(f"{video}: the container gives no frame rate; re-encode it (e.g. ffmpeg -r 30)")
+        size = target_size(info.width, info.height, cfg.new_width, cfg.new_height, cfg.short_side)
+        fps = output_fps(info.fps, cfg.fps)
+        with atomic_dir(out_dir) as tmp:
+            n_rgb, n_flow, n_dec = _write_frames(video, tmp, size, cfg, threads)
+            expected = num_kept_frames(info.num_frames, info.fps, cfg.fps)
+            result["warning"] = _check_decoded(video, n_dec, expected, cfg.allow_truncated)
+            has_flow = "Flow" in cfg.modalities
+            meta = make_meta(video.resolve(), n_rgb, n_flow, fps, size,
+                             cfg.flow if has_flow else None, cfg.bound if has_flow else None,
+                             cfg.frame_step, cfg.jpeg_quality, tuple(cfg.modalities),
+                             num_decoded=n_dec, source_fps=info.fps, source_num_frames=info.num_frames,
+                             source_size=[info.width, info.height], device=cfg.device,
+                             seconds=round(time.perf_counter() - t0, 3))
+            write_meta(tmp, meta)  # last: its presence marks the folder complete
+        result.update(ok=True, num_frames=n_rgb, num_flow=n_flow)
+    except (VideoError, OSError, RuntimeError, ValueError, cv2.error) as e:
+        result["error"] = f"{type(e).__name__}: {e}" if not isinstance(e, VideoError) else str(e)
+        if not isinstance(e, VideoError):
+            result["error"] = f"{video}: {result['error']}"
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def plan(videos: list[Path], out_root: Path) -> tuple[list[Path], list[Path]]:
+    """Split ``videos`` into (to do, already complete); removes incomplete folders (no meta.json)."""
+    todo, done = [], []
+    for v in videos:
+        d = out_root / v.stem
+        if (d / META_NAME).is_file():
+            done.append(v)
+            continue
+        if d.exists():
+            logger.warning("%s has no %s (incomplete); redoing it from scratch", d, META_NAME)
+            shutil.rmtree(d)
+        todo.append(v)
+    return todo, done
+
+
+def _config(args, device: str) -> ExtractConfig:
+    """Validate arguments into an ExtractConfig; raises ValueError with the offending flag."""
+    if not 1 <= args.jpeg_quality <= 100:
+        raise ValueError(f"--jpeg_quality must be in 1..100, got {args.jpeg_quality}")
+    if args.frame_step < 1:
+        raise ValueError(f"--frame_step must be >= 1, got {args.frame_step}")
+    if args.fps is not None and args.fps <= 0:
+        raise ValueError(f"--fps must be > 0, got {args.fps}")
+    if min(args.new_width, args.new_height, args.short_side) < 0:
+        raise ValueError("--new_width, --new_height and --short_side must be >= 0")
+    flow = None
+    if "Flow" in args.modality:
+        flow = args.flow or default_flow_algorithm(device)
+        make_flow(flow, device=device if flow == "tvl1_torch" else "cpu")  # fail now if unavailable here
+    return ExtractConfig(tuple(m for m in MODALITIES if m in args.modality), args.new_width, args.new_height,
+                         args.short_side, args.jpeg_quality, flow, device, args.bound, args.frame_step,
+                         args.fps, args.allow_truncated, single_thread=args.jobs > 1)
+
+
+def _report(results: list[dict], skipped: int, seconds: float) -> int:
+    """Log the summary; returns the exit status (1 when any video failed)."""
+    failed = [r for r in results if not r["ok"]]
+    frames = sum(r["num_frames"] for r in results)
+    flows = sum(r["num_flow"] for r in results)
+    logger.info("done in %.1f s: %d extracted (%d RGB frames, %d flow frames), %d already complete, %d failed",
+                seconds, len(results) - len(failed), frames, flows, skipped, len(failed))
+    if failed:
+        logger.error("%d video(s) failed:\n  %s", len(failed), "\n  ".join(r["error"] for r in failed))
+        return 1
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    try:
+        device = resolve_device(args.device)
+        cfg = _config(args, device)
+        videos = collect_videos(args.videos, args.ext, args.recursive)
+        check_unique_ids(videos)
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        logger.error("%s", e)
+        return 2
+    out_root = Path(args.out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    todo, done = plan(videos, out_root)
+    logger.info("%d videos: %d to extract, %d already complete; %s; config %s",
+                len(videos), len(todo), len(done), out_root, asdict(cfg))
+    t0 = time.perf_counter()
+    jobs = (delayed(extract_video)(v, out_root / v.stem, cfg) for v in todo)
+    results = []
+    with logging_redirect_tqdm():
+        stream = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(jobs) if todo else []
+        for r in tqdm(stream, total=len(todo), unit="video", desc="extract", dynamic_ncols=True):
+            results.append(r)
+            if r["ok"]:
+                logger.info("%s: %d frames, %d flow in %.2f s (%.1f frames/s)", Path(r["video"]).stem,
+                            r["num_frames"], r["num_flow"], r["seconds"],
+                            max(r["num_frames"], r["num_flow"]) / max(r["seconds"], 1e-9))
+            else:
+                logger.error("failed: %s", r["error"])
+            if r["warning"]:
+                logger.warning("%s", r["warning"])
+    return _report(results, len(done), time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

@@ -1,0 +1,192 @@
+"""SSN result files: the per-proposal scores written by ``ssn_test.py`` (one home).
+
+Layout (the original ``ssn_test.py`` pickle, kept so old and new files fuse):
+a pickled ``dict`` mapping a video key (the video field of the proposal list:
+the video id, or the frame folder path in frame-based lists) to a 4-tuple of
+numpy arrays, for N proposals and K classes:
+
+0. ``rel_props`` (N, 2) float: proposal ``[start, end]`` as fractions of the
+   video (``start_frame / num_frames``); some old files have shape (1, N, 2).
+1. ``act_scores`` (N, K + 1) float: activity logits, column 0 = background.
+2. ``comp_scores`` (N, K) float: completeness logits per class.
+3. ``reg_scores`` (N, K, 2) float or None: location regression per class as
+   ``(center offset, log duration ratio)``.  The offsets are already
+   de-normalised by ``ssn_test`` with the training set's regression statistics
+   (``offset * std + mean``); applying them: ``center += offset * length``,
+   ``length *= exp(log_ratio)`` (see :mod:`ops.postprocess`).  Old files may
+   store (N, 2K); it is reshaped.  None when the model has no regression head.
+
+Loading is safe: :func:`safe_load_pickle` accepts only plain containers,
+numpy arrays, dtypes and scalars (both ``numpy.core`` paths of numpy 1.x and
+``numpy._core`` paths of numpy 2).  Any other global (a function, a class of
+some module) is refused with :class:`UnsafePickleError` naming the file, so a
+file from a stranger cannot run code.  Files are written with pickle protocol
+4; numpy 2 writes ``numpy._core`` paths, which numpy >= 1.26 also resolves.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ops.io import atomic_open
+
+logger = logging.getLogger(__name__)
+
+_NUMPY_CORE = ("numpy.core", "numpy._core")
+SAFE_GLOBALS = frozenset(
+    [(f"{core}.multiarray", name) for core in _NUMPY_CORE for name in ("_reconstruct", "scalar")]
+    + [(f"{core}.numeric", "_frombuffer") for core in _NUMPY_CORE]
+    + [("numpy", "ndarray"), ("numpy", "dtype"),
+       ("_codecs", "encode"),  # protocol-2 pickles store bytes as _codecs.encode(str, 'latin1')
+       ("collections", "OrderedDict")]
+)
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle refers to something other than numpy arrays and plain containers."""
+
+
+class ResultFileError(ValueError):
+    """A result file that is not in the SSN layout; the message names file and video."""
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def __init__(self, file, source: str):
+        super().__init__(file, encoding="latin1")  # latin1 reads numpy arrays from Python 2 pickles
+        self.source = source
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in SAFE_GLOBALS:
+            return super().find_class(module, name)
+        # numpy 2 may name dtype classes of numpy.dtypes; they only build dtypes
+        if module == "numpy.dtypes" and name.endswith("DType"):
+            return super().find_class(module, name)
+        raise UnsafePickleError(
+            f"{self.source}: refusing to load '{module}.{name}': result files may hold only numpy arrays "
+            "and plain containers (the file may be malicious or from an incompatible tool)")
+
+
+def safe_load_pickle(path: str | os.PathLike):
+    """Unpickle ``path`` allowing only numpy arrays/dtypes/scalars and builtin containers."""
+    data = Path(path).read_bytes()
+    try:
+        return _SafeUnpickler(io.BytesIO(data), str(path)).load()
+    except UnsafePickleError:
+        raise
+    except Exception as e:  # truncated or not a pickle at all
+        raise ResultFileError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
+
+
+@dataclass
+class VideoResult:
+    """SSN outputs for the N proposals of one video (shapes in the module docstring)."""
+
+    rel_props: np.ndarray
+    act_scores: np.ndarray
+    comp_scores: np.ndarray
+    reg_scores: np.ndarray | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return self.comp_scores.shape[1]
+
+    def as_tuple(self) -> tuple:
+        """The original pickle's 4-tuple."""
+        return (self.rel_props, self.act_scores, self.comp_scores, self.reg_scores)
+
+
+def _validate(key: str, value, source: str) -> VideoResult:
+    where = f"{source}: video {key!r}"
+    if not isinstance(value, (tuple, list)) or len(value) < 4:
+        raise ResultFileError(f"{where}: expected a tuple (rel_props, act_scores, comp_scores, reg_scores)")
+    rel, act, comp, reg = value[:4]
+    arrays = [rel, act, comp] + ([] if reg is None else [reg])
+    if not all(isinstance(a, np.ndarray) for a in arrays):
+        raise ResultFileError(f"{where}: entries must be numpy arrays (reg_scores may be None)")
+    rel = rel.reshape(-1, 2).astype(np.float64)
+    n = len(rel)
+    if act.ndim != 2 or act.shape[0] != n or comp.ndim != 2 or comp.shape[0] != n:
+        raise ResultFileError(f"{where}: shapes rel_props {rel.shape}, act_scores {act.shape}, "
+                              f"comp_scores {comp.shape} do not fit N={n} proposals")
+    k = comp.shape[1]
+    if act.shape[1] != k + 1:
+        raise ResultFileError(f"{where}: act_scores has {act.shape[1]} columns; expected K+1={k + 1} "
+                              "(background first)")
+    if reg is not None:
+        if reg.size != n * k * 2:
+            raise ResultFileError(f"{where}: reg_scores shape {reg.shape} does not fit ({n}, {k}, 2)")
+        reg = reg.reshape(n, k, 2)
+    return VideoResult(rel, act, comp, reg)
+
+
+def read_results(path: str | os.PathLike) -> dict[str, VideoResult]:
+    """Read an SSN result file (safely) -> {video key: VideoResult}."""
+    data = safe_load_pickle(path)
+    if not isinstance(data, dict):
+        raise ResultFileError(f"{path}: expected a dict of video -> score tuple, got {type(data).__name__}")
+    out = {}
+    for key, value in data.items():
+        key = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+        out[key] = _validate(key, value, str(path))
+    return out
+
+
+def write_results(path: str | os.PathLike, results: dict[str, VideoResult]) -> None:
+    """Write results in the original layout (dict of 4-tuples), atomically."""
+    payload = {k: v.as_tuple() for k, v in results.items()}
+    with atomic_open(path, "wb") as f:
+        pickle.dump(payload, f, protocol=4)
+
+
+def fuse_results(sources: list[dict[str, VideoResult]], weights=None,
+                 names: list[str] | None = None) -> dict[str, VideoResult]:
+    """Weighted sum of several result files (e.g. RGB and Flow), as the original SSN.
+
+    Weights are normalised to sum to 1 (default: equal).  Proposals come from
+    the first source; every source must cover its videos with the same shapes.
+    Regression is fused only when every source has it.
+    """
+    names = names or [f"result #{i}" for i in range(len(sources))]
+    w = np.ones(len(sources)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if len(w) != len(sources):
+        raise ValueError(f"{len(w)} score weights for {len(sources)} result files")
+    w = w / w.sum()
+    out = {}
+    for key, first in sources[0].items():
+        parts = []
+        for src, name in zip(sources, names):
+            if key not in src:
+                raise ResultFileError(f"{name}: no scores for video {key!r}, which {names[0]} has")
+            if src[key].act_scores.shape != first.act_scores.shape:
+                raise ResultFileError(f"{name}: video {key!r} has act_scores {src[key].act_scores.shape}, "
+                                      f"{names[0]} has {first.act_scores.shape}; were both made from one list?")
+            parts.append(src[key])
+        has_reg = all(p.reg_scores is not None for p in parts)
+        out[key] = VideoResult(
+            first.rel_props,
+            sum(wi * p.act_scores for wi, p in zip(w, parts)),
+            sum(wi * p.comp_scores for wi, p in zip(w, parts)),
+            sum(wi * p.reg_scores for wi, p in zip(w, parts)) if has_reg else None,
+        )
+    return out
+
+
+def read_class_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read video-level classifier scores (e.g. UntrimmedNets): {video: (K,) scores}, safely.
+
+    Keys may be bytes or paths; they are reduced to the file stem (the video id).
+    """
+    data = safe_load_pickle(path)
+    if not isinstance(data, dict):
+        raise ResultFileError(f"{path}: expected a dict video -> (K,) scores")
+    out = {}
+    for key, value in data.items():
+        key = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+        out[Path(key).stem] = np.asarray(value, dtype=np.float64).reshape(-1)
+    return out

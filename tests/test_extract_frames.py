@@ -1,0 +1,231 @@
+"""End-to-end tests of extract_frames.py on small generated videos."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import extract_frames  # noqa: E402
+from ops.flow import dequantise_flow  # noqa: E402
+from ops.frames import META_NAME, count_frames, flow_names, read_meta, rgb_name  # noqa: E402
+from ops.video import keep_frame, num_kept_frames, probe_video, read_jpeg, target_size  # noqa: E402
+
+W, H, FPS = 160, 120, 25
+SHIFT = 2  # content moves this many pixels to the right per frame
+
+
+def write_video(path: Path, num_frames: int, fourcc: str = "mp4v", seed: int = 0) -> Path:
+    """A video of a smooth texture translating SHIFT px/frame to the right."""
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (H + 20, W + SHIFT * num_frames + 20, 3), dtype=np.uint8),
+                            (0, 0), 2.5)
+    base = cv2.normalize(base, None, 0, 255, cv2.NORM_MINMAX)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (W, H))
+    x0 = SHIFT * num_frames
+    for t in range(num_frames):  # the crop window moves left, so the content moves right
+        writer.write(np.ascontiguousarray(base[10:10 + H, x0 - SHIFT * t:x0 - SHIFT * t + W]))
+    writer.release()
+    return path
+
+
+def run(*argv) -> int:
+    return extract_frames.main(extract_frames.get_args_parser().parse_args([str(a) for a in argv]))
+
+
+@pytest.fixture
+def videos(tmp_path):
+    d = tmp_path / "videos"
+    d.mkdir()
+    write_video(d / "walk.mp4", 24)
+    write_video(d / "jump.mp4", 13, seed=1)
+    return d
+
+
+SMALL = ("--new_width", 80, "--new_height", 64)
+
+
+def files(d: Path, prefix: str) -> list[str]:
+    return sorted(p.name for p in d.iterdir() if p.name.startswith(prefix))
+
+
+def test_counts_naming_and_meta(videos, tmp_path):
+    out = tmp_path / "frames"
+    assert run(videos, out, *SMALL) == 0
+    d = out / "walk"
+    assert files(d, "img_") == [rgb_name(i) for i in range(1, 25)]
+    assert files(d, "flow_x_") == [flow_names(i)[0] for i in range(1, 24)]
+    assert files(d, "flow_y_") == [flow_names(i)[1] for i in range(1, 24)]
+    assert read_jpeg(d / "img_00001.jpg").shape == (64, 80, 3)
+    assert read_jpeg(d / "flow_x_00023.jpg", gray=True).shape == (64, 80)
+    meta = read_meta(d)
+    assert meta["num_frames"] == 24 and meta["num_flow"] == 23
+    assert meta["fps"] == FPS and meta["size"] == [80, 64]
+    assert meta["flow_algorithm"] == "dis_medium" and meta["flow_bound"] == 20.0
+    assert meta["frame_step"] == 1 and meta["jpeg_quality"] == 95 and meta["modalities"] == ["RGB", "Flow"]
+    assert meta["video"] == str((videos / "walk.mp4").resolve())
+    listed = count_frames(d, trust_meta=False)
+    assert (listed.num_frames, listed.num_flow) == (24, 23)
+    assert count_frames(d) == (listed.__class__)(24, 23, FPS)
+    assert count_frames(out / "jump").num_frames == 13
+    assert sorted(p.name for p in out.iterdir()) == ["jump", "walk"]  # no temp folders left
+
+
+def test_flow_values_match_known_motion(videos, tmp_path):
+    """Content moves SHIFT px right per frame at 160 px wide; at 80 px wide that is SHIFT / 2."""
+    out = tmp_path / "frames"
+    assert run(videos / "walk.mp4", out, *SMALL) == 0
+    fx = np.stack([read_jpeg(out / "walk" / flow_names(i)[0], gray=True) for i in (5, 12, 20)])
+    fy = np.stack([read_jpeg(out / "walk" / flow_names(i)[1], gray=True) for i in (5, 12, 20)])
+    u = dequantise_flow(fx, 20)[:, 8:-8, 8:-8]
+    v = dequantise_flow(fy, 20)[:, 8:-8, 8:-8]
+    assert abs(np.median(u) - SHIFT / 2) < 0.2
+    assert abs(np.median(v)) < 0.2
+
+
+def test_frame_step_fps_and_size_options(videos, tmp_path):
+    out = tmp_path / "step"
+    assert run(videos / "walk.mp4", out, *SMALL, "--frame_step", 2) == 0
+    counts = count_frames(out / "walk")
+    assert (counts.num_frames, counts.num_flow) == (24, 22)  # flow k pairs frames k and k + 2
+    out = tmp_path / "fps"
+    assert run(videos / "walk.mp4", out, "--fps", 12.5, "--short_side", 60) == 0
+    meta = read_meta(out / "walk")
+    assert (meta["num_frames"], meta["num_flow"], meta["fps"]) == (12, 11, 12.5)
+    assert meta["size"] == [80, 60]
+    # Every other source frame is kept: output frame k is source frame 2k - 1, byte for byte.
+    full = tmp_path / "full"
+    assert run(videos / "walk.mp4", full, "--short_side", 60, "--modality", "RGB") == 0
+    for k in (1, 2, 12):
+        assert (out / "walk" / rgb_name(k)).read_bytes() == (full / "walk" / rgb_name(2 * k - 1)).read_bytes()
+    assert (out / "walk" / rgb_name(2)).read_bytes() != (full / "walk" / rgb_name(2)).read_bytes()
+
+
+def test_rgb_only_and_flow_only(videos, tmp_path):
+    assert run(videos / "jump.mp4", tmp_path / "rgb", *SMALL, "--modality", "RGB") == 0
+    d = tmp_path / "rgb" / "jump"
+    assert len(files(d, "img_")) == 13 and files(d, "flow_") == []
+    meta = read_meta(d)
+    assert meta["num_flow"] == 0 and meta["flow_algorithm"] is None and meta["modalities"] == ["RGB"]
+    assert run(videos / "jump.mp4", tmp_path / "flow", *SMALL, "--modality", "Flow", "--flow", "dis_fast") == 0
+    d = tmp_path / "flow" / "jump"
+    assert files(d, "img_") == [] and len(files(d, "flow_x_")) == 12
+    assert read_meta(d)["flow_algorithm"] == "dis_fast"
+
+
+def test_rerun_skips_complete_and_redoes_incomplete(videos, tmp_path, capfd):
+    out = tmp_path / "frames"
+    assert run(videos, out, *SMALL) == 0
+    stamp = (out / "walk" / META_NAME).stat().st_mtime_ns
+    (out / "jump" / META_NAME).unlink()  # "jump" is now an incomplete folder
+    (out / "jump" / "img_00013.jpg").unlink()
+    capfd.readouterr()
+    assert run(videos, out, *SMALL) == 0
+    err = capfd.readouterr().err
+    assert "1 to extract, 1 already complete" in err
+    assert (out / "walk" / META_NAME).stat().st_mtime_ns == stamp
+    assert read_meta(out / "jump")["num_frames"] == 13 and (out / "jump" / "img_00013.jpg").exists()
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    import extract_frames
+    real, calls = extract_frames.write_jpeg, [0]
+    def write_then_die(*a, **k):
+        real(*a, **k)
+        calls[0] += 1
+        if calls[0] == {after}:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup runs: a real crash
+    extract_frames.write_jpeg = write_then_die
+    extract_frames.main(extract_frames.get_args_parser().parse_args({argv!r}))
+""")
+
+
+def snapshot(root: Path) -> dict[str, bytes | dict]:
+    """Every file under ``root`` by relative path; meta.json without its timing/path-free keys."""
+    snap = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            if p.name == META_NAME:
+                meta = json.loads(p.read_text())
+                meta.pop("seconds")
+                snap[str(p.relative_to(root))] = meta
+            else:
+                snap[str(p.relative_to(root))] = p.read_bytes()
+    return snap
+
+
+def test_killed_run_resumes_to_identical_result(videos, tmp_path):
+    ref = tmp_path / "ref"
+    assert run(videos, ref, *SMALL) == 0
+    out = tmp_path / "killed"
+    # "jump" (13 frames: 13 RGB + 2 x 12 flow = 37 JPEGs) is first; die during "walk".
+    argv = [str(videos), str(out), *map(str, SMALL)]
+    proc = subprocess.run([sys.executable, "-c", KILLER.format(root=str(ROOT), after=37 + 20, argv=argv)],
+                          capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    assert (out / "jump" / META_NAME).exists()
+    assert not (out / "walk").exists() and (out / ".walk.partial").is_dir()
+    assert run(videos, out, *SMALL) == 0
+    assert not (out / ".walk.partial").exists()
+    assert snapshot(out) == snapshot(ref)
+
+
+def test_bad_videos_are_reported_and_skipped(videos, tmp_path, capfd):
+    (videos / "garbage.mp4").write_bytes(b"not a video" * 50)
+    cv2.VideoWriter(str(videos / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H)).release()
+    trunc = write_video(videos / "cut.avi", 60, fourcc="MJPG")
+    data = trunc.read_bytes()
+    trunc.write_bytes(data[:len(data) // 2])
+    out = tmp_path / "frames"
+    capfd.readouterr()
+    assert run(videos, out, *SMALL) == 1
+    err = capfd.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["jump", "walk"]  # good ones done, no leftovers
+    assert "3 video(s) failed" in err
+    assert f"{videos / 'garbage.mp4'}: cannot open video" in err
+    assert f"{videos / 'empty.avi'}: no frame could be decoded" in err
+    assert f"{videos / 'cut.avi'}: truncated, decoded" in err
+    # The truncated file is kept on request, with the frames that decode.
+    assert run(videos / "cut.avi", out, *SMALL, "--allow_truncated") == 0
+    assert 0 < read_meta(out / "cut")["num_frames"] < 60
+
+
+def test_list_file_and_argument_errors(videos, tmp_path):
+    lst = tmp_path / "list.txt"
+    lst.write_text("# videos\nvideos/walk.mp4\n\n")
+    assert run(lst, tmp_path / "frames", *SMALL, "--modality", "RGB") == 0
+    assert [p.name for p in (tmp_path / "frames").iterdir()] == ["walk"]
+    write_video(videos / "walk.avi", 5, fourcc="MJPG")
+    assert run(videos, tmp_path / "dup", *SMALL) == 2  # two videos named "walk"
+    assert run(videos / "jump.mp4", tmp_path / "q", "--jpeg_quality", 0) == 2
+    assert run(tmp_path / "missing", tmp_path / "q") == 2
+
+
+def test_parallel_jobs_give_same_frames(videos, tmp_path):
+    assert run(videos, tmp_path / "j1", *SMALL, "--modality", "RGB") == 0
+    assert run(videos, tmp_path / "j2", *SMALL, "--modality", "RGB", "-j", 2) == 0
+    assert snapshot(tmp_path / "j1").keys() == snapshot(tmp_path / "j2").keys()
+    for name in ("walk/img_00007.jpg", "jump/img_00013.jpg"):
+        assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j2" / name).read_bytes()
+
+
+def test_video_helpers(videos):
+    info = probe_video(videos / "walk.mp4")
+    assert (info.fps, info.num_frames, info.width, info.height) == (FPS, 24, W, H)
+    assert target_size(1280, 720, short_side=256) == (456, 256)  # 1280 * 256 / 720 = 455.1 -> even 456
+    assert target_size(720, 1280, short_side=256) == (256, 456)
+    assert target_size(1280, 720, 340, 256) == (340, 256)
+    assert target_size(1280, 720, 0, 0) == (1280, 720)
+    assert [i for i in range(10) if keep_frame(i, 30, 10)] == [0, 3, 6, 9]
+    for fin, fout, n in [(30, 10, 100), (29.97, 8, 301), (25, 12.5, 24), (25, 30, 7)]:
+        assert num_kept_frames(n, fin, fout) == sum(keep_frame(i, fin, fout) for i in range(n))
