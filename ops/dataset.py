@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from ops.frames import count_frames, flow_names, rgb_name
 from ops.proposal_list import VideoProposals
 from ops.sampling import ProposalSampler
+from ops.ssn import KIND_CODES, stage_layout, targets_for_regression
 from ops.transforms import normalize, eval_crops, to_channel_order, train_crop
 
 logger = logging.getLogger(__name__)
@@ -157,3 +158,52 @@ class FrameSequenceDataset(FrameDataset):
         video, first = self.items[index]
         pos = self.positions[video][first:first + self.chunk]
         return self.finish_test(self.snippets(video, pos), self.num_crops), video, first
+
+
+class SSNTrainDataset(FrameDataset):
+    """One item per video: ``P`` sampled proposals (fg, incomplete, bg), each as 2 + 5 + 2 snippets.
+
+    Returns x (P * S, C, s, s) float, labels (P,) 1-based class of the best ground truth, kinds (P,)
+    (0 fg, 1 incomplete, 2 bg), regression targets (P, 2) normalised by ``reg_stats`` (mean, std of
+    the training foreground's (centre offset, log length ratio)), and stage scales (P, 2).
+    """
+
+    def __init__(self, videos, modality, new_length, input_spec, sampler: ProposalSampler,
+                 num_segments=(2, 5, 2), epoch_multiplier: int = 1, reg_stats=None):
+        super().__init__(videos, modality, new_length, input_spec)
+        self.sampler, self.num_segments, self.epoch_multiplier = sampler, tuple(num_segments), epoch_multiplier
+        self.reg_stats = np.asarray(reg_stats if reg_stats is not None else self.regression_stats(), np.float64)
+
+    def regression_stats(self) -> np.ndarray:
+        """(2, 2): mean and std of the regression targets of every foreground proposal."""
+        rows = [targets_for_regression(t.bounds[k["fg"]], t.gt_bounds[k["fg"]])
+                for t, k in zip(self.sampler.tables, self.sampler.kinds)]
+        targets = np.concatenate(rows) if rows else np.zeros((0, 2))
+        if len(targets) < 2:
+            return np.array([[0.0, 0.0], [1.0, 1.0]])
+        return np.stack([targets.mean(0), np.maximum(targets.std(0), 1e-3)])
+
+    def __len__(self) -> int:
+        return len(self.videos) * self.epoch_multiplier
+
+    def proposal_snippets(self, video: int, start: float, end: float, train: bool):
+        """Positions (S,) over the three stages and (starting, ending) scales of one proposal."""
+        spans, scales = stage_layout(start, end, self.counts[video])
+        pos = [segment_positions(a, b, n, self.counts[video], self.new_length, train)
+               for (a, b), n in zip(spans, self.num_segments)]
+        return np.concatenate(pos), scales
+
+    def __getitem__(self, index: int):
+        stacks, labels, kinds, targets, scales = [], [], [], [], []
+        for video, row, kind in self.sampler.sample(index % len(self.videos)):
+            table = self.sampler.tables[video]
+            start, end = table.bounds[row]
+            pos, scale = self.proposal_snippets(video, start, end, train=True)
+            stacks.append(self.snippets(video, pos))
+            labels.append(int(table.labels[row]))
+            kinds.append(KIND_CODES[kind])
+            targets.append(targets_for_regression(table.bounds[row:row + 1], table.gt_bounds[row:row + 1])[0])
+            scales.append(scale)
+        targets = (np.array(targets) - self.reg_stats[0]) / self.reg_stats[1]
+        return (self.finish_train(torch.cat(stacks)), torch.tensor(labels), torch.tensor(kinds),
+                torch.tensor(targets, dtype=torch.float32), torch.tensor(scales, dtype=torch.float32))

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ops.backbones import BackboneConfig, apply_bn_mode, build_backbone
+from ops.ssn import SSN
 
 
 class BinaryClassifier(nn.Module):
@@ -46,7 +47,7 @@ class BinaryClassifier(nn.Module):
         return self.frame_logits(x.flatten(0, 1)).view(b, s, -1).mean(dim=1)
 
 
-MODEL_TYPES = {"binary": BinaryClassifier}
+MODEL_TYPES = {"binary": BinaryClassifier, "ssn": SSN}
 
 
 def build_model(config: dict, pretrained: bool = False) -> nn.Module:

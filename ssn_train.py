@@ -1,0 +1,146 @@
+"""Train a Structured Segment Network (SSN) on a frame-based proposal list.
+
+Example::
+
+    python ssn_train.py thumos14 RGB --train_list work/tag_val.txt --output work/ssn_rgb \\
+        --arch bninception --init_from work/binary_rgb/checkpoint_last.pth -b 4 --lr_steps 20 40 --epochs 45
+
+    # tiny backbone on the synthetic dataset, CPU:
+    python ssn_train.py synthetic Flow --train_list work/tag_val.txt --output work/ssn_flow --arch tiny --epochs 5
+
+Each training item is one video with ``proposals_per_video`` proposals drawn
+foreground : incomplete : background (SSN: 1:6:1 of 8; thresholds from the
+dataset preset, flags override).  Every proposal becomes 2 + 5 + 2 snippets
+(starting, course, ending stages; ``--num_segments``) pooled by STPP
+(``--stpp``, preset default).  Loss = activity + ``--comp_loss_weight`` x
+completeness (hinge, OHEM ``--ohem_ratio``) + ``--reg_loss_weight`` x
+regression.  The checkpoint stores the model config and the regression
+statistics; ``ssn_test.py`` rebuilds the model from it.  Initialise the
+backbone from ImageNet (``--pretrained``), or from a binary-classifier or SSN
+checkpoint (``--init_from``); ``--resume`` continues exactly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+
+from ops.backbones import BackboneConfig, input_spec, load_pretrained  # noqa: E402
+from ops.dataset import SSNTrainDataset  # noqa: E402
+from ops.engine import Trainer, add_train_args, load_checkpoint, seed_everything, train_config_from_args  # noqa: E402
+from ops.log import setup_logging  # noqa: E402
+from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
+from ops.presets import load_preset, resolve  # noqa: E402
+from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
+from ops.ssn import SSN, ssn_losses  # noqa: E402
+
+logger = logging.getLogger("ssn_train")
+SAMPLING_FLAGS = ("proposals_per_video", "fg_ratio", "incomplete_ratio", "bg_ratio", "fg_iou_thresh",
+                  "incomplete_iou_thresh", "incomplete_overlap_thresh", "bg_iou_thresh", "bg_coverage_thresh")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
+    p.add_argument("modality", choices=["RGB", "Flow"])
+    p.add_argument("--train_list", type=Path, required=True, help="frame-based proposal list (training)")
+    p.add_argument("--val_list", type=Path, default=None, help="frame-based list for the validation loss")
+    p.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
+    p.add_argument("--num_classes", type=int, default=None, help="default: the preset's")
+    p.add_argument("--num_segments", type=int, nargs=3, default=None, help="snippets of starting, course, ending")
+    p.add_argument("--stpp", type=json.loads, default=None,
+                   help='pyramid per stage as JSON, e.g. "[1, [1, 2], 1]" (default: the preset\'s)')
+    g = p.add_argument_group("proposal sampling (defaults: the preset's)")
+    for name in SAMPLING_FLAGS:
+        g.add_argument(f"--{name}", type=float if "thresh" in name or "ratio" in name else int, default=None)
+    p.add_argument("--epoch_multiplier", type=int, default=1, help="passes over the videos per epoch")
+    p.add_argument("--comp_loss_weight", type=float, default=0.1)
+    p.add_argument("--reg_loss_weight", type=float, default=0.1)
+    p.add_argument("--ohem_ratio", type=float, default=0.17, help="share of incomplete samples kept by OHEM")
+    p.add_argument("--init_from", type=Path, default=None,
+                   help="binary-classifier or SSN checkpoint (ours), or a published SSN/TSN state dict")
+    add_backbone_args(p)
+    add_train_args(p, epochs=45, lr=0.001, batch_size=4)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def ssn_loss_fn(comp_w: float, reg_w: float, ohem_ratio: float):
+    """The SSN loss for the shared engine: batch = (x, labels, kinds, reg_targets, scales), each (B, P, ...)."""
+
+    def loss_fn(model, batch, device):
+        x, labels, kinds, targets, scales = (t.to(device, non_blocking=True) for t in batch)
+        b, p = labels.shape
+        groups = torch.arange(b, device=device).repeat_interleave(p)
+        outputs = model(x.flatten(0, 1), scales.flatten(0, 1))
+        outputs = tuple(o.float() for o in outputs)
+        losses = ssn_losses(outputs, labels.flatten(), kinds.flatten(), groups, targets.flatten(0, 1), ohem_ratio)
+        total = losses["activity"] + comp_w * losses["completeness"] + reg_w * losses["regression"]
+        return total, {k: float(v.detach()) for k, v in losses.items()}
+
+    return loss_fn
+
+
+def init_weights(model: SSN, path: Path) -> None:
+    """Backbone (and matching heads) from one of our checkpoints or a published state dict."""
+    try:
+        state = load_checkpoint(path)["state_dict"]
+    except ValueError:
+        state = None    # not ours: a published state dict, mapped by the backbone loader
+    if state is None:
+        load_pretrained(model.base, str(path), modality=model.backbone_cfg.modality)
+        return
+    base = {k[len("base."):]: v for k, v in state.items() if k.startswith("base.")}
+    load_pretrained(model.base, base, modality=model.backbone_cfg.modality)
+    heads = {k: v for k, v in state.items() if not k.startswith("base.")}
+    own = model.state_dict()
+    usable = {k: v for k, v in heads.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(usable, strict=False)
+    logger.info("initialised from %s: backbone + %d head tensors", path, len(usable))
+
+
+def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_segments, args, reg_stats=None):
+    plist = read_proposal_list(list_path)
+    if plist.normalized:
+        raise SystemExit(f"{list_path} is a normalized list: convert it with gen_proposal_list.py first")
+    cfg = BackboneConfig.from_dict(backbone)
+    return SSNTrainDataset(plist.videos, cfg.modality, cfg.length, input_spec(cfg),
+                           ProposalSampler(plist.videos, sampling), num_segments, args.epoch_multiplier, reg_stats)
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    preset = load_preset(args.dataset)
+    sampling = SamplingConfig.from_preset(preset["sampling"], **{k: getattr(args, k) for k in SAMPLING_FLAGS})
+    num_segments = resolve(args.num_segments, preset["model"]["num_segments"])
+    stpp = resolve(args.stpp, preset["model"]["stpp"])
+    cfg = train_config_from_args(args)
+    seed_everything(cfg.seed)
+    backbone = backbone_from_args(args, args.modality)
+    model = SSN(backbone, resolve(args.num_classes, preset["num_classes"]), num_segments, stpp, args.dropout)
+    if args.init_from is not None:
+        init_weights(model, args.init_from)
+    train_set = make_dataset(args.train_list, sampling, backbone, num_segments, args)
+    val_set = make_dataset(args.val_list, sampling, backbone, num_segments, args, train_set.reg_stats) \
+        if args.val_list else None
+    extra = {"dataset": preset["name"], "modality": args.modality, "sampling": sampling.__dict__,
+             "reg_stats": train_set.reg_stats.tolist(), "input_spec": input_spec(BackboneConfig.from_dict(backbone))}
+    trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
+                      args.output, model.config(), extra)
+    if args.resume is not None:
+        trainer.resume(args.resume)
+    logger.info("%d training videos, %s, %s backbone, STPP %s, %d epochs", len(train_set.videos), args.modality,
+                args.arch, stpp, cfg.epochs)
+    trainer.fit(train_set, val_set)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

@@ -1,0 +1,117 @@
+"""SSN: stage layout, STPP pooling, losses (hand-computed), training on the tiny dataset, resume."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ops.engine import load_checkpoint
+from ops.models import build_model
+from ops.ssn import (BG, FG, INCOMPLETE, STPP, apply_regression, completeness_loss, pooling_matrix, regression_loss,
+                     ssn_losses, stage_layout, targets_for_regression)
+from tests.conftest import run_script
+
+
+def test_stage_layout_inside_and_at_borders():
+    spans, scales = stage_layout(40, 60, 100)
+    assert spans == [(30, 40), (40, 60), (60, 70)] and scales == (1.0, 1.0)
+    spans, scales = stage_layout(4, 24, 100)          # starting stage would begin at -6: 4 of 10 frames inside
+    assert spans[0] == (0, 4) and scales == pytest.approx((0.4, 1.0))
+    spans, scales = stage_layout(80, 100, 100)        # proposal touching the end: no ending stage
+    assert spans[2] == (100, 100) and scales == (1.0, 0.0)
+
+
+def test_pooling_matrix_pyramid():
+    m, parts = pooling_matrix((2, 5, 2), [1, [1, 2], 1])
+    assert parts == [1, 3, 1] and m.shape == (5, 9)
+    np.testing.assert_allclose(m[0], [0.5, 0.5, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(m[1], [0, 0, 0.2, 0.2, 0.2, 0.2, 0.2, 0, 0])
+    np.testing.assert_allclose(m[2], [0, 0, 0.5, 0.5, 0, 0, 0, 0, 0])          # segments 0-1 of the course
+    np.testing.assert_allclose(m[3], [0, 0, 0, 0, 1 / 3, 1 / 3, 1 / 3, 0, 0])  # segments 2-4
+    with pytest.raises(ValueError):
+        pooling_matrix((2, 5, 2), [3, 1, 1])
+
+
+def test_stpp_hand_computed():
+    feats = torch.arange(9, dtype=torch.float32).reshape(1, 9, 1).repeat(1, 1, 2)   # segment i has value i
+    feats[0, :, 1] *= 10
+    act, comp = STPP((2, 5, 2), [1, 1, 1])(feats, torch.tensor([[0.5, 1.0]]))
+    # starting mean(0, 1) = 0.5 scaled by 0.5; course mean(2..6) = 4; ending mean(7, 8) = 7.5
+    np.testing.assert_allclose(act, [[4, 40]])
+    np.testing.assert_allclose(comp, [[0.25, 2.5, 4, 40, 7.5, 75]])
+
+
+def test_completeness_loss_with_ohem():
+    comp = torch.tensor([[0.2, -1.0], [0.5, 0.0], [-0.5, 0.0], [0.9, 0.0], [0.0, 0.3], [0.0, -2.0]])
+    labels = torch.tensor([1, 1, 1, 1, 2, 2])
+    kinds = torch.tensor([FG, INCOMPLETE, INCOMPLETE, INCOMPLETE, FG, INCOMPLETE])
+    groups = torch.tensor([0, 0, 0, 0, 1, 1])
+    # positives: 1 - 0.2 = 0.8 and 1 - 0.3 = 0.7; video 0 incomplete losses 1.5, 0.5, 1.9: keep int(3 x 0.5) = 1
+    # -> 1.9; video 1: one incomplete, int(1 x 0.5) = 0 kept.  (0.8 + 0.7 + 1.9) / (2 + 1)
+    loss = completeness_loss(comp, labels, kinds, groups, ohem_ratio=0.5)
+    assert float(loss) == pytest.approx((0.8 + 0.7 + 1.9) / 3)
+    # ratio 1: every incomplete sample counts; the last one (1 + (-2) < 0) is clamped to 0
+    loss = completeness_loss(comp, labels, kinds, groups, ohem_ratio=1.0)
+    assert float(loss) == pytest.approx((0.8 + 0.7 + 1.5 + 0.5 + 1.9 + 0.0) / 6)
+
+
+def test_regression_and_activity_losses():
+    reg = torch.zeros(3, 2, 2)
+    reg[0, 1] = torch.tensor([1.0, 0.0])
+    targets = torch.tensor([[0.0, 3.0], [5.0, 5.0], [0.0, 0.0]])
+    kinds = torch.tensor([FG, INCOMPLETE, BG])
+    labels = torch.tensor([2, 1, 1])
+    # only the foreground sample, class 2: smooth-L1(1 - 0) + smooth-L1(0 - 3) = 0.5 + 2.5
+    assert float(regression_loss(reg, labels, kinds, targets)) == pytest.approx(3.0)
+    activity = torch.tensor([[0.0, 0.0, 2.0], [9.0, 9.0, 9.0], [1.0, 0.0, 0.0]])
+    losses = ssn_losses((activity, torch.zeros(3, 2), reg), labels, kinds, torch.zeros(3, dtype=torch.long),
+                        targets)
+    # activity: fg target 2, bg target 0 (its label 1 is ignored); the incomplete sample is left out
+    expect = (-torch.log_softmax(activity[0], 0)[2] - torch.log_softmax(activity[2], 0)[0]) / 2
+    assert float(losses["activity"]) == pytest.approx(float(expect))
+
+
+def test_regression_round_trip():
+    bounds = np.array([[10.0, 30.0], [0.0, 5.0]])
+    gt = np.array([[12.0, 40.0], [1.0, 3.0]])
+    np.testing.assert_allclose(apply_regression(bounds, targets_for_regression(bounds, gt)), gt)
+
+
+def test_model_shapes_and_config_rebuild():
+    backbone = {"arch": "tiny", "modality": "Flow", "new_length": 2, "pretrained": None, "bn_mode": "full",
+                "dropout": 0.0}
+    model = build_model({"type": "ssn", "backbone": backbone, "num_classes": 4, "num_segments": [2, 5, 2],
+                         "stpp": [1, [1, 2], 1], "dropout": 0.0})
+    x = torch.randn(2 * 9, 4, 40, 40)
+    act, comp, reg = model(x, torch.ones(2, 2))
+    assert act.shape == (2, 5) and comp.shape == (2, 4) and reg.shape == (2, 4, 2)
+    again = build_model(model.config())
+    again.load_state_dict(model.state_dict())
+
+
+@pytest.fixture(scope="module")
+def ssn_lists(tiny_dataset, tiny_frames, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ssn_lists")
+    for subset in ("validation", "test"):
+        run_script("gen_sliding_window_proposals.py", "synthetic", subset, out / f"{subset}.txt",
+                   "--annotations", tiny_dataset / "annotations", "--frame_path", tiny_frames)
+    return out
+
+
+def train(lists, out, epochs, *extra):
+    return run_script("ssn_train.py", "synthetic", "RGB", "--train_list", lists / "validation.txt",
+                      "--output", out, "--arch", "tiny", "--epochs", epochs, "-b", 2, "-j", 0, "--lr", 0.01,
+                      "--epoch_multiplier", 2, "--dropout", 0.5, *extra)
+
+
+def test_ssn_training_loss_falls_and_resume_is_exact(ssn_lists, tmp_path):
+    train(ssn_lists, tmp_path / "straight", 4)
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint_last.pth")
+    losses = [h["train_activity"] for h in straight["history"]]
+    assert losses[-1] < losses[0]
+    assert straight["model_config"]["type"] == "ssn" and len(straight["extra"]["reg_stats"]) == 2
+    train(ssn_lists, tmp_path / "split", 2)
+    train(ssn_lists, tmp_path / "split", 4, "--resume", tmp_path / "split" / "checkpoint_last.pth")
+    split = load_checkpoint(tmp_path / "split" / "checkpoint_last.pth")
+    for k, v in straight["state_dict"].items():
+        assert torch.equal(v, split["state_dict"][k]), k
