@@ -1,0 +1,146 @@
+"""TAG proposals: temporal actionness grouping of per-frame actionness into a labelled proposal list.
+
+Example::
+
+    python gen_bottom_up_proposals.py work/thumos14_rgb_actionness_test.npz work/thumos14_flow_actionness_test.npz \\
+        --dataset thumos14 --subset test --annotations /data/thumos14 \\
+        --score_weights 1 1.5 --write_proposals work/thumos14_tag_test_normalized_proposal_list.txt
+
+Reads actionness files written by ``binary_test.py`` (one per modality; with
+several, the scores are averaged with ``--score_weights``), runs the
+temporal actionness grouping of SSN on every video (``ops/tag.py``: Gaussian
+smoothing, thresholds x tolerances watershed search, NMS at IoU 0.9), drops
+proposals not longer than ``--min_length_seconds``, labels them against the
+ground truth and writes a *normalized* proposal list (fractions of each
+video; convert it with ``gen_proposal_list.py``).  Prints the SSN recall at
+IoU 0.5 / 0.7 / 0.9, their average and ActivityNet AR@AN.  Videos: those of the
+subset with ground truth (as the original; ``--all_videos`` for every one),
+minus the avoid list of the annotations.  Algorithm, defaults and figures:
+``docs/tag.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from ops import tag  # noqa: E402
+from ops.actionness import load_actionness  # noqa: E402
+from ops.annotations import AnnotationDB, load_annotations  # noqa: E402
+from ops.detection_eval import ground_truth_from_proposal_list  # noqa: E402
+from ops.log import setup_logging  # noqa: E402
+from ops.presets import load_preset  # noqa: E402
+from ops.proposal_eval import ar_an, proposals_from_list, ssn_recall  # noqa: E402
+from ops.proposal_list import ProposalList, make_video_proposals, write_proposal_list  # noqa: E402
+from ops.temporal import seconds_to_fraction  # noqa: E402
+
+logger = logging.getLogger("gen_bottom_up_proposals")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("actionness", nargs="+", type=Path, help="actionness .npz files (binary_test.py), e.g. RGB and Flow")
+    p.add_argument("--dataset", required=True, help="dataset preset name (data/*.json) or preset JSON path")
+    p.add_argument("--subset", default=None, help="annotation subset (default: the preset's test subset)")
+    p.add_argument("--annotations", type=Path, required=True, help="THUMOS14 folder, ActivityNet JSON or CSV")
+    p.add_argument("--write_proposals", type=Path, default=None, help="normalized proposal list to write")
+    p.add_argument("--score_weights", type=float, nargs="+", default=None,
+                   help="weight of each actionness file in the average (default: equal)")
+    p.add_argument("--smooth", type=float, default=tag.DEFAULT_SIGMA,
+                   help="Gaussian smoothing sigma in snippets, 0 = none (original: 3)")
+    p.add_argument("--thresholds", type=float, nargs="+", default=list(tag.DEFAULT_THRESHOLDS),
+                   help="actionness levels (original: 0.01 0.05 0.1 0.15 0.25 0.4 ... 0.9 0.95)")
+    p.add_argument("--tolerances", type=float, nargs="+", default=list(tag.DEFAULT_TOLERANCES),
+                   help="largest background fraction of a grouped box (original: 0.05 0.1 0.2 ... 0.8 1.0)")
+    p.add_argument("--nms", type=float, default=tag.DEFAULT_NMS, help="NMS IoU threshold (original: 0.9)")
+    p.add_argument("--min_length_seconds", "--minimum_len", type=float, default=0.0,
+                   help="keep proposals longer than this many seconds (original: 0)")
+    p.add_argument("--all_videos", action="store_true",
+                   help="also videos without ground truth (default: annotated videos only, as the original)")
+    p.add_argument("--frame_path", type=Path, default=None,
+                   help="accepted for the original's command lines; unused (the list is normalized)")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def select_videos(db: AnnotationDB, all_videos: bool, available: dict) -> list[str]:
+    """Videos to cover, in database order; exits naming videos without actionness or duration."""
+    annotated = set(db.instances["video"])
+    videos = [v for v in db.video_ids if (all_videos or v in annotated) and v not in db.avoid]
+    missing = [v for v in videos if v not in available]
+    if missing:
+        raise SystemExit(f"{db.name}: {len(missing)} video(s) have no actionness, e.g. {missing[:5]}; "
+                         "run binary_test.py on this subset (or check --subset)")
+    no_duration = [v for v in videos if not np.isfinite(db.duration(v)) or db.duration(v) <= 0]
+    if no_duration:
+        raise SystemExit(f"{db.name}: no valid duration for {len(no_duration)} video(s), e.g. {no_duration[:3]}")
+    return videos
+
+
+def build_list(db: AnnotationDB, videos: list[str], actionness: dict, args) -> ProposalList:
+    """Run TAG on every video and label the proposals; a normalized list in ``videos`` order."""
+    gt = db.ground_truth()
+    blocks = []
+    for vid in tqdm(videos, desc="TAG", unit="video", disable=len(videos) < 50):
+        rec, duration = actionness[vid], db.duration(vid)
+        bounds, scores = tag.tag_proposals(rec.scores, args.smooth, args.thresholds, args.tolerances, args.nms)
+        frac, _ = tag.boxes_to_fractions(bounds, scores, rec.frame_interval, rec.num_frames, duration,
+                                         args.min_length_seconds)
+        gt_bounds, gt_labels = gt[vid]
+        blocks.append(make_video_proposals(vid, 1, seconds_to_fraction(gt_bounds, duration), gt_labels, frac))
+    return ProposalList(blocks, normalized=True)
+
+
+def report(plist: ProposalList, num_classes: int) -> None:
+    """Print SSN recall (IoU 0.5 / 0.7 / 0.9, per video and per instance) and AR@AN."""
+    gt = ground_truth_from_proposal_list(plist, num_classes)
+    props = proposals_from_list(plist)
+    print(f"{len(plist)} videos, {len(gt)} ground-truth instances, "
+          f"{np.mean([b.num_proposals for b in plist]) if len(plist) else 0:.1f} proposals per video")
+    if len(gt) == 0:
+        print("no ground truth: recall not computed")
+        return
+    rec = ssn_recall(props, gt)
+    for th, pv, pi in zip(rec["iou_thresholds"], rec["per_video"], rec["per_instance"]):
+        print(f"IoU > {th:.1f}: per-video recall {100 * pv:6.2f}  per-instance recall {100 * pi:6.2f}")
+    print(f"average recall: per video {100 * rec['average_per_video']:.2f}  "
+          f"per instance {100 * rec['average_per_instance']:.2f}")
+    if len(props):
+        curve = ar_an(props, gt).as_dict()
+        parts = [f"AR@{k} {100 * curve[f'AR@{k}']:.2f}" for k in (10, 50, 100) if curve[f"AR@{k}"] is not None]
+        print("ActivityNet AR@AN (IoU 0.5:0.95): " + "  ".join(parts) + f"  AUC {curve['AUC_percent']:.2f}")
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    preset = load_preset(args.dataset)
+    subset = args.subset or preset["test_subset"]
+    db = load_annotations(args.annotations, subset)
+    names = [str(p) for p in args.actionness]
+    try:
+        fused = tag.fuse_actionness([load_actionness(p) for p in args.actionness], args.score_weights, names)
+    except ValueError as e:
+        logger.error("%s", e)
+        return 2
+    if args.frame_path is not None:
+        logger.info("--frame_path is not needed: the list is normalized (gen_proposal_list.py makes frame lists)")
+    videos = select_videos(db, args.all_videos, fused)
+    extra = len(set(fused) - set(db.video_ids))
+    if extra:
+        logger.info("%d video(s) of the actionness are not in %s; ignored", extra, db.name)
+    plist = build_list(db, videos, fused, args)
+    if args.write_proposals is not None:
+        write_proposal_list(args.write_proposals, plist)
+        logger.info("%s: %d videos written", args.write_proposals, len(plist))
+    report(plist, preset["num_classes"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

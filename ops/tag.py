@@ -1,0 +1,455 @@
+"""Temporal actionness grouping (TAG): bottom-up proposals from per-frame actionness, vectorised.
+
+The algorithm of SSN (Zhao et al., ICCV 2017; ``gen_bottom_up_proposals.py``
+and ``ops/sequence_funcs.py`` of the original code), on one video's actionness
+``scores`` (T,) sampled every ``frame_interval`` frames.  Positions are
+*snippet indices* ``0 .. T-1`` (snippet ``i`` is frame ``i * frame_interval``):
+
+1. smooth: Gaussian filter of ``sigma`` snippets (scipy ``gaussian_filter1d``:
+   mode ``reflect``, kernel radius ``int(4 sigma + 0.5)``), in float64;
+2. for every threshold ``th``: a snippet is *action* when ``smoothed > th``;
+   runs of action snippets start at ``up`` and end (exclusive) at ``down``;
+3. for every tolerance ``tol``, with ``signal[i] = #(non-action snippets
+   <= i) - tol * i``:
+
+   - forward, from each run ``x``: the first later run ``y`` with
+     ``signal[up[y]] > signal[up[x]]`` (the gap snippets in ``[up[x], up[y])``
+     exceed a ``tol`` fraction) gives the box ``[up[x], down[y-1] + 1)``; no
+     such run gives ``[up[x], down[last] + 1)``;
+   - backward, from each run ``x``: the nearest earlier run ``y`` with
+     ``signal[down[y]] < s`` (``s = signal[down[x]]``, or ``signal[T-1] - tol``
+     when the run reaches the end) gives ``[up[y+1], down[x] + 1)``; none
+     gives ``[up[0], down[x] + 1)``;
+
+   the box end is one snippet past the run end (as the original; it may be
+   ``T + 1``).  A box scores the sum of the *unsmoothed* scores of its
+   snippets, except the backward box without an earlier run, which the
+   original sums over ``[0, down[x] + 2)``; both are kept as they were;
+4. all boxes of all levels and tolerances go through greedy NMS at IoU 0.9
+   with the original's inclusive IoU (``len = end - start + 1``).
+
+Vectorisation: runs come from ``np.diff`` of the padded (levels, T) label
+matrix; the two searches ("next run whose signal is greater", "previous run
+whose signal is smaller") are answered for all (tolerance, run) pairs at once
+by binary lifting over sparse tables of range maxima / minima (O(R log R));
+box scores are prefix-sum differences; duplicate boxes are merged (keeping the
+highest score, which does not change the NMS result) before the NMS.
+
+Determinism: the original NMS sorted with an unstable ``argsort``, so its
+order among equal scores is unspecified.  Here boxes are visited by score
+descending, ties by start then end ascending, and that is also the order of
+the output.  ``bench/tag_reference.py`` is the loop reference this module
+reproduces exactly (tests/test_tag.py).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ops.actionness import Actionness
+from ops.temporal import fraction_to_seconds
+
+logger = logging.getLogger(__name__)
+
+# defaults of the original gen_bottom_up_proposals.py (THUMOS14 and ActivityNet alike)
+DEFAULT_SIGMA = 3.0
+DEFAULT_THRESHOLDS = (0.01, 0.05, 0.1, 0.15, 0.25, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+DEFAULT_TOLERANCES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+DEFAULT_NMS = 0.9
+
+
+# --------------------------------------------------------------------------- fusion and smoothing
+
+
+def fuse_actionness(files: list[dict[str, Actionness]], weights=None,
+                    names: list[str] | None = None) -> dict[str, Actionness]:
+    """Weighted average of several actionness files (e.g. RGB and Flow), video by video.
+
+    ``fused = sum_i w_i * scores_i / sum_i w_i`` (default: equal weights), so
+    the result stays in [0, 1].  All files must hold the same videos with the
+    same frame interval; sequences of one video may differ by at most one
+    snippet (RGB and Flow folders often differ by a frame) and are then cut to
+    the shortest, with the smallest ``num_frames``.
+
+    Args:
+        files: loaded actionness files (``load_actionness``).
+        weights: (F,) non-negative weights with a positive sum, or None.
+        names: file names for error messages.
+    Raises:
+        ValueError naming the files and videos that disagree.
+    """
+    names = names or [f"file {i}" for i in range(len(files))]
+    if not files:
+        raise ValueError("no actionness file given")
+    w = np.ones(len(files)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    if len(w) != len(files):
+        raise ValueError(f"{len(w)} score weights for {len(files)} actionness files {names}")
+    if np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"score weights must be non-negative with a positive sum, got {w.tolist()}")
+    if len(files) == 1:
+        return dict(files[0])
+    _check_same_videos(files, names)
+    fused = {}
+    for vid in files[0]:
+        recs = [f[vid] for f in files]
+        _check_aligned(vid, recs, names)
+        n = min(len(r.scores) for r in recs)
+        acc = sum(wi * np.asarray(r.scores[:n], np.float64) for wi, r in zip(w, recs)) / w.sum()
+        fused[vid] = Actionness(acc.astype(np.float32), min(r.num_frames for r in recs),
+                                recs[0].frame_interval)
+    return fused
+
+
+def _check_same_videos(files, names) -> None:
+    ref = set(files[0])
+    for f, name in zip(files[1:], names[1:]):
+        if set(f) != ref:
+            only_a, only_b = sorted(ref - set(f)), sorted(set(f) - ref)
+            raise ValueError(f"actionness files {names[0]} and {name} hold different videos: "
+                             f"{len(only_a)} only in the first (e.g. {only_a[:3]}), "
+                             f"{len(only_b)} only in the second (e.g. {only_b[:3]})")
+
+
+def _check_aligned(vid: str, recs: list[Actionness], names) -> None:
+    intervals = [r.frame_interval for r in recs]
+    lengths = [len(r.scores) for r in recs]
+    if len(set(intervals)) > 1:
+        raise ValueError(f"video {vid}: frame intervals {intervals} differ between {names}")
+    if max(lengths) - min(lengths) > 1:
+        raise ValueError(f"video {vid}: {lengths} actionness scores in {names}; "
+                         "they must agree within one snippet (same frame folders?)")
+
+
+def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """(2r+1,) normalised Gaussian weights, ``r = int(truncate * sigma + 0.5)`` (as scipy)."""
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * x * x / (float(sigma) * float(sigma)))
+    return k / k.sum()
+
+
+def smooth(scores, sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """Gaussian smoothing of (T,) scores -> (T,) float64 (``sigma`` in snippets; <= 0: none).
+
+    Same result as ``scipy.ndimage.gaussian_filter1d(x, sigma, mode='reflect')``
+    (``... c b a | a b c | c b a ...``, any T) up to rounding.
+    """
+    x = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = len(x)
+    if sigma <= 0 or n == 0:
+        return x.copy()
+    k = gaussian_kernel(sigma, truncate)
+    r = len(k) // 2
+    idx = np.arange(-r, n + r) % (2 * n)
+    idx = np.where(idx >= n, 2 * n - 1 - idx, idx)
+    return np.convolve(x[idx], k, mode="valid")
+
+
+# --------------------------------------------------------------------------- runs and searches
+
+
+def find_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of True along the last axis of (L, T) ``labels``.
+
+    Returns:
+        level (R,), up (R,), down (R,) int64: level, start and exclusive end of
+        every run, ordered by level then start.
+    """
+    L = labels.shape[0]
+    pad = np.zeros((L, 1), dtype=np.int8)
+    d = np.diff(np.concatenate([pad, labels.astype(np.int8), pad], axis=1), axis=1)  # (L, T+1)
+    lev, up = np.nonzero(d == 1)
+    _, down = np.nonzero(d == -1)
+    return lev.astype(np.int64), up.astype(np.int64), down.astype(np.int64)
+
+
+def _sparse_tables(values: np.ndarray, reduce, depth: int) -> list[np.ndarray]:
+    """Tables ``t[k][:, j] = reduce(values[:, j : j + 2**k])`` (cut at the array end), k < depth."""
+    tables = [values]
+    for k in range(1, depth):
+        prev, h = tables[-1], 1 << (k - 1)
+        nxt = prev.copy()
+        nxt[:, :-h] = reduce(prev[:, :-h], prev[:, h:])
+        tables.append(nxt)
+    return tables
+
+
+def next_greater(values: np.ndarray, seg_end: np.ndarray) -> np.ndarray:
+    """For (M, R) ``values``: the first ``j`` in ``(r, seg_end[r])`` with ``values[m, j] > values[m, r]``.
+
+    Returns (M, R) int64, ``seg_end[r]`` where there is none.  Binary lifting
+    over range-maximum tables: O(M R log R) and no Python loop over runs.
+    """
+    M, R = values.shape
+    depth = max(1, int(np.max(seg_end - np.arange(R))).bit_length())
+    tables = _sparse_tables(values, np.maximum, depth)
+    pos = np.broadcast_to(np.arange(R) + 1, (M, R)).copy()
+    rows = np.arange(M)[:, None]
+    for k in range(depth - 1, -1, -1):
+        cand = pos + (1 << k)
+        ok = cand <= seg_end[None, :]
+        ok &= tables[k][rows, np.minimum(pos, R - 1)] <= values
+        pos = np.where(ok, cand, pos)
+    return pos
+
+
+def prev_smaller(values: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
+    """For (M, R) ``values``: the smallest ``p >= seg_start[r]`` with ``values[m, p:r] >= values[m, r]``.
+
+    So ``p - 1`` is the nearest earlier ``j`` in the segment with
+    ``values[m, j] < values[m, r]``, or ``p == seg_start[r]`` when there is none.
+    """
+    M, R = values.shape
+    depth = max(1, int(np.max(np.arange(R) - seg_start)).bit_length())
+    tables = _sparse_tables(values, np.minimum, depth)
+    pos = np.broadcast_to(np.arange(R), (M, R)).copy()
+    rows = np.arange(M)[:, None]
+    for k in range(depth - 1, -1, -1):
+        cand = pos - (1 << k)
+        ok = cand >= seg_start[None, :]
+        ok &= tables[k][rows, np.maximum(cand, 0)] >= values
+        pos = np.where(ok, cand, pos)
+    return pos
+
+
+def candidate_boxes(scores, smoothed, thresholds, tolerances) -> tuple[np.ndarray, np.ndarray]:
+    """All TAG boxes of one video before NMS, duplicates merged.
+
+    Args:
+        scores: (T,) unsmoothed actionness (box scores); smoothed: (T,) thresholded.
+        thresholds: (L,) levels; tolerances: (M,) gap fractions.
+    Returns:
+        bounds (N, 2) int64 ``[start, end)`` in snippets (end may be T + 1),
+        sorted by start then end, each box once; score (N,) float64, the
+        highest score any path gave that box.
+    """
+    x = np.asarray(scores, dtype=np.float64).reshape(-1)
+    T = len(x)
+    th = np.asarray(thresholds, dtype=np.float64).reshape(-1, 1)
+    tol = np.asarray(tolerances, dtype=np.float64).reshape(-1, 1)
+    labels = np.asarray(smoothed, dtype=np.float64)[None, :] > th  # (L, T)
+    lev, up, down = find_runs(labels)
+    if len(up) == 0:
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    prefix = np.concatenate([[0.0], np.cumsum(x)])
+    below = np.cumsum(~labels, axis=1)  # (L, T): non-action snippets up to and including i
+    first = np.flatnonzero(np.r_[True, lev[1:] != lev[:-1]])
+    sizes = np.diff(np.r_[first, len(lev)])
+    seg_start = np.repeat(first, sizes)
+    seg_end = seg_start + np.repeat(sizes, sizes)
+    # forward search on signal at run starts
+    sig_up = below[lev, up].astype(np.float64) - tol * up.astype(np.float64)  # (M, R)
+    nxt = next_greater(sig_up, seg_end)
+    f_start = np.broadcast_to(up, nxt.shape)
+    f_end = down[nxt - 1] + 1
+    f_score = prefix[np.minimum(f_end, T)] - prefix[f_start]
+    # backward search on signal at run ends (the end of the video counts as one more action snippet)
+    at_end = down >= T
+    d_idx = np.minimum(down, T - 1)
+    sig_down = below[lev, d_idx].astype(np.float64) - tol * d_idx.astype(np.float64)
+    sig_down = np.where(at_end, sig_down - tol, sig_down)
+    prv = prev_smaller(sig_down, seg_start)
+    b_start = up[prv]
+    b_end = np.broadcast_to(down + 1, prv.shape)
+    none = prv == seg_start  # no earlier run: the original scores [0, end + 1)
+    b_score = np.where(none, prefix[np.minimum(b_end + 1, T)] - prefix[0],
+                       prefix[np.minimum(b_end, T)] - prefix[b_start])
+    return _merge_duplicates(np.concatenate([f_start.ravel(), b_start.ravel()]),
+                             np.concatenate([f_end.ravel(), b_end.ravel()]),
+                             np.concatenate([f_score.ravel(), b_score.ravel()]), T)
+
+
+def _merge_duplicates(start, end, score, T) -> tuple[np.ndarray, np.ndarray]:
+    """Keep each (start, end) once with its highest score; sorted by start then end."""
+    key = start * (T + 2) + end
+    order = np.lexsort((-score, key))
+    key = key[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    sel = order[first]
+    return np.stack([start[sel], end[sel]], axis=1), score[sel]
+
+
+# --------------------------------------------------------------------------- NMS and the whole video
+
+
+def tag_nms(bounds: np.ndarray, scores: np.ndarray, threshold: float, block: int = 1024) -> np.ndarray:
+    """Greedy NMS with the original TAG IoU, on sparse pairs of overlapping boxes.
+
+    IoU as the original: a box ``[s, e]`` spans ``e - s + 1`` snippets,
+    ``inter = min(e) - max(s) + 1`` and ``IoU = inter / (len1 + len2 - inter)``;
+    a box is dropped when its IoU with a kept, earlier-visited box is above
+    ``threshold``.  Visiting order: score descending, ties by start then end
+    ascending.
+
+    Boxes are settled ``block`` at a time in visiting order: the greedy outcome
+    inside the block (from its overlapping pairs), then every later box that a
+    kept box of the block overlaps too much is dropped at once.  So memory and
+    time follow the kept boxes, not the (possibly quadratic) number of
+    overlapping pairs of near-identical boxes.
+
+    Args:
+        bounds: (N, 2) integer ``[start, end]``; scores: (N,).
+    Returns:
+        kept indices (K,) int64 in visiting order.
+    """
+    b = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    sc = np.asarray(scores, dtype=np.float64).reshape(-1)
+    order = np.lexsort((b[:, 1], b[:, 0], -sc))  # visiting order
+    s, e = b[order, 0], b[order, 1]
+    n = len(order)
+    by_key = np.lexsort((e, s))  # positions (in visiting order) sorted by start, end
+    alive, kept = np.ones(n, bool), np.zeros(n, bool)
+    for p0 in range(0, n, block):
+        p1 = min(n, p0 + block)
+        blk = p0 + np.flatnonzero(alive[p0:p1])
+        if blk.size == 0:
+            continue
+        srt = np.lexsort((e[blk], s[blk]))
+        q, t = _overlapping_pairs(s[blk], e[blk], s[blk[srt]], e[blk[srt]], threshold)
+        t = srt[t]
+        later = t > q
+        winners = blk[_greedy_keep(len(blk), q[later], t[later])]
+        kept[winners] = True
+        rest = by_key[alive[by_key] & (by_key >= p1)]
+        if rest.size:
+            _, t = _overlapping_pairs(s[winners], e[winners], s[rest], e[rest], threshold)
+            alive[rest[t]] = False
+    return order[kept]
+
+
+def _overlapping_pairs(qs, qe, ts, te, threshold: float, budget: int = 1 << 20
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (query q, target t) whose inclusive IoU is above ``threshold``.
+
+    Targets must be sorted by start, then end.  IoU > t > 0 implies
+    ``|s_q - s_t| + |e_q - e_t| < (1 - t) / t * len_q``, so for each distinct
+    target start inside that window around ``s_q`` the targets with that start
+    (a block sorted by end) are cut to the end window by ``searchsorted`` on the
+    key ``start * W + end``.  At most ``budget`` candidate pairs exist at a time.
+
+    Returns:
+        q (P,), t (P,) int64 indices into the queries and the targets.
+    """
+    out_q, out_t = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    if len(qs) == 0 or len(ts) == 0:
+        return out_q[0], out_t[0]
+    qlen = qe - qs + 1
+    if threshold > 0:
+        half = np.floor((1.0 - threshold) / threshold * qlen).astype(np.int64) + 1  # a safe superset
+    else:
+        half = np.full(len(qs), int(max(qe.max(), te.max()) - min(qs.min(), ts.min())) + 2)
+    width = int(max(qe.max(), te.max())) + 1
+    key = ts * width + te
+    first = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    starts = ts[first]
+    a = np.searchsorted(starts, qs - half, side="left")
+    b = np.searchsorted(starts, qs + half, side="right")
+    for c0, c1 in _chunks(b - a, budget):
+        i, u = _expand(a[c0:c1], b[c0:c1])
+        i += c0
+        base = starts[u] * width
+        lo = np.searchsorted(key, base + np.maximum(qe - half, 0)[i], side="left")
+        hi = np.searchsorted(key, base + np.minimum(qe + half, width - 1)[i], side="right")
+        for d0, d1 in _chunks(hi - lo, budget):
+            rep, j = _expand(lo[d0:d1], hi[d0:d1])
+            q = i[d0:d1][rep]
+            inter = np.minimum(qe[q], te[j]) - np.maximum(qs[q], ts[j]) + 1
+            union = qlen[q] + (te[j] - ts[j] + 1) - inter
+            hit = inter.astype(np.float64) / union.astype(np.float64) > threshold
+            out_q.append(q[hit])
+            out_t.append(j[hit])
+    return np.concatenate(out_q), np.concatenate(out_t)
+
+
+def _chunks(counts: np.ndarray, budget: int):
+    """Consecutive slices ``(c0, c1)`` of ``counts`` summing to at most ``budget`` (or one item)."""
+    total = np.cumsum(counts)
+    c0, n = 0, len(counts)
+    while c0 < n:
+        done = total[c0 - 1] if c0 else 0
+        c1 = max(c0 + 1, int(np.searchsorted(total, done + budget, side="right")))
+        yield c0, min(c1, n)
+        c0 = c1
+
+
+def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten ranges ``[lo[k], hi[k])``: returns (k of each element, the element)."""
+    counts = np.maximum(hi - lo, 0)
+    k = np.repeat(np.arange(len(lo)), counts)
+    offset = np.arange(len(k)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return k, lo[k] + offset
+
+
+def _greedy_keep(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Greedy NMS outcome over a suppression graph (edges src -> dst, src visited first).
+
+    Resolved in rounds, each vectorised over the edges: a box with a kept
+    source is dropped; a box whose sources are all dropped is kept.  Every round
+    settles at least the first unsettled box, and in practice a few rounds do.
+    Returns the kept indices, ascending (= visiting order).
+    """
+    state = np.zeros(n, np.int8)  # 0 open, 1 kept, 2 dropped
+    while True:
+        open_ = state == 0
+        if not open_.any():
+            break
+        live = open_[dst]
+        src, dst = src[live], dst[live]
+        kept_src = np.bincount(dst[state[src] == 1], minlength=n) > 0
+        open_src = np.bincount(dst[state[src] == 0], minlength=n) > 0
+        state[open_ & kept_src] = 2
+        state[open_ & ~kept_src & ~open_src] = 1
+    return np.flatnonzero(state == 1)
+
+
+def tag_proposals(scores, sigma: float = DEFAULT_SIGMA, thresholds=DEFAULT_THRESHOLDS,
+                  tolerances=DEFAULT_TOLERANCES, nms_threshold: float = DEFAULT_NMS
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """TAG proposals of one video.
+
+    Args:
+        scores: (T,) actionness in [0, 1], one per snippet.
+        sigma: Gaussian smoothing in snippets (0: none).
+        thresholds, tolerances: the levels and the gap fractions of the search.
+        nms_threshold: IoU above which a lower-scored box is dropped.
+    Returns:
+        bounds (K, 2) int64 ``[start, end)`` in snippet indices (end <= T + 1)
+        and score (K,) float64, by score descending (ties: start, end ascending).
+    """
+    x = np.asarray(scores, dtype=np.float64).reshape(-1)
+    bounds, score = candidate_boxes(x, smooth(x, sigma), thresholds, tolerances)
+    keep = tag_nms(bounds, score, nms_threshold)
+    return bounds[keep], score[keep]
+
+
+# --------------------------------------------------------------------------- units
+
+
+def boxes_to_fractions(bounds, scores, frame_interval: int, num_frames: int, duration: float,
+                       min_length_seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Snippet boxes -> fractions of the video, with the original's minimum-length filter.
+
+    Snippet ``i`` is frame ``i * frame_interval``, so a box ``[a, b)`` is frames
+    ``[a k, b k)`` and fractions ``[a k, b k] / num_frames``.  As the original,
+    a box is kept when its length in seconds (``fraction x duration``, before
+    clipping) is *above* ``min_length_seconds``.  Fractions are then clipped to
+    [0, 1] (the box end may pass the last snippet) and boxes that became equal
+    are kept once (the first, i.e. the higher-scored).
+
+    Args:
+        bounds: (K, 2) snippet ``[start, end)``; scores: (K,), in rank order.
+        frame_interval: frames per snippet; num_frames: frames in the video;
+        duration: seconds.
+    Returns:
+        fractions (K', 2) float64 and scores (K',), in the input order.
+    """
+    b = np.asarray(bounds, dtype=np.float64).reshape(-1, 2)
+    sc = np.asarray(scores, dtype=np.float64).reshape(-1)
+    frac = b * float(frame_interval) / float(num_frames)  # frames -> fraction of the video
+    seconds = fraction_to_seconds(frac, duration)
+    keep = (seconds[:, 1] - seconds[:, 0]) > min_length_seconds
+    frac, sc = np.clip(frac[keep], 0.0, 1.0), sc[keep]
+    _, first = np.unique(frac, axis=0, return_index=True)
+    first = np.sort(first)
+    return frac[first], sc[first]

@@ -1,0 +1,8 @@
+# Sourced by every numbered script: repository root, python, and the dataset config ($CONFIG).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PY:-python}"
+CONFIG="${CONFIG:-synthetic_demo}"
+if [ -f "$REPO/scripts/config/$CONFIG.sh" ]; then source "$REPO/scripts/config/$CONFIG.sh"; else source "$CONFIG"; fi
+PRETRAINED_ARG=${PRETRAINED:+--pretrained $PRETRAINED}
+mkdir -p "$WORK"

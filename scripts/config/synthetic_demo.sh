@@ -1,0 +1,18 @@
+# Settings of the synthetic demo (sourced by the numbered scripts; every variable can be overridden).
+DATASET="${DATASET:-synthetic}"
+SYNTH_PRESET="${SYNTH_PRESET:-demo}"
+WORK="${WORK:-$REPO/work_dirs/synthetic_$SYNTH_PRESET}"
+DATA_ROOT="${DATA_ROOT:-$WORK/data}"
+VIDEO_DIR="${VIDEO_DIR:-$DATA_ROOT/videos}"
+ANNOTATIONS="${ANNOTATIONS:-$DATA_ROOT/annotations}"
+FRAME_ROOT="${FRAME_ROOT:-$WORK/frames}"
+TRAIN_SUBSET="${TRAIN_SUBSET:-validation}"
+TEST_SUBSET="${TEST_SUBSET:-test}"
+FRAME_SIZE="${FRAME_SIZE:-0 0}"          # keep the videos' own 160x120
+ARCH="${ARCH:-tiny}"
+PRETRAINED="${PRETRAINED:-}"
+BINARY_ARGS="${BINARY_ARGS:---epochs 8 -b 4 --lr 0.01 --epoch_multiplier 2 --dropout 0.5}"
+SSN_ARGS="${SSN_ARGS:---epochs 20 -b 4 --lr 0.01 --lr_steps 14 --epoch_multiplier 2 --dropout 0.5}"
+TEST_INTERVAL="${TEST_INTERVAL:-2}"
+FUSION_WEIGHTS="${FUSION_WEIGHTS:-1 1.5}"
+JOBS="${JOBS:-2}"
