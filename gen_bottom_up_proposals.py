@@ -33,10 +33,9 @@ from tqdm import tqdm  # noqa: E402
 from ops import tag  # noqa: E402
 from ops.actionness import load_actionness  # noqa: E402
 from ops.annotations import AnnotationDB, load_annotations  # noqa: E402
-from ops.detection_eval import ground_truth_from_proposal_list  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
-from ops.proposal_eval import ar_an, proposals_from_list, ssn_recall  # noqa: E402
+from ops.proposal_eval import recall_report  # noqa: E402
 from ops.proposal_list import ProposalList, make_video_proposals, write_proposal_list  # noqa: E402
 from ops.temporal import seconds_to_fraction  # noqa: E402
 
@@ -97,26 +96,6 @@ def build_list(db: AnnotationDB, videos: list[str], actionness: dict, args) -> P
     return ProposalList(blocks, normalized=True)
 
 
-def report(plist: ProposalList, num_classes: int) -> None:
-    """Print SSN recall (IoU 0.5 / 0.7 / 0.9, per video and per instance) and AR@AN."""
-    gt = ground_truth_from_proposal_list(plist, num_classes)
-    props = proposals_from_list(plist)
-    print(f"{len(plist)} videos, {len(gt)} ground-truth instances, "
-          f"{np.mean([b.num_proposals for b in plist]) if len(plist) else 0:.1f} proposals per video")
-    if len(gt) == 0:
-        print("no ground truth: recall not computed")
-        return
-    rec = ssn_recall(props, gt)
-    for th, pv, pi in zip(rec["iou_thresholds"], rec["per_video"], rec["per_instance"]):
-        print(f"IoU > {th:.1f}: per-video recall {100 * pv:6.2f}  per-instance recall {100 * pi:6.2f}")
-    print(f"average recall: per video {100 * rec['average_per_video']:.2f}  "
-          f"per instance {100 * rec['average_per_instance']:.2f}")
-    if len(props):
-        curve = ar_an(props, gt).as_dict()
-        parts = [f"AR@{k} {100 * curve[f'AR@{k}']:.2f}" for k in (10, 50, 100) if curve[f"AR@{k}"] is not None]
-        print("ActivityNet AR@AN (IoU 0.5:0.95): " + "  ".join(parts) + f"  AUC {curve['AUC_percent']:.2f}")
-
-
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
@@ -138,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
     if args.write_proposals is not None:
         write_proposal_list(args.write_proposals, plist)
         logger.info("%s: %d videos written", args.write_proposals, len(plist))
-    report(plist, preset["num_classes"])
+    print(recall_report(plist, preset["num_classes"]))
     return 0
 
 

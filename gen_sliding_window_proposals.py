@@ -34,8 +34,7 @@ from ops.annotations import AnnotationDB, load_annotations, read_avoid_list  # n
 from ops.frames import preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
-from ops.detection_eval import ground_truth_from_proposal_list  # noqa: E402
-from ops.proposal_eval import proposals_from_list, ssn_recall  # noqa: E402
+from ops.proposal_eval import recall_report  # noqa: E402
 from ops.proposal_list import ProposalList, make_video_proposals, to_frame_based, write_proposal_list  # noqa: E402
 from ops.sliding_window import sliding_windows  # noqa: E402
 from ops.temporal import seconds_to_fraction  # noqa: E402
@@ -108,9 +107,7 @@ def main(args: argparse.Namespace) -> int:
     num = np.mean([b.num_proposals for b in plist]) if len(plist) else 0.0
     logger.info("%s: %d videos (%d avoided), %.1f windows per video", args.output, len(plist),
                 len([v for v in db.video_ids if v in avoid]), num)
-    recall = ssn_recall(proposals_from_list(plist), ground_truth_from_proposal_list(plist, preset["num_classes"]),
-                        thresholds=(0.5, 0.7, 0.9))
-    print(f"sliding windows: {num:.1f} per video; recall {recall}")
+    print(recall_report(plist, preset["num_classes"]))
     return 0
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ops.detection_eval import GroundTruth, _pairs, _video_codes
+from ops.detection_eval import GroundTruth, _pairs, _video_codes, ground_truth_from_proposal_list
 from ops.detections import Detections
 from ops.temporal import paired_iou
 
@@ -173,3 +173,24 @@ def proposals_from_list(plist) -> Detections:
     b = np.concatenate(bounds) if bounds else np.zeros((0, 2))
     return Detections(np.array(vids, dtype=object), b[:, 0], b[:, 1], np.zeros(len(b), np.int64),
                       np.concatenate(scores) if scores else np.zeros(0), unit="fraction")
+
+
+def recall_report(plist, num_classes: int) -> str:
+    """Text report of a proposal list: SSN recall at IoU 0.5 / 0.7 / 0.9 (per video and per instance),
+    their average, and ActivityNet AR@10/50/100 with the AUC."""
+    gt = ground_truth_from_proposal_list(plist, num_classes)
+    props = proposals_from_list(plist)
+    lines = [f"{len(plist)} videos, {len(gt)} ground-truth instances, "
+             f"{np.mean([b.num_proposals for b in plist]) if len(plist) else 0:.1f} proposals per video"]
+    if len(gt) == 0:
+        return "\n".join(lines + ["no ground truth: recall not computed"])
+    rec = ssn_recall(props, gt)
+    for th, pv, pi in zip(rec["iou_thresholds"], rec["per_video"], rec["per_instance"]):
+        lines.append(f"IoU > {th:.1f}: per-video recall {100 * pv:6.2f}  per-instance recall {100 * pi:6.2f}")
+    lines.append(f"average recall: per video {100 * rec['average_per_video']:.2f}  "
+                 f"per instance {100 * rec['average_per_instance']:.2f}")
+    if len(props):
+        curve = ar_an(props, gt).as_dict()
+        parts = [f"AR@{k} {100 * curve[f'AR@{k}']:.2f}" for k in (10, 50, 100) if curve[f"AR@{k}"] is not None]
+        lines.append("ActivityNet AR@AN (IoU 0.5:0.95): " + "  ".join(parts) + f"  AUC {curve['AUC_percent']:.2f}")
+    return "\n".join(lines)
