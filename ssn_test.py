@@ -58,8 +58,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame_interval", type=int, default=6, help="score every k-th frame")
     p.add_argument("--num_crops", type=int, default=1, choices=[1, 10])
     p.add_argument("--chunk", type=int, default=32, help="frames per backbone batch")
-    p.add_argument("--save_frame_scores", action="store_true",
-                   help="also keep per-frame raw outputs in OUTPUT.frames.npz")
     p.add_argument("-j", "--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
     p.add_argument("-v", "--verbose", action="count", default=0)

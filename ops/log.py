@@ -10,10 +10,13 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def setup_logging(verbose: int = 0, log_file: str | os.PathLike | None = None) -> None:
     """Configure the root logger: INFO by default, DEBUG with ``verbose > 0``.
 
-    Only the main process of a distributed run should log at INFO; other ranks
-    pass ``verbose=-1`` to get WARNING.  Calling it again replaces the
-    handlers it added before and leaves other handlers (e.g. pytest's) alone.
+    Under torchrun only rank 0 logs below WARNING (``RANK`` from the
+    environment); ``verbose=-1`` asks for WARNING anywhere.  Calling it again
+    replaces the handlers it added before and leaves other handlers (e.g.
+    pytest's) alone.
     """
+    if int(os.environ.get("RANK", "0")) != 0:
+        verbose = -1
     level = logging.DEBUG if verbose > 0 else logging.INFO if verbose == 0 else logging.WARNING
     root = logging.getLogger()
     for h in [h for h in root.handlers if getattr(h, "_ops_handler", False)]:

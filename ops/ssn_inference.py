@@ -74,6 +74,45 @@ def frame_ranges(spans: np.ndarray, frame_interval: int, num_scored: int) -> tup
     return i0, i1
 
 
+def project_frames(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Per-frame head outputs of every STPP part: (T, D) x (parts, out, D) -> (T, parts, out)."""
+    return torch.einsum("td,pod->tpo", features, weights.to(features))
+
+
+def pool_proposals(y: torch.Tensor, bounds: np.ndarray, count: int, frame_interval: int, bias: torch.Tensor,
+                   pooling: torch.Tensor, parts: list[int], num_segments) -> torch.Tensor:
+    """Head outputs (N, out) of every proposal from per-frame part outputs ``y`` (T, parts, out), at once.
+
+    bounds: (N, 2) proposals in frames; count: frames in the folder; pooling: STPP matrix (parts, S);
+    parts: parts per stage.  One cumulative sum over frames (float64, so differences of long sums stay
+    exact) serves every segment of every proposal; each stage gathers only the parts it feeds.
+    """
+    n, (t, num_parts, out_dim) = len(bounds), y.shape
+    if n == 0:
+        return y.new_zeros(0, bias.numel())
+    csum = torch.zeros(t + 1, num_parts * out_dim, dtype=torch.float64, device=y.device)
+    torch.cumsum(y.reshape(t, -1).double(), 0, out=csum[1:])
+    spans, scales = segment_spans(bounds, count, num_segments)
+    i0, i1 = frame_ranges(spans, frame_interval, t)
+    i0, i1 = torch.from_numpy(i0).to(y.device), torch.from_numpy(i1).to(y.device)
+    inv = 1.0 / (i1 - i0).double()
+    scales = torch.from_numpy(scales).to(device=y.device, dtype=torch.float64)
+    result = bias.to(device=y.device, dtype=torch.float64).expand(n, -1).clone()
+    seg0 = part0 = 0
+    for stage, (n_seg, n_parts) in enumerate(zip(num_segments, parts)):
+        cols = slice(part0 * out_dim, (part0 + n_parts) * out_dim)
+        a, b = i0[:, seg0:seg0 + n_seg], i1[:, seg0:seg0 + n_seg]
+        seg = (csum[b, cols] - csum[a, cols]) * inv[:, seg0:seg0 + n_seg, None]        # (N, n_seg, n_parts*out)
+        w = pooling[part0:part0 + n_parts, seg0:seg0 + n_seg].to(seg)                  # (n_parts, n_seg)
+        # part p of this stage averages its segments' outputs of projection p; parts add up
+        pooled = (w.t()[None, :, :, None] * seg.view(n, n_seg, n_parts, out_dim)).sum((1, 2))
+        if stage != 1:
+            pooled = pooled * scales[:, stage // 2, None]
+        result += pooled
+        seg0, part0 = seg0 + n_seg, part0 + n_parts
+    return result.to(y.dtype)
+
+
 @torch.no_grad()
 def score_proposals(features: torch.Tensor, bounds: np.ndarray, count: int, frame_interval: int,
                     weights: torch.Tensor, bias: torch.Tensor, pooling: torch.Tensor, parts: list[int],
@@ -81,20 +120,7 @@ def score_proposals(features: torch.Tensor, bounds: np.ndarray, count: int, fram
     """Raw head outputs (N, out) of every proposal of one video.
 
     features: (T, D) backbone features of the sampled frames (crops averaged);
-    bounds: (N, 2) proposals in frames; count: frames in the folder;
-    weights/bias: :func:`folded_weights`; pooling: STPP matrix (parts, S); parts: parts per stage.
+    weights/bias: :func:`folded_weights`; the rest as :func:`pool_proposals`.
     """
-    if len(bounds) == 0:
-        return features.new_zeros(0, bias.numel())
-    y = torch.einsum("td,pod->tpo", features, weights.to(features))                  # (T, parts, out)
-    csum = torch.cat([y.new_zeros(1, *y.shape[1:]), y.cumsum(0)])                     # (T+1, parts, out)
-    spans, scales = segment_spans(bounds, count, num_segments)
-    i0, i1 = frame_ranges(spans, frame_interval, features.shape[0])
-    i0, i1 = torch.from_numpy(i0).to(y.device), torch.from_numpy(i1).to(y.device)
-    seg = (csum[i1] - csum[i0]) / (i1 - i0).to(y.dtype)[..., None, None]              # (N, S, parts, out)
-    scale = torch.from_numpy(scales).to(y)
-    n = len(bounds)
-    part_scale = torch.cat([scale[:, :1].expand(n, parts[0]), scale.new_ones(n, parts[1]),
-                            scale[:, 1:].expand(n, parts[2])], 1)                     # (N, parts)
-    coef = pooling.to(y).t()[None] * part_scale[:, None, :]                           # (N, S, parts)
-    return torch.einsum("nsp,nspo->no", coef, seg) + bias.to(y)
+    return pool_proposals(project_frames(features, weights), bounds, count, frame_interval, bias, pooling, parts,
+                          num_segments)
