@@ -31,7 +31,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from ops.backbones import BackboneConfig, input_spec  # noqa: E402
 from ops.dataset import BinaryTrainDataset  # noqa: E402
-from ops.engine import Trainer, add_train_args, seed_everything, train_config_from_args  # noqa: E402
+from ops.engine import Trainer, add_stage_args, add_train_args, seed_everything, train_config_from_args  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
@@ -43,11 +43,7 @@ logger = logging.getLogger("binary_train")
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
-    p.add_argument("modality", choices=["RGB", "Flow"])
-    p.add_argument("--train_list", type=Path, required=True, help="frame-based sliding-window proposal list")
-    p.add_argument("--val_list", type=Path, default=None, help="frame-based list for the validation loss")
-    p.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
+    add_stage_args(p, training=True)
     p.add_argument("--num_segments", type=int, default=3, help="snippets per window (TSN)")
     p.add_argument("--proposals_per_video", type=int, default=8, help="windows per video and step")
     p.add_argument("--fg_iou_thresh", type=float, default=None, help="default: the preset's")

@@ -37,7 +37,7 @@ from tqdm import tqdm  # noqa: E402
 
 from ops.backbones import BackboneConfig, input_spec  # noqa: E402
 from ops.dataset import FrameSequenceDataset  # noqa: E402
-from ops.engine import load_checkpoint, setup_runtime  # noqa: E402
+from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import build_model  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -50,16 +50,7 @@ logger = logging.getLogger("ssn_test")
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", help="dataset preset name or preset JSON path")
-    p.add_argument("modality", choices=["RGB", "Flow"])
-    p.add_argument("proposal_list", type=Path, help="frame-based proposal list to score")
-    p.add_argument("checkpoint", type=Path)
-    p.add_argument("output", type=Path, help="result file (.pkl) to write")
-    p.add_argument("--frame_interval", type=int, default=6, help="score every k-th frame")
-    p.add_argument("--num_crops", type=int, default=1, choices=[1, 10])
-    p.add_argument("--chunk", type=int, default=32, help="frames per backbone batch")
-    p.add_argument("-j", "--workers", type=int, default=2)
-    p.add_argument("--device", default="auto")
+    add_stage_args(p, training=False, output_help="result file (.pkl) to write")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 

@@ -33,7 +33,8 @@ import torch  # noqa: E402
 
 from ops.backbones import BackboneConfig, input_spec, load_pretrained  # noqa: E402
 from ops.dataset import SSNTrainDataset  # noqa: E402
-from ops.engine import Trainer, add_train_args, load_checkpoint, seed_everything, train_config_from_args  # noqa: E402
+from ops.engine import (Trainer, add_stage_args, add_train_args, load_checkpoint, seed_everything,  # noqa: E402
+                        train_config_from_args)
 from ops.log import setup_logging  # noqa: E402
 from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
@@ -48,11 +49,7 @@ SAMPLING_FLAGS = ("proposals_per_video", "fg_ratio", "incomplete_ratio", "bg_rat
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
-    p.add_argument("modality", choices=["RGB", "Flow"])
-    p.add_argument("--train_list", type=Path, required=True, help="frame-based proposal list (training)")
-    p.add_argument("--val_list", type=Path, default=None, help="frame-based list for the validation loss")
-    p.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
+    add_stage_args(p, training=True)
     p.add_argument("--num_classes", type=int, default=None, help="default: the preset's")
     p.add_argument("--num_segments", type=int, nargs=3, default=None, help="snippets of starting, course, ending")
     p.add_argument("--stpp", type=json.loads, default=None,

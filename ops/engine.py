@@ -290,3 +290,22 @@ def train_config_from_args(args) -> TrainConfig:
                        lr_gamma=args.lr_gamma, momentum=args.momentum, weight_decay=args.weight_decay,
                        clip_gradient=args.clip_gradient or None, iter_size=args.iter_size, workers=args.workers,
                        amp=not args.no_amp, seed=args.seed, device=args.device)
+
+
+def add_stage_args(parser, training: bool, output_help: str = "") -> None:
+    """Positional dataset and modality, then the list/checkpoint/output flags of a training or scoring stage."""
+    parser.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
+    parser.add_argument("modality", choices=["RGB", "Flow"])
+    if training:
+        parser.add_argument("--train_list", type=Path, required=True, help="frame-based proposal list (training)")
+        parser.add_argument("--val_list", type=Path, default=None, help="frame-based list for the validation loss")
+        parser.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
+        return
+    parser.add_argument("proposal_list", type=Path, help="frame-based list naming the videos (and proposals)")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("output", type=Path, help=output_help)
+    parser.add_argument("--frame_interval", type=int, default=6, help="score every k-th frame")
+    parser.add_argument("--num_crops", type=int, default=1, choices=[1, 10])
+    parser.add_argument("--chunk", type=int, default=32, help="frames per backbone batch")
+    parser.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
