@@ -95,8 +95,7 @@ def main(args: argparse.Namespace) -> int:
     extra = {"dataset": preset["name"], "modality": args.modality, "num_segments": args.num_segments,
              "sampling": sampling.__dict__, "input_spec": input_spec(BackboneConfig.from_dict(backbone))}
     trainer = Trainer(model, binary_loss, cfg, args.output, model.config(), extra)
-    if args.resume is not None:
-        trainer.resume(args.resume)
+    trainer.resume_default(args.resume, args.restart)
     logger.info("%d training videos, %s, %s backbone, %d epochs", len(train_set.videos), args.modality,
                 args.arch, cfg.epochs)
     trainer.fit(train_set, val_set)

@@ -131,8 +131,7 @@ def main(args: argparse.Namespace) -> int:
              "reg_stats": train_set.reg_stats.tolist(), "input_spec": input_spec(BackboneConfig.from_dict(backbone))}
     trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
                       args.output, model.config(), extra)
-    if args.resume is not None:
-        trainer.resume(args.resume)
+    trainer.resume_default(args.resume, args.restart)
     logger.info("%d training videos, %s, %s backbone, STPP %s, %d epochs", len(train_set.videos), args.modality,
                 args.arch, stpp, cfg.epochs)
     trainer.fit(train_set, val_set)

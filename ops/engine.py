@@ -193,6 +193,14 @@ class Trainer:
         set_rng_state(ckpt["rng"])
         logger.info("resumed %s at epoch %d", path, self.start_epoch)
 
+    def resume_default(self, explicit: str | os.PathLike | None, restart: bool = False) -> None:
+        """Resume from ``explicit``, else from ``out_dir/checkpoint_last.pth`` if a killed run left one."""
+        if explicit is not None:
+            self.resume(explicit)
+        elif not restart and (self.out_dir / LAST).exists():
+            logger.info("found %s: resuming (pass --restart to start over)", self.out_dir / LAST)
+            self.resume(self.out_dir / LAST)
+
     def _step_model(self):
         return torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.rt.device.index]
                                                          if self.rt.device.type == "cuda" else None) \
@@ -282,7 +290,9 @@ def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int 
     g.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    g.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
+    g.add_argument("--resume", type=Path, default=None,
+                   help="checkpoint to continue from (default: OUTPUT/checkpoint_last.pth when it exists)")
+    g.add_argument("--restart", action="store_true", help="ignore an existing OUTPUT/checkpoint_last.pth")
 
 
 def train_config_from_args(args) -> TrainConfig:

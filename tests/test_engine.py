@@ -88,3 +88,14 @@ def test_malicious_checkpoint_is_refused(tmp_path):
 def test_lr_schedule():
     cfg = TrainConfig(lr=0.1, lr_steps=[2, 4], lr_gamma=0.5)
     assert [lr_at(cfg, e) for e in range(6)] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
+
+
+def test_rerun_resumes_from_last_checkpoint(tmp_path):
+    first = make_trainer(tmp_path, 1)
+    first.fit(NoisyData())
+    again = make_trainer(tmp_path, 2)
+    again.resume_default(None)
+    assert again.start_epoch == 1
+    fresh = make_trainer(tmp_path, 2)
+    fresh.resume_default(None, restart=True)
+    assert fresh.start_epoch == 0
