@@ -42,7 +42,7 @@ from ops.log import setup_logging  # noqa: E402
 from ops.models import build_model  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_list import read_proposal_list  # noqa: E402
-from ops.results import VideoResult, write_results  # noqa: E402
+from ops.results import VideoResult, load_video_result, save_video_result, write_results  # noqa: E402
 from ops.ssn_inference import folded_weights, score_proposals  # noqa: E402
 
 logger = logging.getLogger("ssn_test")
@@ -91,22 +91,9 @@ def run(model, dataset: FrameSequenceDataset, scorer: Scorer, parts_dir: Path, d
         if remaining[video] == 0:
             block = dataset.videos[video]
             result = scorer(torch.cat(feats.pop(video)), block, dataset.counts[video])
-            save_part(parts_dir / f"{block.video_id}.npz", result)
+            save_video_result(parts_dir / f"{block.video_id}.npz", result)
             logger.debug("%s: %d proposals, %.2f s since start", block.video_id, len(block.bounds),
                          time.perf_counter() - started)
-
-
-def save_part(path: Path, r: VideoResult) -> None:
-    from ops.io import atomic_open
-
-    with atomic_open(path, "wb") as f:
-        np.savez(f, rel_props=r.rel_props, act_scores=r.act_scores, comp_scores=r.comp_scores,
-                 reg_scores=r.reg_scores)
-
-
-def load_part(path: Path) -> VideoResult:
-    with np.load(path, allow_pickle=False) as d:
-        return VideoResult(d["rel_props"], d["act_scores"], d["comp_scores"], d["reg_scores"])
 
 
 def main(args: argparse.Namespace) -> int:
@@ -141,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
     if rt.world_size > 1:
         dist.barrier()
     if rt.is_main:
-        results = {b.video: load_part(parts_dir / f"{b.video_id}.npz") for b in plist.videos}
+        results = {b.video: load_video_result(parts_dir / f"{b.video_id}.npz") for b in plist.videos}
         write_results(args.output, results)
         shutil.rmtree(parts_dir)
         logger.info("%s: %d videos, %d proposals in %.1f s", args.output, len(results),

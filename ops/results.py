@@ -125,16 +125,32 @@ def _validate(key: str, value, source: str) -> VideoResult:
     return VideoResult(rel, act, comp, reg)
 
 
-def read_results(path: str | os.PathLike) -> dict[str, VideoResult]:
-    """Read an SSN result file (safely) -> {video key: VideoResult}."""
+def _load_video_dict(path: str | os.PathLike, expected: str):
+    """Safely load a pickled dict keyed by video; yields (str key, value)."""
     data = safe_load_pickle(path)
     if not isinstance(data, dict):
-        raise ResultFileError(f"{path}: expected a dict of video -> score tuple, got {type(data).__name__}")
-    out = {}
+        raise ResultFileError(f"{path}: expected a dict {expected}, got {type(data).__name__}")
     for key, value in data.items():
-        key = key.decode("utf-8") if isinstance(key, bytes) else str(key)
-        out[key] = _validate(key, value, str(path))
-    return out
+        yield (key.decode("utf-8") if isinstance(key, bytes) else str(key)), value
+
+
+def read_results(path: str | os.PathLike) -> dict[str, VideoResult]:
+    """Read an SSN result file (safely) -> {video key: VideoResult}."""
+    return {key: _validate(key, value, str(path))
+            for key, value in _load_video_dict(path, "of video -> score tuple")}
+
+
+def save_video_result(path: str | os.PathLike, r: VideoResult) -> None:
+    """One video's result as ``.npz`` (no pickle), atomically: ssn_test's per-video resume points."""
+    with atomic_open(path, "wb") as f:
+        np.savez(f, rel_props=r.rel_props, act_scores=r.act_scores, comp_scores=r.comp_scores,
+                 reg_scores=r.reg_scores)
+
+
+def load_video_result(path: str | os.PathLike) -> VideoResult:
+    """Inverse of :func:`save_video_result` (loaded without pickle)."""
+    with np.load(path, allow_pickle=False) as d:
+        return VideoResult(d["rel_props"], d["act_scores"], d["comp_scores"], d["reg_scores"])
 
 
 def write_results(path: str | os.PathLike, results: dict[str, VideoResult]) -> None:
@@ -182,11 +198,5 @@ def read_class_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
     Keys may be bytes or paths; they are reduced to the file stem (the video id).
     """
-    data = safe_load_pickle(path)
-    if not isinstance(data, dict):
-        raise ResultFileError(f"{path}: expected a dict video -> (K,) scores")
-    out = {}
-    for key, value in data.items():
-        key = key.decode("utf-8") if isinstance(key, bytes) else str(key)
-        out[Path(key).stem] = np.asarray(value, dtype=np.float64).reshape(-1)
-    return out
+    return {Path(key).stem: np.asarray(value, dtype=np.float64).reshape(-1)
+            for key, value in _load_video_dict(path, "video -> (K,) scores")}

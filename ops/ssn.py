@@ -39,18 +39,31 @@ KIND_CODES = {"fg": FG, "incomplete": INCOMPLETE, "bg": BG}
 # --------------------------------------------------------------------------- sampling geometry
 
 
-def stage_layout(start: float, end: float, count: int) -> tuple[list[tuple[float, float]], tuple[float, float]]:
-    """Stage spans (frames) of a proposal and the starting/ending scales.
+def stage_bounds(bounds: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stage spans of proposals (N, 2) in frames -> (stages (N, 3, 2), scales (N, 2)).
 
-    Returns ([(s0, e0) starting, (s1, e1) course, (s2, e2) ending], (starting_scale, ending_scale)),
-    scales in [0, 1]: the part of each augmentation stage that lies inside ``[0, count)``.
+    Stages: starting ``[max(0, s - L/2), s)``, course ``[s, e)``, ending
+    ``[e, min(count, e + L/2))``; scales in [0, 1]: the part of each
+    augmentation stage that lies inside ``[0, count)`` (0 for a zero-length proposal).
     """
+    bounds = np.asarray(bounds, np.float64).reshape(-1, 2)
+    start, end = bounds[:, 0], bounds[:, 1]
     half = (end - start) / 2.0
-    aug_start, aug_end = max(0.0, start - half), min(float(count), end + half)
-    if half <= 0:
-        return [(start, start), (start, end), (end, end)], (0.0, 0.0)
-    scales = ((start - aug_start) / half, (aug_end - end) / half)
-    return [(aug_start, start), (start, end), (end, aug_end)], (min(1.0, scales[0]), min(1.0, scales[1]))
+    ok = half > 0
+    aug_start = np.where(ok, np.maximum(0.0, start - half), start)
+    aug_end = np.where(ok, np.minimum(float(count), end + half), end)
+    safe = np.where(ok, half, 1.0)
+    scales = np.where(ok[:, None], np.minimum(1.0, np.stack([(start - aug_start) / safe,
+                                                             (aug_end - end) / safe], 1)), 0.0)
+    stages = np.stack([np.stack([aug_start, start], 1), np.stack([start, end], 1),
+                       np.stack([end, aug_end], 1)], axis=1)
+    return stages, scales
+
+
+def stage_layout(start: float, end: float, count: int) -> tuple[list[tuple[float, float]], tuple[float, float]]:
+    """:func:`stage_bounds` of one proposal: ([starting, course, ending] spans, (starting, ending) scales)."""
+    stages, scales = stage_bounds(np.array([[start, end]]), count)
+    return [tuple(float(x) for x in st) for st in stages[0]], tuple(float(x) for x in scales[0])
 
 
 def targets_for_regression(bounds: np.ndarray, gt_bounds: np.ndarray) -> np.ndarray:

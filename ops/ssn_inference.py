@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ops.ssn import SSN
+from ops.ssn import SSN, stage_bounds
 
 
 def folded_weights(model: SSN) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int, int]]:
@@ -41,21 +41,12 @@ def folded_weights(model: SSN) -> tuple[torch.Tensor, torch.Tensor, tuple[int, i
 
 
 def segment_spans(bounds: np.ndarray, count: int, num_segments) -> tuple[np.ndarray, np.ndarray]:
-    """Segment spans (N, S, 2) in frames and stage scales (N, 2) for proposals (N, 2) in frames.
-
-    Vectorised form of :func:`ops.ssn.stage_layout` (same rule) followed by equal segments per stage.
-    """
-    bounds = np.asarray(bounds, np.float64).reshape(-1, 2)
-    start, end = bounds[:, 0], bounds[:, 1]
-    half = (end - start) / 2
-    aug_start, aug_end = np.maximum(0.0, start - half), np.minimum(float(count), end + half)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scales = np.where(half[:, None] > 0,
-                          np.minimum(1.0, np.stack([(start - aug_start) / half, (aug_end - end) / half], 1)), 0.0)
-    aug_start, aug_end = np.where(half > 0, aug_start, start), np.where(half > 0, aug_end, end)
-    stages = [(aug_start, start), (start, end), (end, aug_end)]
+    """Segment spans (N, S, 2) in frames and stage scales (N, 2) for proposals (N, 2) in frames:
+    the stages of :func:`ops.ssn.stage_bounds`, each cut into equal segments."""
+    stages, scales = stage_bounds(bounds, count)
     spans = []
-    for (a, b), n in zip(stages, num_segments):
+    for k, n in enumerate(num_segments):
+        a, b = stages[:, k, 0], stages[:, k, 1]
         edges = a[:, None] + (b - a)[:, None] * np.arange(n + 1)[None, :] / n       # (N, n + 1)
         spans.append(np.stack([edges[:, :-1], edges[:, 1:]], axis=2))
     return np.concatenate(spans, axis=1), scales

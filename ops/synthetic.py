@@ -42,13 +42,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ops.annotations import THUMOS_SUBSET_SUFFIX
 from ops.io import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
 CLASSES = ("MoveDown", "MoveLeft", "MoveRight", "MoveUp", "Orbit")  # alphabetical: THUMOS and JSON orders agree
 SUBSETS = ("validation", "test")
-SUBSET_SUFFIX = {"validation": "val", "test": "test"}
 ACTOR_RGB = (255, 128, 0)
 FADE = 0.15          # fraction of an action spent fading in (and out)
 MIN_SCALE = 0.4      # actor radius at the very start/end of a complete action
@@ -279,7 +279,7 @@ def _fmt_time(frames: int, fps: int) -> str:
 
 def thumos_annotation_files(specs: list[VideoSpec], subset: str) -> dict[str, str]:
     """Return {file name: text} of one subset's THUMOS14 annotation folder."""
-    suffix = SUBSET_SUFFIX[subset]
+    suffix = THUMOS_SUBSET_SUFFIX[subset]
     lines = {name: [] for name in CLASSES}
     for spec in specs:
         for ev in spec.actions:

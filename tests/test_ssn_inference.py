@@ -112,9 +112,9 @@ def test_ssn_test_script_result_feeds_evaluation(tiny_dataset, tiny_frames, tmp_
     parts = tmp_path / "again.pkl.parts"
     parts.mkdir()
     key = next(iter(results))
-    from ssn_test import save_part
+    from ops.results import save_video_result
     fake = type(r)(r.rel_props, r.act_scores + 100, r.comp_scores, r.reg_scores)
-    save_part(parts / f"{key.split('/')[-1]}.npz", fake)
+    save_video_result(parts / f"{key.split('/')[-1]}.npz", fake)
     run_script("ssn_test.py", "synthetic", "RGB", lists["test"], tmp_path / "ssn" / "checkpoint_last.pth",
                tmp_path / "again.pkl", "--frame_interval", 3, "-j", 0)
     again = read_results(tmp_path / "again.pkl")
