@@ -28,8 +28,8 @@ from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ops.actionness import Actionness, save_actionness  # noqa: E402
-from ops.backbones import BackboneConfig, input_spec  # noqa: E402
-from ops.dataset import FrameSequenceDataset  # noqa: E402
+from ops.backbones import BackboneConfig  # noqa: E402
+from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import build_model  # noqa: E402
@@ -76,8 +76,9 @@ def main(args: argparse.Namespace) -> int:
     plist = read_proposal_list(args.proposal_list)
     if plist.normalized:
         raise SystemExit(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
-    dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length, input_spec(backbone),
-                                   args.frame_interval, args.num_crops, args.chunk)
+    dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length,
+                                   checkpoint_data_spec(ckpt, backbone), args.frame_interval, args.num_crops,
+                                   args.chunk)
     start = time.perf_counter()
     records = score_videos(model, dataset, rt.device, args.workers)
     save_actionness(args.output, records)

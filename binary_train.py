@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from ops.backbones import BackboneConfig, input_spec  # noqa: E402
-from ops.dataset import BinaryTrainDataset  # noqa: E402
+from ops.backbones import BackboneConfig  # noqa: E402
+from ops.dataset import BinaryTrainDataset, data_spec  # noqa: E402
 from ops.engine import Trainer, add_stage_args, add_train_args, seed_everything, train_config_from_args  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
-from ops.presets import load_preset, resolve  # noqa: E402
+from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
 from ops.proposal_list import read_proposal_list  # noqa: E402
 from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
 
@@ -68,13 +68,13 @@ def binary_loss(model, batch, device):
     return loss, {"accuracy": float(acc)}
 
 
-def make_dataset(list_path: Path, args, sampling: SamplingConfig, backbone: dict) -> BinaryTrainDataset:
+def make_dataset(list_path: Path, args, sampling: SamplingConfig, backbone: dict, flip: bool) -> BinaryTrainDataset:
     plist = read_proposal_list(list_path)
     if plist.normalized:
         raise SystemExit(f"{list_path} is a normalized list: run gen_proposal_list.py (or "
                          "gen_sliding_window_proposals.py --frame_path) to get frame indices first")
     cfg = BackboneConfig.from_dict(backbone)
-    return BinaryTrainDataset(plist.videos, cfg.modality, cfg.length, input_spec(cfg),
+    return BinaryTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
                               ProposalSampler(plist.videos, sampling), args.num_segments, args.epoch_multiplier)
 
 
@@ -90,10 +90,11 @@ def main(args: argparse.Namespace) -> int:
     seed_everything(cfg.seed)
     backbone = backbone_from_args(args, args.modality)
     model = BinaryClassifier(backbone, dropout=args.dropout)
-    train_set = make_dataset(args.train_list, args, sampling, backbone)
-    val_set = make_dataset(args.val_list, args, sampling, backbone) if args.val_list else None
+    flip = resolve(args.flip, preset_flip(preset))
+    train_set = make_dataset(args.train_list, args, sampling, backbone, flip)
+    val_set = make_dataset(args.val_list, args, sampling, backbone, flip) if args.val_list else None
     extra = {"dataset": preset["name"], "modality": args.modality, "num_segments": args.num_segments,
-             "sampling": sampling.__dict__, "input_spec": input_spec(BackboneConfig.from_dict(backbone))}
+             "sampling": sampling.__dict__, "input_spec": train_set.spec}
     trainer = Trainer(model, binary_loss, cfg, args.output, model.config(), extra)
     trainer.resume_default(args.resume, args.restart)
     logger.info("%d training videos, %s, %s backbone, %d epochs", len(train_set.videos), args.modality,

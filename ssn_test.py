@@ -35,8 +35,8 @@ import torch.distributed as dist  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from ops.backbones import BackboneConfig, input_spec  # noqa: E402
-from ops.dataset import FrameSequenceDataset  # noqa: E402
+from ops.backbones import BackboneConfig  # noqa: E402
+from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import build_model  # noqa: E402
@@ -121,8 +121,9 @@ def main(args: argparse.Namespace) -> int:
     logger.info("%d videos, %d already scored, %d to score here", len(plist), len(plist) - len(todo), len(todo))
     start = time.perf_counter()
     if todo:
-        dataset = FrameSequenceDataset(todo, backbone.modality, backbone.length, input_spec(backbone),
-                                       args.frame_interval, args.num_crops, args.chunk)
+        dataset = FrameSequenceDataset(todo, backbone.modality, backbone.length,
+                                       checkpoint_data_spec(ckpt, backbone), args.frame_interval, args.num_crops,
+                                       args.chunk)
         run(model, dataset, Scorer(model, ckpt["extra"]["reg_stats"], args.frame_interval), parts_dir, rt.device,
             args.workers)
     if rt.world_size > 1:

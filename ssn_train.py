@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from ops.backbones import BackboneConfig, input_spec, load_pretrained  # noqa: E402
-from ops.dataset import SSNTrainDataset  # noqa: E402
+from ops.backbones import BackboneConfig, load_pretrained  # noqa: E402
+from ops.dataset import SSNTrainDataset, data_spec  # noqa: E402
 from ops.engine import (Trainer, add_stage_args, add_train_args, load_checkpoint, seed_everything,  # noqa: E402
                         train_config_from_args)
 from ops.log import setup_logging  # noqa: E402
 from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
-from ops.presets import load_preset, resolve  # noqa: E402
+from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
 from ops.proposal_list import read_proposal_list  # noqa: E402
 from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
 from ops.ssn import SSN, ssn_losses  # noqa: E402
@@ -103,12 +103,13 @@ def init_weights(model: SSN, path: Path) -> None:
     logger.info("initialised from %s: backbone + %d head tensors", path, len(usable))
 
 
-def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_segments, args, reg_stats=None):
+def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_segments, args, flip: bool,
+                 reg_stats=None):
     plist = read_proposal_list(list_path)
     if plist.normalized:
         raise SystemExit(f"{list_path} is a normalized list: convert it with gen_proposal_list.py first")
     cfg = BackboneConfig.from_dict(backbone)
-    return SSNTrainDataset(plist.videos, cfg.modality, cfg.length, input_spec(cfg),
+    return SSNTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
                            ProposalSampler(plist.videos, sampling), num_segments, args.epoch_multiplier, reg_stats)
 
 
@@ -124,11 +125,12 @@ def main(args: argparse.Namespace) -> int:
     model = SSN(backbone, resolve(args.num_classes, preset["num_classes"]), num_segments, stpp, args.dropout)
     if args.init_from is not None:
         init_weights(model, args.init_from)
-    train_set = make_dataset(args.train_list, sampling, backbone, num_segments, args)
-    val_set = make_dataset(args.val_list, sampling, backbone, num_segments, args, train_set.reg_stats) \
+    flip = resolve(args.flip, preset_flip(preset))
+    train_set = make_dataset(args.train_list, sampling, backbone, num_segments, args, flip)
+    val_set = make_dataset(args.val_list, sampling, backbone, num_segments, args, flip, train_set.reg_stats) \
         if args.val_list else None
     extra = {"dataset": preset["name"], "modality": args.modality, "sampling": sampling.__dict__,
-             "reg_stats": train_set.reg_stats.tolist(), "input_spec": input_spec(BackboneConfig.from_dict(backbone))}
+             "reg_stats": train_set.reg_stats.tolist(), "input_spec": train_set.spec}
     trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
                       args.output, model.config(), extra)
     trainer.resume_default(args.resume, args.restart)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ops.backbones import BackboneConfig, input_spec
 from ops.frames import count_frames, flow_names, rgb_name
 from ops.proposal_list import VideoProposals
 from ops.sampling import ProposalSampler
@@ -65,6 +66,22 @@ class FrameLoader:
         return torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2)
 
 
+def data_spec(backbone: BackboneConfig, flip: bool = True) -> dict:
+    """The backbone's :func:`~ops.backbones.input_spec` plus the dataset's ``flip`` policy.
+
+    ``flip`` is False for datasets whose classes a mirror image changes (the
+    synthetic MoveLeft / MoveRight): training then never flips, and testing
+    refuses mirrored crops.  Training stores this dict in the checkpoint.
+    """
+    return {**input_spec(backbone), "flip": bool(flip)}
+
+
+def checkpoint_data_spec(ckpt: dict, backbone: BackboneConfig) -> dict:
+    """The spec a model was trained with (checkpoints before ``flip`` existed: flips allowed)."""
+    stored = ckpt.get("extra", {}).get("input_spec", {})
+    return data_spec(backbone, stored.get("flip", True))
+
+
 def segment_positions(start: float, end: float, num_segments: int, count: int, new_length: int,
                       train: bool, generator: torch.Generator | None = None) -> np.ndarray:
     """TSN positions: ``[start, end)`` (frames) cut into equal segments, one snippet each.
@@ -84,7 +101,9 @@ class FrameDataset(Dataset):
     Args:
         videos: frame-based proposal-list blocks (``video`` = frame folder path).
         modality, new_length: what a snippet is.
-        input_spec: the backbone's ``input_spec`` (input_size, scale_size, mean, std, pixel_range).
+        input_spec: the backbone's ``input_spec`` (input_size, scale_size, mean, std, pixel_range),
+            plus ``flip`` (bool, default True): whether mirrored views are allowed (see
+            :func:`data_spec`).
     """
 
     def __init__(self, videos: list[VideoProposals], modality: str, new_length: int, input_spec: dict):
@@ -101,13 +120,15 @@ class FrameDataset(Dataset):
 
     def finish_train(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Training crop + flip + normalisation of a sample's snippet stack."""
-        x = to_channel_order(train_crop(x, self.spec["input_size"], self.modality, generator),
+        x = to_channel_order(train_crop(x, self.spec["input_size"], self.modality, generator,
+                                        self.spec.get("flip", True)),
                              self.spec.get("channel_order", "RGB"))
         return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0))
 
     def finish_test(self, x: torch.Tensor, num_crops: int) -> torch.Tensor:
         """Test crops + normalisation: (K, num_crops, C, s, s)."""
-        x = eval_crops(x, self.spec["input_size"], self.spec["scale_size"], num_crops, self.modality)
+        x = eval_crops(x, self.spec["input_size"], self.spec["scale_size"], num_crops, self.modality,
+                       self.spec.get("flip", True))
         x = to_channel_order(x, self.spec.get("channel_order", "RGB"))
         return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0))
 

@@ -21,6 +21,8 @@ in one go or in several resumed runs gives the same weights (on CPU, bit for bit
 """
 from __future__ import annotations
 
+import argparse
+
 import csv
 import json
 import logging
@@ -310,12 +312,16 @@ def add_stage_args(parser, training: bool, output_help: str = "") -> None:
         parser.add_argument("--train_list", type=Path, required=True, help="frame-based proposal list (training)")
         parser.add_argument("--val_list", type=Path, default=None, help="frame-based list for the validation loss")
         parser.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
+        parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                            help="random horizontal flips (default: the preset's augmentation.flip)")
         return
     parser.add_argument("proposal_list", type=Path, help="frame-based list naming the videos (and proposals)")
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("output", type=Path, help=output_help)
     parser.add_argument("--frame_interval", type=int, default=6, help="score every k-th frame")
-    parser.add_argument("--num_crops", type=int, default=1, choices=[1, 10])
+    parser.add_argument("--num_crops", type=int, default=1, choices=[1, 5, 10],
+                        help="1 centre, 5 corners + centre, 10 with their mirrors (not for models trained "
+                             "without flips)")
     parser.add_argument("--chunk", type=int, default=32, help="frames per backbone batch")
     parser.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

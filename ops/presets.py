@@ -14,6 +14,8 @@ Keys:
   ``bg_iou_thresh``, ``bg_coverage_thresh``;
 - ``model``: ``stpp`` (parts of the starting, course and ending stages) and
   ``num_segments`` (segments per stage);
+- ``augmentation`` (optional): ``flip`` (default true); false when a mirror
+  image changes the class (the synthetic dataset's MoveLeft / MoveRight);
 - ``evaluation``: ``protocol`` (``thumos14`` or ``activitynet``),
   ``iou_thresholds``, ``top_k``, ``nms_threshold``, ``softmax_before_filter``.
 
@@ -57,6 +59,11 @@ def load_preset(name_or_path: str | os.PathLike) -> dict:
     if missing:
         raise ValueError(f"{path}: preset lacks keys {missing}")
     return copy.deepcopy(preset)
+
+
+def preset_flip(preset: dict) -> bool:
+    """Whether training may flip frames horizontally (``augmentation.flip``, default True)."""
+    return bool(preset.get("augmentation", {}).get("flip", True))
 
 
 def resolve(value, default):

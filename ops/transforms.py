@@ -26,9 +26,13 @@ def flip(x: torch.Tensor, modality: str) -> torch.Tensor:
     return x
 
 
-def train_crop(x: torch.Tensor, input_size: int, modality: str, generator: torch.Generator | None = None
-               ) -> torch.Tensor:
-    """TSN multi-scale corner/centre crop + random flip, resized to ``input_size``; (N, C, s, s) float 0..255."""
+def train_crop(x: torch.Tensor, input_size: int, modality: str, generator: torch.Generator | None = None,
+               allow_flip: bool = True) -> torch.Tensor:
+    """TSN multi-scale corner/centre crop + random flip, resized to ``input_size``; (N, C, s, s) float 0..255.
+
+    ``allow_flip=False`` for classes that a mirror image changes (e.g. "move left" vs "move right"):
+    the flip then never happens, though the random draw is still made so crops stay reproducible.
+    """
     _, _, h, w = x.shape
     base = min(h, w)
     sizes = [int(base * s) for s in MULTI_SCALES]
@@ -40,7 +44,7 @@ def train_crop(x: torch.Tensor, input_size: int, modality: str, generator: torch
     positions = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
     top, left = positions[int(torch.randint(len(positions), (1,), generator=generator))]
     out = _resize(x[:, :, top:top + ch, left:left + cw], (input_size, input_size))
-    if bool(torch.randint(2, (1,), generator=generator)):
+    if bool(torch.randint(2, (1,), generator=generator)) and allow_flip:
         out = flip(out, modality)
     return out
 
@@ -54,13 +58,18 @@ def scale_short_side(x: torch.Tensor, size: int) -> torch.Tensor:
     return _resize(x, (max(size, round(h * s)), max(size, round(w * s))))
 
 
-def eval_crops(x: torch.Tensor, input_size: int, scale_size: int, num_crops: int, modality: str) -> torch.Tensor:
-    """Deterministic crops: 1 (centre) or 10 (4 corners + centre, and their flips).
+def eval_crops(x: torch.Tensor, input_size: int, scale_size: int, num_crops: int, modality: str,
+               allow_flip: bool = True) -> torch.Tensor:
+    """Deterministic crops: 1 (centre), 5 (4 corners + centre) or 10 (those 5 and their flips).
 
-    Returns (N, num_crops, C, input_size, input_size) float 0..255.
+    Returns (N, num_crops, C, input_size, input_size) float 0..255.  10 crops
+    need ``allow_flip`` (a model trained without flips never saw mirrored input).
     """
-    if num_crops not in (1, 10):
-        raise ValueError(f"num_crops must be 1 or 10, got {num_crops}")
+    if num_crops not in (1, 5, 10):
+        raise ValueError(f"num_crops must be 1, 5 or 10, got {num_crops}")
+    if num_crops == 10 and not allow_flip:
+        raise ValueError("10 crops include mirrored views, but this model was trained without flips "
+                         "(its classes change under a mirror): use 1 or 5 crops")
     x = scale_short_side(x, scale_size)
     _, _, h, w = x.shape
     s = input_size
@@ -69,7 +78,8 @@ def eval_crops(x: torch.Tensor, input_size: int, scale_size: int, num_crops: int
         return x[:, None, :, t:t + s, l:l + s]
     corners = [(0, 0), (0, w - s), (h - s, 0), (h - s, w - s), ((h - s) // 2, (w - s) // 2)]
     crops = [x[:, :, t:t + s, l:l + s] for t, l in corners]
-    crops += [flip(c, modality) for c in crops]
+    if num_crops == 10:
+        crops += [flip(c, modality) for c in crops]
     return torch.stack(crops, dim=1)
 
 

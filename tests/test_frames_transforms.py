@@ -70,8 +70,25 @@ def test_test_crops():
     assert ten.shape == (1, 10, 1, 4, 4)
     assert ten[0, 1, 0, 0, 0] == x[0, 0, 0, 4]                 # top-right corner
     assert torch.equal(ten[0, 5], ten[0, 0].flip(-1))           # flipped copies follow
+    five = eval_crops(x, 4, 6, 5, "RGB", allow_flip=False)
+    assert torch.equal(five, ten[:, :5])                        # the unmirrored half
+    with pytest.raises(ValueError, match="trained without flips"):
+        eval_crops(x, 4, 6, 10, "RGB", allow_flip=False)
     with pytest.raises(ValueError):
-        eval_crops(x, 4, 6, 5, "RGB")
+        eval_crops(x, 4, 6, 3, "RGB")
+
+
+def test_train_crop_never_flips_when_flips_are_off():
+    """Direction-sensitive classes: with allow_flip=False the output equals the unflipped crop for every draw."""
+    x = torch.randint(0, 255, (2, 4, 20, 30), dtype=torch.uint8)
+    flipped_seen = 0
+    for seed in range(12):
+        on = train_crop(x, 8, "Flow", torch.Generator().manual_seed(seed))
+        off = train_crop(x, 8, "Flow", torch.Generator().manual_seed(seed), allow_flip=False)
+        mirrored = flip(off, "Flow")
+        assert torch.equal(on, off) or torch.equal(on, mirrored)   # same crop, flip the only difference
+        flipped_seen += not torch.equal(on, off)
+    assert 0 < flipped_seen < 12
 
 
 def test_train_crop_and_normalize():

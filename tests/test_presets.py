@@ -58,3 +58,19 @@ def test_unknown_and_custom_presets(tmp_path):
 
 def test_flags_override_preset():
     assert resolve(None, 0.2) == 0.2 and resolve(0.5, 0.2) == 0.5 and resolve(0, 0.2) == 0
+
+
+def test_flip_policy_from_preset():
+    from ops.presets import preset_flip
+    assert preset_flip(load_preset("thumos14")) is True          # default: flips allowed
+    assert preset_flip(load_preset("synthetic")) is False        # MoveLeft mirrored is MoveRight
+
+
+def test_checkpoint_data_spec_keeps_the_training_flip_policy():
+    from ops.backbones import BackboneConfig
+    from ops.dataset import checkpoint_data_spec, data_spec
+    cfg = BackboneConfig(arch="tiny", modality="Flow", new_length=5)
+    spec = data_spec(cfg, flip=False)
+    assert spec["flip"] is False and spec["channels"] == 10
+    assert checkpoint_data_spec({"extra": {"input_spec": spec}}, cfg)["flip"] is False
+    assert checkpoint_data_spec({"extra": {}}, cfg)["flip"] is True   # older checkpoints
