@@ -39,6 +39,7 @@ RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 ARCHS = RESNETS + ("bninception", "inception_v3", "tiny")
 MODALITIES = ("RGB", "Flow")
 BN_MODES = ("frozen", "partial", "full")
+GLOBAL_POOLS = ("avg", "max")
 
 # Output feature size of each architecture.
 FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048,
@@ -90,6 +91,9 @@ class BackboneConfig:
     the network or the torch hub cache; not available for bninception/tiny) or
     a path to a local weights file.  ``bn_mode``: see :func:`apply_bn_mode`.
     ``dropout``: not applied by the backbone; kept for the heads.
+    ``global_pool``: how the last feature map becomes one vector: 'avg' (every
+    published model) or 'max', which keeps a small moving actor visible where an
+    average over the whole frame dilutes it (the synthetic demo; see docs/backbones.md).
     """
 
     arch: str = "resnet18"
@@ -98,11 +102,13 @@ class BackboneConfig:
     pretrained: str | None = None
     bn_mode: str = "partial"
     dropout: float = 0.0
+    global_pool: str = "avg"
 
     def __post_init__(self) -> None:
         _check_choice("arch", self.arch, ARCHS)
         _check_choice("modality", self.modality, MODALITIES)
         _check_choice("bn_mode", self.bn_mode, BN_MODES)
+        _check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
         if self.new_length is not None and (isinstance(self.new_length, bool) or int(self.new_length) < 1):
             raise ValueError(f"new_length must be a positive integer or None, got {self.new_length!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
@@ -179,17 +185,19 @@ def build_backbone(cfg: BackboneConfig) -> tuple[nn.Module, int]:
     """Build ``cfg.arch`` for ``cfg.channels`` input channels and load ``cfg.pretrained``.
 
     Returns ``(module, feature_dim)``: ``module(x)`` maps x (N, C, H, W)
-    float, normalised as :func:`input_spec` says, to (N, feature_dim) globally
-    average-pooled features.  With RGB ImageNet weights and C != 3 the first
+    float, normalised as :func:`input_spec` says, to (N, feature_dim) features
+    pooled over the last feature map as ``cfg.global_pool`` says.  With RGB ImageNet weights and C != 3 the first
     convolution is adapted (see :func:`adapt_first_conv_weight`).  BN modes are
     not applied here: call :func:`apply_bn_mode` after every ``model.train()``.
     """
+    pool = nn.AdaptiveMaxPool2d(1) if cfg.global_pool == "max" else nn.AdaptiveAvgPool2d(1)
     if cfg.arch == "bninception":
-        model = BNInception(cfg.channels)
+        model = BNInception(cfg.channels, pool)
     elif cfg.arch == "tiny":
-        model = TinyNet(cfg.channels)
+        model = TinyNet(cfg.channels, pool)
     else:
         model = _torchvision_model(cfg.arch, cfg.channels)
+        model.avgpool = pool    # torchvision's name; every arch we build has it
     if cfg.pretrained is not None:
         source = _imagenet_state_dict(cfg.arch) if cfg.pretrained == "imagenet" else cfg.pretrained
         load_pretrained(model, source, modality=cfg.modality)
@@ -258,8 +266,9 @@ class BNInception(nn.Module):
     7x7 ``global_pool``).  The ImageNet classifier ``fc`` is not built.
     """
 
-    def __init__(self, in_channels: int = 3):
+    def __init__(self, in_channels: int = 3, pool: nn.Module | None = None):
         super().__init__()
+        self.global_pool = pool or nn.AdaptiveAvgPool2d(1)   # no parameters: state dicts are unchanged
         for name, cin, cout, k, s, p in BNI_STEM:
             self._add_unit(name, in_channels if name == "conv1_7x7_s2" else cin, cout, k, s, p)
         self._plan = []  # plain data (not modules): (block name, branches, pool kind, has projection)
@@ -302,7 +311,7 @@ class BNInception(nn.Module):
         x = F.max_pool2d(x, 3, 2, ceil_mode=True)
         for block in self._plan:
             x = self._block(x, *block)
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return torch.flatten(self.global_pool(x), 1)
 
 
 def _bni_branches(name: str, spec: tuple) -> list[list[tuple]]:
@@ -322,12 +331,13 @@ def _bni_branches(name: str, spec: tuple) -> list[list[tuple]]:
 class TinyNet(nn.Module):
     """Four blocks ``blockK`` = 3x3 conv (stride 2, no bias) -> BN -> ReLU, widths 16-32-64-128.
 
-    Input (N, in_channels, H, W), any H, W >= 1; output (N, 128) averaged over
-    the final (H/16, W/16) map.
+    Input (N, in_channels, H, W), any H, W >= 1; output (N, 128) pooled (``pool``,
+    default average) over the final (H/16, W/16) map.
     """
 
-    def __init__(self, in_channels: int = 3):
+    def __init__(self, in_channels: int = 3, pool: nn.Module | None = None):
         super().__init__()
+        self.global_pool = pool or nn.AdaptiveAvgPool2d(1)   # no parameters: state dicts are unchanged
         cin = in_channels
         for i, cout in enumerate(TINY_WIDTHS, 1):
             block = nn.Sequential()
@@ -341,7 +351,7 @@ class TinyNet(nn.Module):
         """x (N, C, H, W) -> (N, 128)."""
         for i in range(1, len(TINY_WIDTHS) + 1):
             x = self._modules[f"block{i}"](x)
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return torch.flatten(self.global_pool(x), 1)
 
 
 # --------------------------------------------------------------------- BN modes

@@ -67,7 +67,7 @@ def build_model(config: dict, pretrained: bool = False) -> nn.Module:
 
 def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -> None:
     """Backbone flags shared by the training stages."""
-    from ops.backbones import ARCHS, BN_MODES
+    from ops.backbones import ARCHS, BN_MODES, GLOBAL_POOLS
 
     g = parser.add_argument_group("backbone")
     g.add_argument("--arch", default=arch, choices=ARCHS)
@@ -78,10 +78,12 @@ def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -
                    help="default: 'partial' with pretrained weights (TSN), 'full' from scratch "
                         "(frozen statistics of a random network would never adapt)")
     g.add_argument("--dropout", type=float, default=dropout)
+    g.add_argument("--global_pool", default="avg", choices=GLOBAL_POOLS,
+                   help="pooling of the last feature map: avg (published models) or max (small actors)")
 
 
 def backbone_from_args(args, modality: str) -> dict:
     bn_mode = args.bn_mode or ("partial" if args.pretrained else "full")
     cfg = BackboneConfig(arch=args.arch, modality=modality, new_length=args.new_length,
-                         pretrained=args.pretrained, bn_mode=bn_mode)
+                         pretrained=args.pretrained, bn_mode=bn_mode, global_pool=args.global_pool)
     return asdict(cfg)

@@ -247,3 +247,28 @@ def test_adapt_first_conv_weight_rules():
     assert adapt_first_conv_weight(w, 3, "RGB") is w
     assert torch.allclose(adapt_first_conv_weight(w, 6, "RGB"), torch.cat([w, w], 1) / 2)
     assert torch.allclose(adapt_first_conv_weight(w, 6, "Flow"), w.mean(1, keepdim=True).expand(-1, 6, -1, -1))
+
+
+def test_global_max_pool_keeps_a_small_blob_that_averaging_dilutes():
+    """global_pool='max' returns the per-channel maximum of the last map; weights and keys are unchanged."""
+    torch.manual_seed(0)
+    avg, _ = build_backbone(BackboneConfig(arch="tiny", global_pool="avg"))
+    mx, _ = build_backbone(BackboneConfig(arch="tiny", global_pool="max"))
+    assert avg.state_dict().keys() == mx.state_dict().keys()
+    mx.load_state_dict(avg.state_dict())
+    avg.eval(), mx.eval()
+    x = torch.zeros(1, 3, 64, 64)
+    x[:, :, 30:34, 30:34] = 5.0                       # a 4x4 blob on an empty frame
+    with torch.no_grad():
+        fmap = x
+        for i in range(1, 5):
+            fmap = avg._modules[f"block{i}"](fmap)
+        assert torch.allclose(mx(x), fmap.amax((2, 3)))
+        assert torch.allclose(avg(x), fmap.mean((2, 3)))
+    resnet, _ = build_backbone(BackboneConfig(arch="resnet18", global_pool="max"))
+    assert isinstance(resnet.avgpool, torch.nn.AdaptiveMaxPool2d)
+    old = {"arch": "tiny", "modality": "RGB", "new_length": None, "pretrained": None, "bn_mode": "full",
+           "dropout": 0.0}                                # a checkpoint written before global_pool existed
+    assert BackboneConfig.from_dict(old).global_pool == "avg"
+    with pytest.raises(ValueError, match="global_pool"):
+        BackboneConfig(global_pool="sum")
