@@ -15,3 +15,4 @@ for STAGE in 00_gen_synthetic_dataset 01_extract_frames 02_sliding_window_propos
   echo "=== $STAGE done in $(( $(date +%s) - T0 )) s" >&2
 done
 echo "=== demo finished in $(( $(date +%s) - START )) s" >&2
+echo "=== timeline picture: $(source "$ROOT/scripts/common.sh" && echo "$WORK/timeline_fused.png")" >&2

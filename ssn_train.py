@@ -87,12 +87,14 @@ def ssn_loss_fn(comp_w: float, reg_w: float, ohem_ratio: float):
 
 def init_weights(model: SSN, path: Path) -> None:
     """Backbone (and matching heads) from one of our checkpoints or a published state dict."""
+    from ops.ssn import load_reference_checkpoint
+
     try:
         state = load_checkpoint(path)["state_dict"]
     except ValueError:
-        state = None    # not ours: a published state dict, mapped by the backbone loader
+        state = None    # not ours: an original SSN/TSN checkpoint, heads mapped to our layout
     if state is None:
-        load_pretrained(model.base, str(path), modality=model.backbone_cfg.modality)
+        load_reference_checkpoint(model, path)
         return
     base = {k[len("base."):]: v for k, v in state.items() if k.startswith("base.")}
     load_pretrained(model.base, base, modality=model.backbone_cfg.modality)

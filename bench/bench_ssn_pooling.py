@@ -1,21 +1,40 @@
-"""Benchmark: scoring every proposal of a video by folded heads + cumulative sums vs a per-proposal loop.
+"""Benchmark: pooling every proposal of a video at once (prefix sums) vs a per-proposal loop.
 
 Example::
 
-    python bench/bench_ssn_pooling.py --proposals 2000 --frames 10000 --dim 1024 --classes 20
+    python bench/bench_ssn_pooling.py --proposals 2000 --frames 10000 --frame_interval 1 --dim 1024 --classes 20
 
-Both paths start from the same per-frame outputs of the folded heads
-(``project_frames``: (T, parts, 4K + 1), computed once per video and timed
-separately) and produce the same (N, 4K + 1) proposal scores (checked):
-``pool_proposals`` pools every proposal at once from one cumulative sum; the
-baseline loops over proposals and averages slices of the per-frame outputs for
-each segment, as the original's "reorganised" testing did.  A second baseline
-pools backbone features per proposal and runs the heads (no folding).  Prints
-times and ratios.
+Both paths start from the same per-frame outputs of the folded heads, ``y``
+(T, parts, 4K + 1) float32 for the T = ceil(frames / frame_interval) scored
+frames (``project_frames``, computed once per video whichever pooling follows;
+timed apart), and produce the same (N, 4K + 1) proposal scores:
+
+* **vectorised**: ``ops.ssn_inference.pool_proposals``, timed whole: the
+  geometry of all proposals, the float64 prefix sums over frames, one gather
+  and a weighted sum over parts.
+* **per-proposal loop** (reference): what the original SSN's test did, in
+  numpy: for each proposal and each STPP part, the mean of that part's
+  per-frame outputs over the part's frame range (``y[i0:i1, p].mean(0)``),
+  scaled by the stage scale, summed over parts, plus the bias.  The frame
+  ranges of all proposals are computed beforehand by the same vectorised code
+  and are not timed, and the loop reads them as Python lists: the loop is
+  timed on its averaging only, which favours it.
+
+Proposal lengths are log-uniform between 10 frames and a quarter of the video.
+Each STPP setting warms the vectorised path up with two untimed calls (the
+first touch of fresh buffers costs a page fault per 4 KiB, ~5-10 us each on a
+VM; a scoring run pays that once, not per video), then runs ``--repeats``
+rounds, vectorised and loop interleaved in every round.  Medians of wall-clock
+time and of the thread's CPU time are printed with their ratios: on a shared
+machine a millisecond-long call is often preempted for a whole scheduler
+slice (~4 ms), which CPU time leaves out.  Last, the largest absolute
+difference between the two results (the loop averages in float32, as numpy's
+``mean`` does on float32 input).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -26,92 +45,100 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ops.models import build_model  # noqa: E402
-from ops.ssn_inference import folded_weights, frame_ranges, pool_proposals, project_frames, segment_spans  # noqa: E402
+from ops.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, pool_proposals,  # noqa: E402
+                               project_frames)
+
+BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full", "dropout": 0.0}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--proposals", type=int, default=2000)
-    p.add_argument("--frames", type=int, default=10000, help="sampled frames of the video")
+    p.add_argument("--frames", type=int, default=10000, help="frames of the video")
+    p.add_argument("--frame_interval", type=int, default=1, help="score every k-th frame (ssn_test's default: 6)")
     p.add_argument("--dim", type=int, default=1024, help="feature size (BN-Inception: 1024)")
     p.add_argument("--classes", type=int, default=20)
-    p.add_argument("--stpp", default="[1, [1, 2], 1]")
-    p.add_argument("--loop_proposals", type=int, default=200, help="proposals timed in the loop (extrapolated)")
+    p.add_argument("--stpp", nargs="+", default=["[1, 1, 1]", "[1, [1, 2], 1]"], help="STPP settings (JSON)")
+    p.add_argument("--repeats", type=int, default=7, help="interleaved rounds per setting (medians reported)")
     return p
 
 
-@torch.no_grad()
-def loop_pool(y, bias, pooling, parts, bounds, count, num_segments):
-    """Baseline: one proposal at a time, segment means of the per-frame outputs by slicing."""
-    out = []
-    for b in bounds:
-        spans, scales = segment_spans(b[None], count, num_segments)
-        i0, i1 = frame_ranges(spans, 1, y.shape[0])
-        seg = torch.stack([y[a:c].mean(0) for a, c in zip(i0[0], i1[0])])            # (S, parts, out)
-        part_scale = torch.tensor([scales[0, 0]] * parts[0] + [1.0] * parts[1] + [scales[0, 1]] * parts[2],
-                                  dtype=y.dtype)
-        out.append(torch.einsum("ps,spo,p->o", pooling, seg, part_scale) + bias)
-    return torch.stack(out)
+def loop_pool(y: np.ndarray, i0: list, i1: list, scales: list, bias: np.ndarray) -> np.ndarray:
+    """Reference: one proposal at a time, each part the numpy mean of its frames' outputs (see docstring).
+
+    y (T, parts, D_out); i0, i1, scales: per proposal, per part lists; returns (N, D_out) float64.
+    """
+    out = np.empty((len(i0), y.shape[2]))
+    for n, (a, b, s) in enumerate(zip(i0, i1, scales)):
+        acc = bias.copy()
+        for p in range(y.shape[1]):
+            acc += s[p] * y[a[p]:b[p], p].mean(0)
+        out[n] = acc
+    return out
 
 
-@torch.no_grad()
-def loop_heads(model, feats, bounds, count):
-    """Second baseline: one proposal at a time, segment means of backbone features, then the heads."""
-    out = []
-    for b in bounds:
-        spans, scales = segment_spans(b[None], count, model.num_segments)
-        i0, i1 = frame_ranges(spans, 1, feats.shape[0])
-        seg = torch.stack([feats[a:c].mean(0) for a, c in zip(i0[0], i1[0])])[None]
-        act, comp, reg = model.heads(seg, torch.tensor(scales, dtype=torch.float32))
-        out.append(torch.cat([act, comp, reg.flatten(1)], 1))
-    return torch.cat(out)
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
-
-
-def main(args) -> int:
-    import json
-
-    torch.manual_seed(0)
-    backbone = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full",
-                "dropout": 0.0}
-    model = build_model({"type": "ssn", "backbone": backbone, "num_classes": args.classes,
-                         "num_segments": [2, 5, 2], "stpp": json.loads(args.stpp), "dropout": 0.0})
-    # heads sized for --dim features
-    d = args.dim
+def heads_for(stpp, dim: int, classes: int):
+    """Folded heads of an SSN with ``stpp`` and random heads sized for ``dim`` features."""
+    model = build_model({"type": "ssn", "backbone": BACKBONE, "num_classes": classes, "num_segments": [2, 5, 2],
+                         "stpp": stpp, "dropout": 0.0})
     parts = model.stpp.parts
-    model.activity_fc = torch.nn.Linear(d * parts[1], args.classes + 1)
-    model.completeness_fc = torch.nn.Linear(d * sum(parts), args.classes)
-    model.regressor_fc = torch.nn.Linear(d * sum(parts), 2 * args.classes)
-    model.eval()
+    model.activity_fc = torch.nn.Linear(dim * parts[1], classes + 1)
+    model.completeness_fc = torch.nn.Linear(dim * sum(parts), classes)
+    model.regressor_fc = torch.nn.Linear(dim * sum(parts), 2 * classes)
+    return fold_heads(model.eval())
+
+
+def timed(fn, *args) -> tuple:
+    """fn(*args), its wall-clock seconds and this thread's CPU seconds (both paths run on one thread)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    result = fn(*args)
+    return result, time.perf_counter() - wall, time.thread_time() - cpu
+
+
+def medians_ms(times: list[tuple[float, float]]) -> np.ndarray:
+    """Median (wall, CPU) milliseconds over rounds."""
+    return np.median(np.asarray(times), axis=0) * 1000
+
+
+def bench_setting(args, stpp, bounds: np.ndarray, features: torch.Tensor) -> None:
+    heads = heads_for(stpp, args.dim, args.classes)
+    y, project_s, _ = timed(project_frames, features, heads.weights)
+    project_ms = project_s * 1000
+    stage, cells = part_layout(heads.stpp_matrix, heads.stpp_parts, heads.num_segments)
+    spans, scales = part_spans(bounds, args.frames, stage, cells)
+    i0, i1 = frame_ranges(spans, args.frame_interval, len(y))
+    ranges = (i0.tolist(), i1.tolist(), scales.tolist())
+    fast_args = (y, bounds, args.frames, args.frame_interval, heads.bias, stage, cells)
+    for _ in range(2):              # warm-up (docstring): the second call still grows the heap
+        pool_proposals(*fast_args)
+    fast_t, loop_t = [], []
+    for _ in range(args.repeats):
+        fast, *t = timed(pool_proposals, *fast_args)
+        fast_t.append(t)
+        slow, *t = timed(loop_pool, y, *ranges, heads.bias)
+        loop_t.append(t)
+    (fast_ms, fast_cpu), (loop_ms, loop_cpu) = medians_ms(fast_t), medians_ms(loop_t)
+    print(f"STPP {json.dumps(stpp)} ({len(heads.stpp_matrix)} parts, D_out {y.shape[2]}): projection "
+          f"{project_ms:.1f} ms (once per video, shared)\n"
+          f"  pooling, wall clock: vectorised {fast_ms:.2f} ms, per-proposal loop {loop_ms:.1f} ms "
+          f"-> {loop_ms / fast_ms:.0f}x\n"
+          f"  pooling, CPU time:   vectorised {fast_cpu:.2f} ms, per-proposal loop {loop_cpu:.1f} ms "
+          f"-> {loop_cpu / fast_cpu:.0f}x\n"
+          f"  max abs difference {np.abs(fast - slow).max():.1e}")
+
+
+def main(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(0)
-    t = args.frames
-    length = np.exp(rng.uniform(np.log(10), np.log(t / 4), args.proposals))
-    start = rng.uniform(0, t - length)
+    torch.manual_seed(0)
+    length = np.exp(rng.uniform(np.log(10), np.log(args.frames / 4), args.proposals))
+    start = rng.uniform(0, args.frames - length)
     bounds = np.stack([start, start + length], 1)
-    feats = torch.randn(t, d)
-    w, b, _ = folded_weights(model)
-    pooling, num_segments = model.stpp.matrix, model.num_segments
-    y, project_s = timed(project_frames, feats, w)
-    fast, pool_s = timed(pool_proposals, y, bounds, t, 1, b, pooling, parts, num_segments)
-    n = min(args.loop_proposals, args.proposals)
-    slow, loop_s = timed(loop_pool, y, b, pooling, parts, bounds[:n], t, num_segments)
-    heads, heads_s = timed(loop_heads, model, feats, bounds[:n], t)
-    loop_s, heads_s = loop_s * args.proposals / n, heads_s * args.proposals / n
-    err = max(float((fast[:n] - slow).abs().max()), float((fast[:n] - heads).abs().max()))
-    print(f"{args.proposals} proposals, {t} frames, D={d}, K={args.classes}, STPP {args.stpp}, torch threads "
-          f"{torch.get_num_threads()}")
-    print(f"per-frame projection (once per video, shared): {project_s * 1000:.1f} ms")
-    print(f"pooling, all proposals at once:   {pool_s * 1000:.1f} ms")
-    print(f"pooling, per-proposal loop:       {loop_s * 1000:.1f} ms (timed on {n} proposals, scaled)"
-          f"  -> {loop_s / pool_s:.0f}x")
-    print(f"features pooled per proposal + heads, loop: {heads_s * 1000:.1f} ms"
-          f"  -> whole vectorised path (projection + pooling) {heads_s / (project_s + pool_s):.1f}x faster")
-    print(f"max abs difference between the three: {err:.2e}")
+    features = torch.randn(-(-args.frames // args.frame_interval), args.dim)
+    print(f"{args.proposals} proposals, {args.frames} frames, frame interval {args.frame_interval} "
+          f"({len(features)} scored frames), D={args.dim}, K={args.classes}, medians of {args.repeats} "
+          f"interleaved rounds, torch threads {torch.get_num_threads()}")
+    for stpp in args.stpp:
+        bench_setting(args, json.loads(stpp), bounds, features)
     return 0
 
 

@@ -413,7 +413,7 @@ def load_pretrained(model: nn.Module, path_or_state: str | os.PathLike | Mapping
     Raises ValueError naming the source when no tensor matches.
     """
     source = "<state dict>" if isinstance(path_or_state, Mapping) else os.fspath(path_or_state)
-    raw = dict(path_or_state) if isinstance(path_or_state, Mapping) else _read_weights_file(source)
+    raw = dict(path_or_state) if isinstance(path_or_state, Mapping) else read_weights_file(source)
     state = _strip_prefixes(_unwrap_checkpoint(raw, source), prefix_strip)
     target = model.state_dict()
     conv_key = f"{first_conv(model)[0]}.weight"
@@ -441,7 +441,7 @@ def load_pretrained(model: nn.Module, path_or_state: str | os.PathLike | Mapping
     return report
 
 
-def _read_weights_file(path: str) -> Mapping:
+def read_weights_file(path: str) -> Mapping:
     """torch.load a weights file on CPU with the weights-only loader; raises ValueError naming the file.
 
     Full unpickling is never used: a weights file from a stranger must not run code.

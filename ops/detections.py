@@ -24,6 +24,8 @@ Formats:
   ``detclasslist.txt`` (7 = BaseballPitch); seconds.  As in the evalkit, a
   ``.mp4``/``.mpeg`` suffix on the video is dropped and lines whose class id is
   not in the class list are ignored (with a warning).
+- Detection CSV (written by ``detect.py``): header ``video,t_start,t_end,label,score``,
+  one detection per row, seconds, ``label`` the class name.
 - BSN/BMN proposal CSV: a header with ``xmin,xmax,score`` (fractions of the
   video), either one file per video named ``<video>.csv`` (a folder of them)
   or one file with an extra ``video`` column.
@@ -237,6 +239,21 @@ def write_thumos14_txt(path: str | os.PathLike, dets: Detections, class_ids: lis
 
 
 # --------------------------------------------------------------------------- BSN / BMN CSV
+
+
+DETECTION_CSV_COLUMNS = ("video", "t_start", "t_end", "label", "score")
+
+
+def write_detection_csv(path: str | os.PathLike, dets: Detections, classes: list[str]) -> None:
+    """Write ``video,t_start,t_end,label,score`` rows (seconds, class name, score) atomically."""
+    if dets.unit != "seconds":
+        raise ValueError(f"detection CSV files hold seconds; these detections are in {dets.unit}")
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(DETECTION_CSV_COLUMNS)
+        for v, s, e, lab, sc in zip(dets.video.tolist(), dets.t_start.tolist(), dets.t_end.tolist(),
+                                    dets.label.tolist(), dets.score.tolist()):
+            writer.writerow([v, f"{s:.3f}", f"{e:.3f}", classes[lab - 1], f"{sc:.6g}"])
 
 
 def _read_one_csv(path: Path, video: str | None) -> list[tuple]:

@@ -116,7 +116,7 @@ def results_to_detections(results: dict[str, VideoResult], cfg: PostprocessConfi
         return Detections(unit="fraction")
     codes, bounds, cls, score, reg = (np.concatenate(c) for c in zip(*chunks))
     num_classes = int(cls.max()) + 1 if len(cls) else 1
-    keep = batched_temporal_nms(bounds, score, codes * num_classes + cls, cfg.nms_threshold)
+    keep = batched_temporal_nms(bounds, score, codes * num_classes + cls, cfg.nms_threshold, inclusive=False)
     bounds, cls, score, reg, codes = bounds[keep], cls[keep], score[keep], reg[keep], codes[keep]
     if cfg.regression:
         bounds = apply_regression(bounds, reg)

@@ -16,6 +16,34 @@ numpy arrays, for N proposals and K classes:
    ``length *= exp(log_ratio)`` (see :mod:`ops.postprocess`).  Old files may
    store (N, 2K); it is reshaped.  None when the model has no regression head.
 
+Raw per-frame outputs (``ssn_test.py --save_raw DIR``): one ``DIR/<video id>.npz``
+per video, plain numpy ``.npz`` (no pickle; :func:`save_raw_outputs`,
+:func:`load_raw_outputs`, :class:`RawOutputs`), for T scored frames, P STPP
+parts, S segments and K classes:
+
+- ``video`` () str: the video field of the proposal list.
+- ``num_frames`` () int: frames of the video's folder; ``frame_interval`` ()
+  int: every k-th frame was scored.
+- ``frame_index`` (T,) int64: the 0-based frame of each scored frame
+  (``t x frame_interval``).
+- ``activity`` (T, P, K + 1), ``completeness`` (T, P, K) and ``regression``
+  (T, P, K, 2) float32: the folded heads' outputs of each frame for each STPP
+  part (the head weights acting on part p times the frame's feature), without
+  bias; activity is zero on parts outside the course; regression is still
+  normalised.
+- ``activity_bias`` (K + 1,), ``completeness_bias`` (K,), ``regression_bias``
+  (K, 2) float64: the heads' biases.
+- ``stpp_matrix`` (P, S) float, ``stpp_parts`` (3,) int, ``num_segments`` (3,)
+  int: the model's STPP (:class:`ops.ssn.STPP`), i.e. which span of which
+  stage each part covers.
+- ``reg_stats`` (2, 2) float64: mean and std rows that de-normalise regression.
+
+A proposal's scores are the biases plus, over parts, the mean of the part's
+outputs over the frames of its span (starting/ending parts scaled), with
+regression then multiplied by std and shifted by mean:
+:func:`ops.ssn_inference.score_raw` re-pools any proposal this way and
+reproduces the result file.
+
 Loading is safe: :func:`safe_load_pickle` accepts only plain containers,
 numpy arrays, dtypes and scalars (both ``numpy.core`` paths of numpy 1.x and
 ``numpy._core`` paths of numpy 2).  Any other global (a function, a class of
@@ -29,7 +57,7 @@ import io
 import logging
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +179,61 @@ def load_video_result(path: str | os.PathLike) -> VideoResult:
     """Inverse of :func:`save_video_result` (loaded without pickle)."""
     with np.load(path, allow_pickle=False) as d:
         return VideoResult(d["rel_props"], d["act_scores"], d["comp_scores"], d["reg_scores"])
+
+
+@dataclass
+class RawOutputs:
+    """Per-frame outputs of the folded SSN heads for one video (fields and shapes in the module docstring)."""
+
+    video: str
+    num_frames: int
+    frame_interval: int
+    frame_index: np.ndarray
+    activity: np.ndarray
+    completeness: np.ndarray
+    regression: np.ndarray
+    activity_bias: np.ndarray
+    completeness_bias: np.ndarray
+    regression_bias: np.ndarray
+    stpp_matrix: np.ndarray
+    stpp_parts: np.ndarray
+    num_segments: np.ndarray
+    reg_stats: np.ndarray
+
+
+_RAW_SCALARS = {"video": str, "num_frames": int, "frame_interval": int}
+
+
+def save_raw_outputs(path: str | os.PathLike, raw: RawOutputs) -> None:
+    """Write one video's :class:`RawOutputs` as ``.npz`` (no pickle), atomically."""
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **{field.name: np.asarray(getattr(raw, field.name)) for field in fields(raw)})
+
+
+def _check_raw(raw: RawOutputs, source: str) -> RawOutputs:
+    t, p, k1 = raw.activity.shape
+    k = k1 - 1
+    want = {"frame_index": (t,), "completeness": (t, p, k), "regression": (t, p, k, 2),
+            "activity_bias": (k + 1,), "completeness_bias": (k,), "regression_bias": (k, 2),
+            "stpp_parts": (3,), "num_segments": (3,), "reg_stats": (2, 2)}
+    bad = [f"{name} {getattr(raw, name).shape} (expected {shape})" for name, shape in want.items()
+           if getattr(raw, name).shape != shape]
+    if raw.stpp_matrix.shape[0] != p:
+        bad.append(f"stpp_matrix {raw.stpp_matrix.shape} (expected {p} rows)")
+    if bad:
+        raise ResultFileError(f"{source}: raw outputs of {raw.video!r} have inconsistent shapes: {', '.join(bad)}")
+    return raw
+
+
+def load_raw_outputs(path: str | os.PathLike) -> RawOutputs:
+    """Inverse of :func:`save_raw_outputs` (loaded without pickle); shapes are checked, errors name the file."""
+    with np.load(path, allow_pickle=False) as d:
+        missing = [field.name for field in fields(RawOutputs) if field.name not in d.files]
+        if missing:
+            raise ResultFileError(f"{path}: not a raw-outputs file (missing {', '.join(missing)})")
+        values = {field.name: _RAW_SCALARS[field.name](d[field.name]) if field.name in _RAW_SCALARS
+                  else d[field.name] for field in fields(RawOutputs)}
+    return _check_raw(RawOutputs(**values), str(path))
 
 
 def write_results(path: str | os.PathLike, results: dict[str, VideoResult]) -> None:

@@ -23,14 +23,20 @@ log length ratio), normalised by dataset statistics, on foreground samples.
 """
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import asdict
+from typing import Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ops.backbones import BackboneConfig, apply_bn_mode, build_backbone
+from ops.backbones import (CHECKPOINT_KEYS, BackboneConfig, read_weights_file, apply_bn_mode, build_backbone,
+                           load_pretrained)
+
+logger = logging.getLogger(__name__)
 
 FG, INCOMPLETE, BG = 0, 1, 2
 KIND_CODES = {"fg": FG, "incomplete": INCOMPLETE, "bg": BG}
@@ -229,3 +235,114 @@ def ssn_losses(outputs, labels, kinds, groups, reg_targets, ohem_ratio: float = 
     act_loss = F.cross_entropy(activity[act_mask], torch.where(kinds[act_mask] == BG, 0, labels[act_mask]))
     return {"activity": act_loss, "completeness": completeness_loss(comp, labels, kinds, groups, ohem_ratio),
             "regression": regression_loss(reg, labels, kinds, reg_targets)}
+
+
+# --------------------------------------------------------------------------- original SSN checkpoints
+
+# Head names of the original SSN (yjxiong/action-detection, ``ssn_models.py``), saved under
+# ``module.`` (DataParallel) with the backbone under ``module.base_model.``; TSN checkpoints
+# hold a classifier ``new_fc`` instead, which no SSN head corresponds to.
+REFERENCE_HEADS = ("activity_fc", "completeness_fc", "regressor_fc")
+REFERENCE_UNUSED = ("new_fc",)
+
+
+def map_reference_state_dict(state: Mapping, model: SSN) -> dict[str, torch.Tensor]:
+    """Tensors of an original SSN (or TSN) checkpoint under ``model``'s names, heads re-laid out.
+
+    Both differences from our heads are linear, so the mapped heads give the original's
+    training-time outputs exactly on the same snippet features:
+
+    - activity: the original classifies the plain mean of the course snippets (D inputs),
+      ours the course STPP parts (course parts x D).  That mean is the segment-weighted
+      sum of the parts of the course's first pyramid level, so the weight is copied to
+      those parts, times each part's share of the course segments, and is 0 elsewhere;
+    - completeness and regression: the same STPP layout (starting, course, ending; levels
+      in order; D features per part, part-major), but the original divides every part by
+      the number of parts of its stage, so the weights are divided likewise.
+
+    Biases are unchanged, and the regressor's 2K outputs are class-major (centre, log
+    length) pairs in both, ``view(K, 2)``.
+
+    Args:
+        state: the checkpoint dict or its 'state_dict' (keys ``module.base_model.<name>``,
+            ``module.activity_fc.weight``, ...; ``module.`` optional; a bare backbone too).
+        model: our SSN, built with the published model's class count and STPP.
+    Returns:
+        {our key: tensor}: ``base.<name>`` for every backbone tensor, as stored (shapes are
+        fitted by :func:`ops.backbones.load_pretrained`), and the heads ``state`` has.
+    Raises:
+        ValueError naming the head tensor and both shapes when the published model's class
+        count, feature size or STPP part count differs from ours.
+    """
+    out, unused = {}, []
+    for key, value in _reference_tensors(state).items():
+        head = key.split(".")[0]
+        if head in REFERENCE_HEADS:
+            out[key] = _map_reference_head(key, value, model)
+        elif head in REFERENCE_UNUSED:
+            unused.append(key)
+        else:
+            out["base." + key.removeprefix("base_model.")] = value
+    if unused:
+        logger.info("not mapped (no SSN head corresponds): %s", ", ".join(unused))
+    return out
+
+
+def load_reference_checkpoint(model: SSN, path: str | os.PathLike) -> list[str]:
+    """Initialise ``model`` from an original SSN / TSN checkpoint file: backbone and every head it has.
+
+    Returns the names of the heads loaded.  Raises ValueError (file unreadable, no
+    backbone tensor matches, or a head whose shape disagrees; nothing is loaded then).
+    """
+    mapped = map_reference_state_dict(read_weights_file(os.fspath(path)), model)
+    base = {k[len("base."):]: v for k, v in mapped.items() if k.startswith("base.")}
+    heads = {k: v for k, v in mapped.items() if not k.startswith("base.")}
+    load_pretrained(model.base, base, modality=model.backbone_cfg.modality)
+    model.load_state_dict(heads, strict=False)
+    logger.info("%s: original SSN heads loaded: %s", path, ", ".join(sorted(heads)) or "none (backbone only)")
+    return sorted(heads)
+
+
+def _reference_tensors(state: Mapping) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint dict (or of its 'state_dict', ...), ``module.`` removed."""
+    wrapped = [k for k in CHECKPOINT_KEYS if isinstance(state.get(k), Mapping)]
+    state = state[wrapped[0]] if wrapped else state
+    return {k.removeprefix("module."): v for k, v in state.items()
+            if isinstance(k, str) and isinstance(v, torch.Tensor)}
+
+
+def _map_reference_head(key: str, value: torch.Tensor, model: SSN) -> torch.Tensor:
+    """One original head tensor (``activity_fc.weight``, ...) in our layout; checks its shape first."""
+    name, kind = key.split(".", 1)
+    k, parts = model.num_classes, model.stpp.num_parts
+    dim = model.activity_fc.in_features // model.stpp.parts[1]
+    outputs = {"activity_fc": k + 1, "completeness_fc": k, "regressor_fc": 2 * k}[name]
+    inputs = dim if name == "activity_fc" else dim * parts
+    expected = (outputs, inputs) if kind == "weight" else (outputs,)
+    if tuple(value.shape) != expected:
+        raise ValueError(
+            f"{key}: the checkpoint's shape {tuple(value.shape)} differs from {expected} of this model "
+            f"({k} classes, {dim}-d features, STPP {model.stpp_cfg} = {parts} parts); build the model with "
+            f"the published model's --num_classes, --arch and --stpp")
+    if kind != "weight":
+        return value.clone()
+    if name == "activity_fc":
+        share = _course_mean_shares(model).to(value.dtype)
+        return torch.einsum("p,od->opd", share, value).reshape(outputs, -1)
+    per_part = torch.cat([torch.full((n,), 1.0 / n) for n in model.stpp.parts]).to(value.dtype)
+    return value * per_part.repeat_interleave(dim)[None, :]
+
+
+def _course_mean_shares(model: SSN) -> torch.Tensor:
+    """(course parts,) weights that sum the course STPP parts into the mean of all course segments.
+
+    The parts of the course's first pyramid level cover its segments once, part ``i``
+    averaging ``n_i`` of them, so the course mean is ``sum_i (n_i / S) part_i``; the
+    parts of the other levels get 0.
+    """
+    first, count = model.stpp.parts[0], model.stpp.parts[1]
+    rows = model.stpp.matrix[first:first + count]  # (course parts, all segments) averaging weights
+    segments = (rows > 0).sum(dim=1).to(torch.float64)
+    share = segments / model.num_segments[1]
+    share[_levels(model.stpp_cfg[1])[0]:] = 0.0
+    return share

@@ -1,55 +1,109 @@
 """SSN scoring by folded heads: the backbone runs once per sampled frame.
 
-Everything after the backbone is linear (dropout is off at test time), so
-``heads(STPP(segment features))`` equals a weighted sum, over segments, of
-per-frame projections ``Y[t, p] = W_p @ f_t`` averaged over the frames of each
-segment (``W_p``: the block of the activity, completeness and regression
-weights acting on STPP part ``p``).  Scores of every proposal of a video come
-from one cumulative sum of ``Y`` over frames: no per-proposal loop.
+Everything after the backbone is linear at test time (dropout is off), so the
+heads applied to a proposal's STPP feature equal a sum over STPP parts ``p``
+of ``W_p @ mean_p(f)``: the head weights acting on part ``p`` times the mean
+feature of that part.  Moving ``W_p`` inside the mean gives per-frame outputs
+``Y[t, p] = W_p @ f_t`` (:func:`project_frames`, ``D_out = (K+1) + K + 2K``
+columns per part), computed once per video; a proposal's scores are then the
+bias plus, for every part, the mean of ``Y[:, p]`` over the part's frames.
 
-A segment's frames are the sampled frames ``t x frame_interval`` inside its
-span (:func:`ops.ssn.stage_layout`, segments of equal length); a segment with
-no sampled frame uses the one nearest its centre.  With one sampled frame per
-segment this is exactly the training-time forward.
+Pooling (the original SSN's test-time rule): part ``p`` covers one span of one
+stage (:func:`ops.ssn.stage_bounds`): the whole stage, or a pyramid cell made
+of segments ``a .. b`` of the stage's ``S`` equal segments, i.e.
+``[A + (B - A) a / S, A + (B - A) b / S)``.  Its feature is the mean over the
+sampled frames ``t x frame_interval`` inside that span, or the sampled frame
+at or before the span's centre when none is; starting and ending parts are
+scaled as in training.  With one sampled frame per segment this is exactly
+the training-time forward (tested).
+
+Speed: one exclusive prefix sum over frames ``S[t] = sum_{u<t} Y[u]``
+(:func:`prefix_sums`, float64 so that differences of long sums stay exact to
+~1e-12) makes every part of every proposal ``(S[i1] - S[i0]) / (i1 - i0)``:
+one gather of (2, N, parts) rows of ``D_out`` values for all N proposals and
+a weighted sum over parts.  No loop over proposals, segments or stages.
+Pooling runs in numpy on the CPU (the per-frame outputs are small: T x parts
+x D_out); the projection runs where the features are.
+
+The per-frame outputs can be kept (:func:`raw_outputs`, file layout in
+:mod:`ops.results`) and re-pooled later for any proposal (:func:`score_raw`).
 """
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ops.results import RawOutputs
 from ops.ssn import SSN, stage_bounds
 
 
-def folded_weights(model: SSN) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int, int]]:
-    """Per-part head weights (parts, out, D), bias (out,), and output sizes (K+1, K, 2K).
+@dataclass(frozen=True)
+class FoldedHeads:
+    """An SSN's heads folded per STPP part, and the pyramid's geometry.
 
-    Output columns: activity (K+1) | completeness (K) | regression (2K, class-major (centre, scale)).
+    weights: (parts, D_out, D) float32, block of the activity, completeness and regression weights acting
+    on each part (activity rows are zero outside the course); bias: (D_out,) float64; sizes: column counts
+    (K+1, K, 2K) of activity | completeness | regression (class-major (centre, scale)); stpp_matrix
+    (parts, S), stpp_parts (3,) and num_segments (3,): the model's STPP (:class:`ops.ssn.STPP`).
     """
+
+    weights: torch.Tensor
+    bias: np.ndarray
+    sizes: tuple[int, int, int]
+    stpp_matrix: np.ndarray
+    stpp_parts: np.ndarray
+    num_segments: np.ndarray
+
+
+def fold_heads(model: SSN) -> FoldedHeads:
+    """Split the three heads' weights by the STPP part they act on (see the module docstring)."""
     stpp, k = model.stpp, model.num_classes
     d = model.activity_fc.in_features // stpp.parts[1]
-    out = (k + 1) + k + 2 * k
-    w = torch.zeros(stpp.num_parts, out, d)
+    w = torch.zeros(stpp.num_parts, (k + 1) + k + 2 * k, d)
     first_course = stpp.parts[0]
-    for p in range(stpp.num_parts):
+    for p in range(stpp.num_parts):   # a handful of parts: runs once per model
         if first_course <= p < first_course + stpp.parts[1]:
             c = p - first_course
             w[p, :k + 1] = model.activity_fc.weight[:, c * d:(c + 1) * d]
         w[p, k + 1:2 * k + 1] = model.completeness_fc.weight[:, p * d:(p + 1) * d]
         w[p, 2 * k + 1:] = model.regressor_fc.weight[:, p * d:(p + 1) * d]
     bias = torch.cat([model.activity_fc.bias, model.completeness_fc.bias, model.regressor_fc.bias])
-    return w.detach(), bias.detach(), (k + 1, k, 2 * k)
+    return FoldedHeads(w.detach(), bias.detach().cpu().double().numpy(), (k + 1, k, 2 * k),
+                       stpp.matrix.cpu().numpy(), np.asarray(stpp.parts), np.asarray(model.num_segments))
 
 
-def segment_spans(bounds: np.ndarray, count: int, num_segments) -> tuple[np.ndarray, np.ndarray]:
-    """Segment spans (N, S, 2) in frames and stage scales (N, 2) for proposals (N, 2) in frames:
-    the stages of :func:`ops.ssn.stage_bounds`, each cut into equal segments."""
+def part_layout(stpp_matrix: np.ndarray, stpp_parts, num_segments) -> tuple[np.ndarray, np.ndarray]:
+    """Where each STPP part lies in its stage: stage (parts,) (0 starting, 1 course, 2 ending) and
+    (parts, 3) int rows (first segment, end segment, segments of the stage), read off the pooling matrix."""
+    used = np.asarray(stpp_matrix) > 0                                     # (parts, S)
+    stage = np.repeat(np.arange(3), np.asarray(stpp_parts))
+    num_segments = np.asarray(num_segments)
+    offset = np.concatenate([[0], np.cumsum(num_segments)[:-1]])[stage]
+    first = used.argmax(1)
+    end = used.shape[1] - used[:, ::-1].argmax(1)
+    if not (used.sum(1) == end - first).all():
+        raise ValueError("every STPP part must pool one contiguous run of segments")
+    return stage, np.stack([first - offset, end - offset, num_segments[stage]], 1)
+
+
+def part_spans(bounds: np.ndarray, count: int, stage: np.ndarray, cells: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Frame spans (N, parts, 2) and scales (N, parts) of every part of proposals (N, 2) in frames.
+
+    stage, cells: :func:`part_layout`; count: frames of the video.  Scales: the starting/ending stage
+    scale of :func:`ops.ssn.stage_bounds` for their parts, 1 for course parts.
+    """
     stages, scales = stage_bounds(bounds, count)
-    spans = []
-    for k, n in enumerate(num_segments):
-        a, b = stages[:, k, 0], stages[:, k, 1]
-        edges = a[:, None] + (b - a)[:, None] * np.arange(n + 1)[None, :] / n       # (N, n + 1)
-        spans.append(np.stack([edges[:, :-1], edges[:, 1:]], axis=2))
-    return np.concatenate(spans, axis=1), scales
+    a, b = stages[:, stage, 0], stages[:, stage, 1]                       # (N, parts)
+    length, (first, end, n) = b - a, cells.T
+    # multiply before dividing, start from the nearer stage end: integer spans stay exact and a stage's
+    # own ends come out as they are (a + (b - a) can miss b by an ulp; ceil() would then skip a frame)
+    spans = np.stack([a + length * first / n, b - length * (n - end) / n], 2)
+    part_scales = np.concatenate([scales[:, :1], np.ones((len(a), 1)), scales[:, 1:]], 1)[:, stage]
+    return spans, part_scales
 
 
 def frame_ranges(spans: np.ndarray, frame_interval: int, num_scored: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,60 +112,111 @@ def frame_ranges(spans: np.ndarray, frame_interval: int, num_scored: int) -> tup
     i1 = np.ceil(spans[..., 1] / frame_interval).astype(np.int64)
     centre = np.floor((spans[..., 0] + spans[..., 1]) / 2 / frame_interval).astype(np.int64)
     empty = i1 <= i0
-    i0 = np.where(empty, centre, i0)
-    i1 = np.where(empty, centre + 1, i1)
-    i0 = np.clip(i0, 0, num_scored - 1)
-    i1 = np.clip(i1, i0 + 1, num_scored)
+    i0 = np.clip(np.where(empty, centre, i0), 0, num_scored - 1)
+    i1 = np.clip(np.where(empty, centre + 1, i1), i0 + 1, num_scored)
     return i0, i1
 
 
-def project_frames(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Per-frame head outputs of every STPP part: (T, D) x (parts, out, D) -> (T, parts, out)."""
-    return torch.einsum("td,pod->tpo", features, weights.to(features))
+def prefix_sums(y: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Exclusive prefix sums ``S[t] = sum_{u<t} y[u]``, t = 0 .. T, of rows y (T, C), in float64.
 
-
-def pool_proposals(y: torch.Tensor, bounds: np.ndarray, count: int, frame_interval: int, bias: torch.Tensor,
-                   pooling: torch.Tensor, parts: list[int], num_segments) -> torch.Tensor:
-    """Head outputs (N, out) of every proposal from per-frame part outputs ``y`` (T, parts, out), at once.
-
-    bounds: (N, 2) proposals in frames; count: frames in the folder; pooling: STPP matrix (parts, S);
-    parts: parts per stage.  One cumulative sum over frames (float64, so differences of long sums stay
-    exact) serves every segment of every proposal; each stage gathers only the parts it feeds.
+    Returns (table (bl x nb, C), bl, nb); ``S[t]`` is row ``(t % bl) * nb + t // bl``.  The frames are
+    cut into nb blocks of bl ~ sqrt(T) and stored block-transposed, so that the running sum advances
+    every block at once with bl vector additions over contiguous rows (numpy's cumsum along the frame
+    axis is a scalar loop, about 10x slower); the block offsets are added at the end.
     """
-    n, (t, num_parts, out_dim) = len(bounds), y.shape
-    if n == 0:
-        return y.new_zeros(0, bias.numel())
-    csum = torch.zeros(t + 1, num_parts * out_dim, dtype=torch.float64, device=y.device)
-    torch.cumsum(y.reshape(t, -1).double(), 0, out=csum[1:])
-    spans, scales = segment_spans(bounds, count, num_segments)
+    t, c = y.shape
+    bl = max(1, math.isqrt(t + 1))
+    nb = t // bl + 1                          # blocks holding positions 0 .. T
+    full, rest = divmod(t, bl)                # blocks whose bl frames all exist; frames of the last one
+    table = np.empty((bl, nb, c))             # not zeros: every entry is written once below
+    table[0] = 0.0
+    # table[j, i] <- y[i bl + j - 1], the frame just before position i bl + j (float32 -> float64 here)
+    table[1:, :full] = y[:full * bl].reshape(full, bl, c)[:, :-1].transpose(1, 0, 2)
+    table[1:rest + 1, full] = y[full * bl:]
+    table[rest + 1:, full] = 0.0              # positions past T: unused, kept finite
+    for j in range(2, bl):                    # bl steps, each over all blocks
+        table[j] += table[j - 1]
+    totals = table[-1, :full] + y[bl - 1:full * bl:bl]                     # (full, C) block sums
+    offsets = np.zeros((nb, c))
+    np.cumsum(totals, 0, out=offsets[1:])
+    table += offsets
+    return table.reshape(bl * nb, c), bl, nb
+
+
+@torch.no_grad()
+def project_frames(features: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
+    """Per-frame head outputs of every STPP part: features (T, D) x weights (parts, D_out, D) ->
+    (T, parts, D_out) float32 numpy, computed on the features' device."""
+    parts, out, d = weights.shape
+    y = features.float() @ weights.to(features.device, torch.float32).reshape(parts * out, d).t()
+    return y.view(-1, parts, out).cpu().numpy()
+
+
+def pool_proposals(y: np.ndarray, bounds: np.ndarray, count: int, frame_interval: int, bias: np.ndarray,
+                   stage: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Head outputs (N, D_out) float64 of proposals (N, 2) in frames from per-frame outputs y (T, parts, D_out).
+
+    count: frames of the video; y[t] belongs to frame ``t x frame_interval``; bias (D_out,);
+    stage, cells: :func:`part_layout`.  All proposals at once (module docstring).
+    """
+    t, num_parts, out = y.shape
+    if len(bounds) == 0:
+        return np.zeros((0, out))
+    spans, scales = part_spans(np.asarray(bounds, np.float64).reshape(-1, 2), count, stage, cells)
     i0, i1 = frame_ranges(spans, frame_interval, t)
-    i0, i1 = torch.from_numpy(i0).to(y.device), torch.from_numpy(i1).to(y.device)
-    inv = 1.0 / (i1 - i0).double()
-    scales = torch.from_numpy(scales).to(device=y.device, dtype=torch.float64)
-    result = bias.to(device=y.device, dtype=torch.float64).expand(n, -1).clone()
-    seg0 = part0 = 0
-    for stage, (n_seg, n_parts) in enumerate(zip(num_segments, parts)):
-        cols = slice(part0 * out_dim, (part0 + n_parts) * out_dim)
-        a, b = i0[:, seg0:seg0 + n_seg], i1[:, seg0:seg0 + n_seg]
-        seg = (csum[b, cols] - csum[a, cols]) * inv[:, seg0:seg0 + n_seg, None]        # (N, n_seg, n_parts*out)
-        w = pooling[part0:part0 + n_parts, seg0:seg0 + n_seg].to(seg)                  # (n_parts, n_seg)
-        # part p of this stage averages its segments' outputs of projection p; parts add up
-        pooled = (w.t()[None, :, :, None] * seg.view(n, n_seg, n_parts, out_dim)).sum((1, 2))
-        if stage != 1:
-            pooled = pooled * scales[:, stage // 2, None]
-        result += pooled
-        seg0, part0 = seg0 + n_seg, part0 + n_parts
-    return result.to(y.dtype)
+    table, bl, nb = prefix_sums(y.reshape(t, num_parts * out))
+    ends = np.stack([i1, i0])                                              # (2, N, parts) positions
+    rows = ((ends % bl) * nb + ends // bl) * num_parts + np.arange(num_parts)
+    sums = np.take(table.reshape(-1, out), rows, axis=0)                  # (2, N, parts, D_out)
+    diff = np.subtract(sums[0], sums[1], out=sums[0])
+    return np.einsum("np,npo->no", scales / (i1 - i0), diff) + bias
+
+
+def score_frames(y: np.ndarray, heads: FoldedHeads, bounds: np.ndarray, count: int, frame_interval: int
+                 ) -> np.ndarray:
+    """:func:`pool_proposals` with the pyramid of ``heads``: raw head outputs (N, D_out) float64."""
+    stage, cells = part_layout(heads.stpp_matrix, heads.stpp_parts, heads.num_segments)
+    return pool_proposals(y, bounds, count, frame_interval, heads.bias, stage, cells)
 
 
 @torch.no_grad()
 def score_proposals(features: torch.Tensor, bounds: np.ndarray, count: int, frame_interval: int,
-                    weights: torch.Tensor, bias: torch.Tensor, pooling: torch.Tensor, parts: list[int],
-                    num_segments) -> torch.Tensor:
-    """Raw head outputs (N, out) of every proposal of one video.
+                    heads: FoldedHeads) -> np.ndarray:
+    """Raw head outputs (N, D_out) float64 of every proposal (N, 2) of one video, in frames.
 
-    features: (T, D) backbone features of the sampled frames (crops averaged);
-    weights/bias: :func:`folded_weights`; the rest as :func:`pool_proposals`.
+    features: (T, D) backbone features of the sampled frames (crops averaged); heads: :func:`fold_heads`.
     """
-    return pool_proposals(project_frames(features, weights), bounds, count, frame_interval, bias, pooling, parts,
-                          num_segments)
+    return score_frames(project_frames(features, heads.weights), heads, bounds, count, frame_interval)
+
+
+def head_scores(out: np.ndarray, num_classes: int, reg_stats: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split raw head outputs (N, D_out) into activity (N, K+1), completeness (N, K) and regression
+    (N, K, 2), the latter de-normalised with ``reg_stats`` ((2, 2): mean and std rows)."""
+    k = num_classes
+    reg_stats = np.asarray(reg_stats, np.float64)
+    reg = out[:, 2 * k + 1:].reshape(-1, k, 2) * reg_stats[1] + reg_stats[0]
+    return out[:, :k + 1], out[:, k + 1:2 * k + 1], reg
+
+
+def raw_outputs(y: np.ndarray, heads: FoldedHeads, video: str, count: int, frame_interval: int,
+                reg_stats) -> RawOutputs:
+    """Per-frame outputs y (T, parts, D_out) of one video as :class:`ops.results.RawOutputs`."""
+    t, parts, _ = y.shape
+    k1, k, _ = heads.sizes
+    return RawOutputs(video, int(count), int(frame_interval), np.arange(t, dtype=np.int64) * frame_interval,
+                      y[..., :k1], y[..., k1:k1 + k], y[..., k1 + k:].reshape(t, parts, k, 2),
+                      heads.bias[:k1], heads.bias[k1:k1 + k], heads.bias[k1 + k:].reshape(k, 2),
+                      heads.stpp_matrix, heads.stpp_parts, heads.num_segments, np.asarray(reg_stats, np.float64))
+
+
+def score_raw(raw: RawOutputs, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores of proposals (N, 2) in frames from a video's raw outputs, as ``ssn_test`` computes them:
+    activity (N, K+1), completeness (N, K), de-normalised regression (N, K, 2), float64."""
+    t, parts, k1 = raw.activity.shape
+    y = np.concatenate([raw.activity, raw.completeness, raw.regression.reshape(t, parts, -1)], 2)
+    bias = np.concatenate([raw.activity_bias, raw.completeness_bias, raw.regression_bias.ravel()])
+    stage, cells = part_layout(raw.stpp_matrix, raw.stpp_parts, raw.num_segments)
+    out = pool_proposals(y, bounds, raw.num_frames, raw.frame_interval, bias, stage, cells)
+    return head_scores(out, k1 - 1, raw.reg_stats)

@@ -26,7 +26,8 @@ and ``ops/sequence_funcs.py`` of the original code), on one video's actionness
    snippets, except the backward box without an earlier run, which the
    original sums over ``[0, down[x] + 2)``; both are kept as they were;
 4. all boxes of all levels and tolerances go through greedy NMS at IoU 0.9
-   with the original's inclusive IoU (``len = end - start + 1``).
+   with the original's inclusive IoU (``len = end - start + 1``), the shared
+   sparse NMS of ``ops.temporal`` (``inclusive=True``).
 
 Vectorisation: runs come from ``np.diff`` of the padded (levels, T) label
 matrix; the two searches ("next run whose signal is greater", "previous run
@@ -48,7 +49,7 @@ import logging
 import numpy as np
 
 from ops.actionness import Actionness
-from ops.temporal import fraction_to_seconds
+from ops.temporal import batched_temporal_nms, fraction_to_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -274,19 +275,14 @@ def _merge_duplicates(start, end, score, T) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tag_nms(bounds: np.ndarray, scores: np.ndarray, threshold: float, block: int = 1024) -> np.ndarray:
-    """Greedy NMS with the original TAG IoU, on sparse pairs of overlapping boxes.
+    """Greedy NMS with the original TAG IoU (:func:`ops.temporal.batched_temporal_nms`, inclusive).
 
     IoU as the original: a box ``[s, e]`` spans ``e - s + 1`` snippets,
     ``inter = min(e) - max(s) + 1`` and ``IoU = inter / (len1 + len2 - inter)``;
     a box is dropped when its IoU with a kept, earlier-visited box is above
     ``threshold``.  Visiting order: score descending, ties by start then end
-    ascending.
-
-    Boxes are settled ``block`` at a time in visiting order: the greedy outcome
-    inside the block (from its overlapping pairs), then every later box that a
-    kept box of the block overlaps too much is dropped at once.  So memory and
-    time follow the kept boxes, not the (possibly quadratic) number of
-    overlapping pairs of near-identical boxes.
+    ascending.  The NMS is sparse and settled ``block`` boxes at a time, so memory
+    follows the kept boxes, not the number of pairs of near-identical boxes.
 
     Args:
         bounds: (N, 2) integer ``[start, end]``; scores: (N,).
@@ -295,112 +291,10 @@ def tag_nms(bounds: np.ndarray, scores: np.ndarray, threshold: float, block: int
     """
     b = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
     sc = np.asarray(scores, dtype=np.float64).reshape(-1)
-    order = np.lexsort((b[:, 1], b[:, 0], -sc))  # visiting order
-    s, e = b[order, 0], b[order, 1]
-    n = len(order)
-    by_key = np.lexsort((e, s))  # positions (in visiting order) sorted by start, end
-    alive, kept = np.ones(n, bool), np.zeros(n, bool)
-    for p0 in range(0, n, block):
-        p1 = min(n, p0 + block)
-        blk = p0 + np.flatnonzero(alive[p0:p1])
-        if blk.size == 0:
-            continue
-        srt = np.lexsort((e[blk], s[blk]))
-        q, t = _overlapping_pairs(s[blk], e[blk], s[blk[srt]], e[blk[srt]], threshold)
-        t = srt[t]
-        later = t > q
-        winners = blk[_greedy_keep(len(blk), q[later], t[later])]
-        kept[winners] = True
-        rest = by_key[alive[by_key] & (by_key >= p1)]
-        if rest.size:
-            _, t = _overlapping_pairs(s[winners], e[winners], s[rest], e[rest], threshold)
-            alive[rest[t]] = False
-    return order[kept]
-
-
-def _overlapping_pairs(qs, qe, ts, te, threshold: float, budget: int = 1 << 20
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (query q, target t) whose inclusive IoU is above ``threshold``.
-
-    Targets must be sorted by start, then end.  IoU > t > 0 implies
-    ``|s_q - s_t| + |e_q - e_t| < (1 - t) / t * len_q``, so for each distinct
-    target start inside that window around ``s_q`` the targets with that start
-    (a block sorted by end) are cut to the end window by ``searchsorted`` on the
-    key ``start * W + end``.  At most ``budget`` candidate pairs exist at a time.
-
-    Returns:
-        q (P,), t (P,) int64 indices into the queries and the targets.
-    """
-    out_q, out_t = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    if len(qs) == 0 or len(ts) == 0:
-        return out_q[0], out_t[0]
-    qlen = qe - qs + 1
-    if threshold > 0:
-        half = np.floor((1.0 - threshold) / threshold * qlen).astype(np.int64) + 1  # a safe superset
-    else:
-        half = np.full(len(qs), int(max(qe.max(), te.max()) - min(qs.min(), ts.min())) + 2)
-    width = int(max(qe.max(), te.max())) + 1
-    key = ts * width + te
-    first = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
-    starts = ts[first]
-    a = np.searchsorted(starts, qs - half, side="left")
-    b = np.searchsorted(starts, qs + half, side="right")
-    for c0, c1 in _chunks(b - a, budget):
-        i, u = _expand(a[c0:c1], b[c0:c1])
-        i += c0
-        base = starts[u] * width
-        lo = np.searchsorted(key, base + np.maximum(qe - half, 0)[i], side="left")
-        hi = np.searchsorted(key, base + np.minimum(qe + half, width - 1)[i], side="right")
-        for d0, d1 in _chunks(hi - lo, budget):
-            rep, j = _expand(lo[d0:d1], hi[d0:d1])
-            q = i[d0:d1][rep]
-            inter = np.minimum(qe[q], te[j]) - np.maximum(qs[q], ts[j]) + 1
-            union = qlen[q] + (te[j] - ts[j] + 1) - inter
-            hit = inter.astype(np.float64) / union.astype(np.float64) > threshold
-            out_q.append(q[hit])
-            out_t.append(j[hit])
-    return np.concatenate(out_q), np.concatenate(out_t)
-
-
-def _chunks(counts: np.ndarray, budget: int):
-    """Consecutive slices ``(c0, c1)`` of ``counts`` summing to at most ``budget`` (or one item)."""
-    total = np.cumsum(counts)
-    c0, n = 0, len(counts)
-    while c0 < n:
-        done = total[c0 - 1] if c0 else 0
-        c1 = max(c0 + 1, int(np.searchsorted(total, done + budget, side="right")))
-        yield c0, min(c1, n)
-        c0 = c1
-
-
-def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten ranges ``[lo[k], hi[k])``: returns (k of each element, the element)."""
-    counts = np.maximum(hi - lo, 0)
-    k = np.repeat(np.arange(len(lo)), counts)
-    offset = np.arange(len(k)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return k, lo[k] + offset
-
-
-def _greedy_keep(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Greedy NMS outcome over a suppression graph (edges src -> dst, src visited first).
-
-    Resolved in rounds, each vectorised over the edges: a box with a kept
-    source is dropped; a box whose sources are all dropped is kept.  Every round
-    settles at least the first unsettled box, and in practice a few rounds do.
-    Returns the kept indices, ascending (= visiting order).
-    """
-    state = np.zeros(n, np.int8)  # 0 open, 1 kept, 2 dropped
-    while True:
-        open_ = state == 0
-        if not open_.any():
-            break
-        live = open_[dst]
-        src, dst = src[live], dst[live]
-        kept_src = np.bincount(dst[state[src] == 1], minlength=n) > 0
-        open_src = np.bincount(dst[state[src] == 0], minlength=n) > 0
-        state[open_ & kept_src] = 2
-        state[open_ & ~kept_src & ~open_src] = 1
-    return np.flatnonzero(state == 1)
+    # the shared NMS breaks score ties by index: index the boxes by start, end first
+    by_key = np.lexsort((b[:, 1], b[:, 0]))
+    keep = batched_temporal_nms(b[by_key], sc[by_key], None, threshold, inclusive=True, block=block)
+    return by_key[keep]
 
 
 def tag_proposals(scores, sigma: float = DEFAULT_SIGMA, thresholds=DEFAULT_THRESHOLDS,

@@ -9,3 +9,4 @@ done
 "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TEST_SUBSET.pkl" "$WORK/ssn_Flow_$TEST_SUBSET.pkl" \
     --score_weights $FUSION_WEIGHTS --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" \
     --json_out "$WORK/eval_fused.json" --export_json "$WORK/detections_fused.json"
+"$PY" "$REPO/plot_timeline.py" "$DATASET" "$WORK/detections_fused.json" "$WORK/timeline_fused.png" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET"

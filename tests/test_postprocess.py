@@ -82,7 +82,7 @@ def test_batched_nms_equals_per_group_loop():
     bounds = np.stack([s, s + rng.uniform(0.5, 10, n)], axis=1)
     scores = np.round(rng.random(n), 2)
     groups = rng.integers(0, 13, n)
-    keep = batched_temporal_nms(bounds, scores, groups, 0.4, block_bytes=4096)  # tiny blocks: many of them
+    keep = batched_temporal_nms(bounds, scores, groups, 0.4, block=7)  # tiny blocks: many of them
     for g in range(13):
         idx = np.flatnonzero(groups == g)
         expect = idx[ref_nms(bounds[idx], scores[idx], 0.4)]

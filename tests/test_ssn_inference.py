@@ -1,14 +1,17 @@
-"""Folded-head scoring equals the training-time forward; border cases; the result file feeds evaluation."""
+"""Folded-head scoring equals the training-time forward; border cases; raw outputs; the result file feeds evaluation."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
+from ops.dataset import segment_positions
 from ops.models import build_model
-from ops.results import read_results
+from ops.proposal_list import read_proposal_list
+from ops.results import ResultFileError, load_raw_outputs, read_results, save_raw_outputs
 from ops.ssn import stage_layout
-from ops.ssn_inference import folded_weights, score_proposals, segment_spans
+from ops.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, prefix_sums, project_frames,
+                               raw_outputs, score_proposals, score_raw)
 from tests.conftest import run_script
 
 BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full",
@@ -26,20 +29,23 @@ def make_model(num_segments, stpp, k=3):
 
 
 def folded(model, feats, bounds, count, interval=1):
-    w, b, _ = folded_weights(model)
-    return score_proposals(feats, np.asarray(bounds, float), count, interval, w, b, model.stpp.matrix,
-                           model.stpp.parts, model.num_segments)
+    return torch.from_numpy(score_proposals(feats, np.asarray(bounds, float), count, interval, fold_heads(model)))
+
+
+def layout(model):
+    return part_layout(model.stpp.matrix.numpy(), model.stpp.parts, model.num_segments)
 
 
 def training_forward(model, frames, bounds, count):
-    """The model's own forward on one frame per segment (segments of exactly one frame here)."""
+    """The model's own forward on the snippets training's sampling picks at test time (segment centres)."""
     outs = []
     for start, end in bounds:
-        spans, scales = segment_spans(np.array([[start, end]], float), count, model.num_segments)
-        pos = np.clip(np.floor(spans[0, :, 0]).astype(int), 0, count - 1)
-        act, comp, reg = model(frames[pos], torch.tensor(scales[:1], dtype=torch.float32))
+        spans, scales = stage_layout(start, end, count)
+        pos = np.concatenate([segment_positions(a, b, n, count, 1, train=False)
+                              for (a, b), n in zip(spans, model.num_segments)])
+        act, comp, reg = model(frames[pos], torch.tensor([scales], dtype=torch.float32))
         outs.append(torch.cat([act, comp, reg.flatten(1)], 1))
-    return torch.cat(outs)
+    return torch.cat(outs).double()
 
 
 @pytest.mark.parametrize("stpp", [[1, 1, 1], [1, [1, 2], 1], [[1, 2], [1, 2, 5], [1, 2]]])
@@ -55,31 +61,68 @@ def test_folded_heads_equal_training_forward(stpp):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
-def test_segment_means_with_frame_interval():
-    """With several frames per segment the score is the forward on per-segment mean features."""
-    model = make_model((2, 5, 2), [1, [1, 2], 1])
-    feats = torch.randn(50, 128)
-    bounds = np.array([[12.0, 72.0], [0.0, 30.0], [90.0, 99.0], [40.0, 41.0]])  # frames; interval 2
-    got = folded(model, feats, bounds, 100, interval=2)
-    spans, scales = segment_spans(bounds, 100, (2, 5, 2))
-    seg = torch.zeros(len(bounds), 9, 128)
+def unfolded_reference(model, feats, bounds, count, interval):
+    """Heads on per-part mean features, one proposal and part at a time (no folding, no prefix sums)."""
+    stage, cells = layout(model)
+    spans, scales = part_spans(np.asarray(bounds, float), count, stage, cells)
+    n_parts, d, course = len(stage), feats.shape[1], stage == 1
+    out = []
     for i in range(len(bounds)):
-        for s in range(9):
-            a, b = spans[i, s]
-            idx = [t for t in range(50) if a <= 2 * t < b] or [min(int((a + b) / 2 / 2), 49)]
-            seg[i, s] = feats[idx].mean(0)
-    act, comp, reg = model.heads(seg, torch.tensor(scales, dtype=torch.float32))
-    torch.testing.assert_close(got, torch.cat([act, comp, reg.flatten(1)], 1), atol=1e-5, rtol=1e-5)
+        pooled = torch.zeros(n_parts, d)
+        for p in range(n_parts):
+            a, b = spans[i, p]
+            idx = [t for t in range(len(feats)) if a <= t * interval < b] \
+                or [min(int(np.floor((a + b) / 2 / interval)), len(feats) - 1)]
+            pooled[p] = feats[idx].mean(0) * scales[i, p]
+        act = model.activity_fc(pooled[course].flatten())
+        comp, reg = model.completeness_fc(pooled.flatten()), model.regressor_fc(pooled.flatten())
+        out.append(torch.cat([act, comp, reg]))
+    return torch.stack(out).double()
 
 
-def test_vectorised_spans_match_stage_layout():
+@pytest.mark.parametrize("stpp", [[1, 1, 1], [1, [1, 2], 1]])
+def test_part_means_with_frame_interval(stpp):
+    """With several frames per part, a part's feature is the mean of the sampled frames inside its span."""
+    model = make_model((2, 5, 2), stpp)
+    feats = torch.randn(50, 128)
+    bounds = np.array([[12.0, 72.0], [0.0, 30.0], [90.0, 99.0], [40.0, 41.0], [3.5, 17.25]])   # interval 2
+    with torch.no_grad():
+        got = folded(model, feats, bounds, 100, interval=2)
+        want = unfolded_reference(model, feats, bounds, 100, 2)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_part_spans_match_stage_layout():
+    model = make_model((2, 5, 2), [1, [1, 2], 1])
+    stage, cells = layout(model)
+    assert stage.tolist() == [0, 1, 1, 1, 2]
+    assert cells.tolist() == [[0, 2, 2], [0, 5, 5], [0, 2, 5], [2, 5, 5], [0, 2, 2]]
     bounds = np.array([[4.0, 24.0], [40, 60], [80, 100], [5, 5]])
-    spans, scales = segment_spans(bounds, 100, (2, 5, 2))
+    spans, scales = part_spans(bounds, 100, stage, cells)
     for i, (s, e) in enumerate(bounds):
         stages, sc = stage_layout(s, e, 100)
-        np.testing.assert_allclose(scales[i], sc)
-        np.testing.assert_allclose([spans[i, 0, 0], spans[i, 1, 1]], stages[0])
-        np.testing.assert_allclose([spans[i, 7, 0], spans[i, 8, 1]], stages[2])
+        np.testing.assert_allclose(spans[i, [0, 1, 4]], stages)
+        np.testing.assert_allclose(spans[i, 2:4], [[s, s + (e - s) * 2 / 5], [s + (e - s) * 2 / 5, e]])
+        np.testing.assert_allclose(scales[i], [sc[0], 1, 1, 1, sc[1]])
+    # a stage's end is kept exactly (33.68544501752552 + (156 - 33.68544501752552) misses 156 by an ulp)
+    spans, _ = part_spans(np.array([[33.68544501752552, 156.0]]), 1000, stage, cells)
+    assert spans[0, 1, 1] == spans[0, 3, 1] == 156.0 and spans[0, 4, 0] == 156.0
+    assert frame_ranges(spans, 1, 1000)[1][0, 1] == 156
+
+
+@pytest.mark.parametrize("t", [1, 2, 3, 8, 15, 16, 17, 99, 100, 101, 1667])
+def test_prefix_sums_equal_cumsum(t):
+    y = np.random.default_rng(t).normal(3.0, 1.0, (t, 7)).astype(np.float32)
+    table, bl, nb = prefix_sums(y)
+    pos = np.arange(t + 1)
+    want = np.concatenate([np.zeros((1, 7)), np.cumsum(y, 0, dtype=np.float64)])
+    np.testing.assert_allclose(table[(pos % bl) * nb + pos // bl], want, rtol=0, atol=1e-9)
+
+
+def test_frame_ranges_are_never_empty():
+    spans = np.array([[[0.0, 0.0], [4.5, 5.0], [9.0, 30.0], [-3.0, -1.0]]])
+    i0, i1 = frame_ranges(spans, 2, 10)
+    assert i0.tolist() == [[0, 2, 5, 0]] and i1.tolist() == [[1, 3, 10, 1]]
 
 
 def test_no_proposals_and_one_frame_proposal():
@@ -88,6 +131,26 @@ def test_no_proposals_and_one_frame_proposal():
     assert folded(model, feats, np.zeros((0, 2)), 10).shape == (0, 4 + 3 + 6)
     out = folded(model, feats, [[3, 4]], 10)
     assert torch.isfinite(out).all()
+
+
+def test_raw_outputs_round_trip_and_repool(tmp_path):
+    model = make_model((2, 5, 2), [1, [1, 2], 1])
+    heads = fold_heads(model)
+    feats, bounds, reg_stats = torch.randn(34, 128), np.array([[0.0, 30.0], [12, 99], [50, 51]]), [[1, 2], [3, 4]]
+    y = project_frames(feats, heads.weights)
+    raw = raw_outputs(y, heads, "/frames/v1", 100, 3, reg_stats)
+    save_raw_outputs(tmp_path / "v1.npz", raw)
+    back = load_raw_outputs(tmp_path / "v1.npz")
+    assert back.video == "/frames/v1" and back.num_frames == 100 and back.frame_interval == 3
+    assert back.frame_index.tolist() == list(range(0, 100, 3)) and back.regression.shape == (34, 5, 3, 2)
+    act, comp, reg = score_raw(back, bounds)
+    out = folded(model, feats, bounds, 100, interval=3).numpy()
+    np.testing.assert_array_equal(act, out[:, :4])
+    np.testing.assert_array_equal(comp, out[:, 4:7])
+    np.testing.assert_array_equal(reg, out[:, 7:].reshape(-1, 3, 2) * [3, 4] + [1, 2])
+    np.savez(tmp_path / "bad.npz", video="x")
+    with pytest.raises(ResultFileError, match="bad.npz: not a raw-outputs file"):
+        load_raw_outputs(tmp_path / "bad.npz")
 
 
 def test_ssn_test_script_result_feeds_evaluation(tiny_dataset, tiny_frames, tmp_path):
@@ -100,12 +163,20 @@ def test_ssn_test_script_result_feeds_evaluation(tiny_dataset, tiny_frames, tmp_
                tmp_path / "ssn", "--arch", "tiny", "--epochs", 1, "-b", 2, "-j", 0)
     out = tmp_path / "rgb.pkl"
     run_script("ssn_test.py", "synthetic", "RGB", lists["test"], tmp_path / "ssn" / "checkpoint_last.pth", out,
-               "--frame_interval", 3, "-j", 0)
+               "--frame_interval", 3, "-j", 0, "--save_raw", tmp_path / "raw")
     results = read_results(out)
     assert len(results) == 4 and not (tmp_path / "rgb.pkl.parts").exists()
     r = next(iter(results.values()))
     assert r.act_scores.shape[1] == 6 and r.comp_scores.shape[1] == 5 and r.reg_scores.shape[1:] == (5, 2)
     assert r.rel_props.min() >= 0 and r.rel_props.max() <= 1
+    # the raw per-frame outputs, re-pooled, give exactly the result file's scores
+    for block in read_proposal_list(lists["test"]).videos:
+        raw = load_raw_outputs(tmp_path / "raw" / f"{block.video_id}.npz")
+        assert raw.video == block.video and raw.frame_interval == 3 and raw.frame_index[1] == 3
+        act, comp, reg = score_raw(raw, block.bounds)
+        np.testing.assert_array_equal(act, results[block.video].act_scores)
+        np.testing.assert_array_equal(comp, results[block.video].comp_scores)
+        np.testing.assert_array_equal(reg, results[block.video].reg_scores)
     res = run_script("eval_detection_results.py", "synthetic", out, "--annotations", tiny_dataset / "annotations")
     assert "mAP" in res.stdout
     # resume: a part file left by a killed run is reused, not recomputed
@@ -116,7 +187,7 @@ def test_ssn_test_script_result_feeds_evaluation(tiny_dataset, tiny_frames, tmp_
     fake = type(r)(r.rel_props, r.act_scores + 100, r.comp_scores, r.reg_scores)
     save_video_result(parts / f"{key.split('/')[-1]}.npz", fake)
     run_script("ssn_test.py", "synthetic", "RGB", lists["test"], tmp_path / "ssn" / "checkpoint_last.pth",
-               tmp_path / "again.pkl", "--frame_interval", 3, "-j", 0)
+               tmp_path / "again.pkl", "--frame_interval", 3, "-j", 0, "--save_raw", tmp_path / "raw")
     again = read_results(tmp_path / "again.pkl")
     np.testing.assert_allclose(again[key].act_scores, r.act_scores + 100)
     other = [k for k in results if k != key][0]

@@ -123,18 +123,6 @@ def test_nms_blocks_match_the_reference(block):
         assert [tuple(bounds[k]) + (scores[k],) for k in got] == ref
 
 
-def test_overlapping_pairs_in_small_chunks_match_brute_force():
-    rng = np.random.default_rng(3)
-    s = rng.integers(0, 30, 80)
-    e = s + rng.integers(1, 20, 80)
-    srt = np.lexsort((e, s))
-    q, t = tag._overlapping_pairs(s, e, s[srt], e[srt], 0.5, budget=3)
-    inter = np.minimum(e[:, None], e[None, :]) - np.maximum(s[:, None], s[None, :]) + 1
-    union = (e - s + 1)[:, None] + (e - s + 1)[None, :] - inter
-    want = set(zip(*np.nonzero(inter / union > 0.5)))
-    assert set(zip(q.tolist(), srt[t].tolist())) == {(int(a), int(b)) for a, b in want}
-
-
 # --------------------------------------------------------------------------- smoothing
 
 

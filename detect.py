@@ -1,0 +1,386 @@
+"""Detect actions in new video files (no annotations needed): frames -> proposals -> SSN -> detections.
+
+Example::
+
+    W=work_dirs/synthetic_demo
+    python detect.py my_videos/*.mp4 --rgb_model $W/ssn_RGB/checkpoint_last.pth \\
+        --flow_model $W/ssn_Flow/checkpoint_last.pth --rgb_actionness $W/binary_RGB/checkpoint_last.pth \\
+        --flow_actionness $W/binary_Flow/checkpoint_last.pth --output detect_out
+
+Each step calls the main() of the pipeline's own stage script with its flags:
+``extract_frames.py`` (RGB, plus flow when a Flow model is given),
+``gen_sliding_window_proposals.py`` (windows, and the frame-based list naming
+the videos), ``binary_test.py`` and ``gen_bottom_up_proposals.py`` +
+``gen_proposal_list.py`` (TAG proposals; ``--proposals sliding`` uses the
+sliding windows instead), ``ssn_test.py`` per SSN model, then the fusion
+(``--score_weights``, as ``eval_detection_results.py``) and the SSN
+post-processing of ``ops/postprocess.py`` (NMS, regression, top-k; defaults
+from the dataset preset).  Either stream may be left out; at least one SSN
+model is needed, and TAG needs at least one actionness model.  The dataset
+preset (class names, post-processing) is the one stored in the checkpoints
+(``--dataset`` overrides it).  Defaults match the demo pipeline
+(``scripts/config/synthetic_demo.sh``): frames at the videos' own size, flow
+algorithm of the device, every 2nd frame scored, TAG with the stage defaults.
+
+Writes ``OUTPUT/detections.json`` (ActivityNet layout, seconds),
+``OUTPUT/detections.csv`` (``video,t_start,t_end,label,score``: seconds, class
+name, score; sorted by video then score) and ``OUTPUT/timeline.png``.
+Intermediate files go to ``OUTPUT/work``; re-running the command resumes: frame
+folders are kept, and a step whose command and inputs are unchanged is not
+run again.  See docs/detect.md.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import shutil  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import binary_test  # noqa: E402
+import extract_frames  # noqa: E402
+import gen_bottom_up_proposals  # noqa: E402
+import gen_proposal_list  # noqa: E402
+import gen_sliding_window_proposals  # noqa: E402
+import ssn_test  # noqa: E402
+from ops.annotations import (INSTANCE_COLUMNS, VIDEO_COLUMNS, AnnotationDB, load_annotations,  # noqa: E402
+                             to_activitynet_json)
+from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
+from ops.engine import load_checkpoint  # noqa: E402
+from ops.flow import FLOW_ALGORITHMS  # noqa: E402
+from ops.frames import META_NAME, count_frames, read_meta  # noqa: E402
+from ops.io import atomic_open, atomic_write_json  # noqa: E402
+from ops.log import setup_logging  # noqa: E402
+from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
+from ops.presets import load_preset, resolve  # noqa: E402
+from ops.results import ResultFileError, fuse_results, read_results  # noqa: E402
+from ops.temporal import frames_to_seconds  # noqa: E402
+from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
+from ops.video import VideoError, probe_video  # noqa: E402
+
+logger = logging.getLogger("detect")
+MODALITIES = ("RGB", "Flow")
+SUBSET = "test"                       # the subset name of the generated video list
+DEMO_FUSION_WEIGHTS = (1.0, 1.5)      # RGB : Flow, FUSION_WEIGHTS of scripts/config/synthetic_demo.sh
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("videos", nargs="+", help="video files (or folders of videos, or list files of video paths)")
+    p.add_argument("--output", type=Path, required=True, help="output folder (intermediate files in OUTPUT/work)")
+    g = p.add_argument_group("models (checkpoints of ssn_train.py / binary_train.py)")
+    g.add_argument("--rgb_model", type=Path, default=None, help="SSN RGB checkpoint")
+    g.add_argument("--flow_model", type=Path, default=None, help="SSN Flow checkpoint")
+    g.add_argument("--rgb_actionness", type=Path, default=None, help="actionness (binary) RGB checkpoint")
+    g.add_argument("--flow_actionness", type=Path, default=None, help="actionness (binary) Flow checkpoint")
+    g.add_argument("--dataset", default=None, help="dataset preset (default: the one stored in the checkpoints)")
+    g.add_argument("--class_names", type=Path, default=None,
+                   help="annotations (THUMOS14 folder, ActivityNet .json, .csv) naming the classes, for presets "
+                        "without class names (ActivityNet)")
+    g = p.add_argument_group("frames (extract_frames.py)")
+    g.add_argument("--new_width", type=int, default=0, help="frame width in pixels (0 = the video's; demo: 0)")
+    g.add_argument("--new_height", type=int, default=0, help="frame height in pixels (0 = the video's; demo: 0)")
+    g.add_argument("--fps", type=float, default=None, help="keep frames at this rate (default: every frame)")
+    g.add_argument("--flow", choices=sorted(FLOW_ALGORITHMS), default=None,
+                   help="flow algorithm (default: the device's, as the demo: dis_medium on CPU)")
+    g = p.add_argument_group("proposals")
+    g.add_argument("--proposals", choices=["tag", "sliding"], default="tag",
+                   help="TAG from actionness (needs an actionness model) or sliding windows")
+    g.add_argument("--actionness_weights", type=float, nargs="+", default=None,
+                   help="weights of the RGB, Flow actionness in TAG (default: equal, as the demo)")
+    g.add_argument("--tag_smooth", type=float, default=None, help="TAG smoothing sigma (default: the stage's, 3)")
+    g.add_argument("--tag_thresholds", type=float, nargs="+", default=None,
+                   help="TAG actionness levels (default: the stage's)")
+    g.add_argument("--tag_tolerances", type=float, nargs="+", default=None,
+                   help="TAG tolerances (default: the stage's)")
+    g.add_argument("--tag_nms", type=float, default=None, help="TAG NMS IoU (default: the stage's, 0.9)")
+    g.add_argument("--min_length_seconds", type=float, default=None, help="TAG: drop proposals not longer than this (s)")
+    g = p.add_argument_group("scoring (binary_test.py, ssn_test.py)")
+    g.add_argument("--frame_interval", type=int, default=2, help="score every k-th frame (demo: 2)")
+    g.add_argument("--num_crops", type=int, default=1, choices=[1, 10])
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes / videos in parallel")
+    g = p.add_argument_group("fusion and post-processing (defaults: the preset's, as eval_detection_results.py)")
+    g.add_argument("--score_weights", type=float, nargs="+", default=None,
+                   help="weights of the SSN models in the order RGB, Flow (normalised; default with both: "
+                        "1 1.5, the demo's)")
+    g.add_argument("--top_k", type=int, default=None, help="(proposal, class) pairs kept per video; <=0: all")
+    g.add_argument("--nms_threshold", type=float, default=None)
+    g.add_argument("--softmax_before_filter", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--no_regression", action="store_true", help="skip location regression")
+    g.add_argument("--min_score", type=float, default=0.0, help="detections scoring less are not written")
+    g = p.add_argument_group("timeline picture")
+    g.add_argument("--timeline_top_k", type=int, default=20, help="best detections drawn per video")
+    g.add_argument("--timeline_min_score", type=float, default=0.0, help="detections scoring less are not drawn")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+# --------------------------------------------------------------------------- models and dataset
+
+
+@dataclass
+class Setup:
+    """Checkpoints per modality, the preset and the class names (``classes[k - 1]`` has label k)."""
+
+    ssn: dict[str, Path]
+    actionness: dict[str, Path]
+    preset: dict
+    dataset: str
+    classes: list[str]
+
+
+def _check_checkpoint(path: Path, kind: str, modality: str) -> dict:
+    """The checkpoint's model config and extra; exits naming the file when it does not fit."""
+    try:
+        ckpt = load_checkpoint(path)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    cfg = ckpt["model_config"]
+    if cfg.get("type") != kind:
+        raise SystemExit(f"error: {path} is a {cfg.get('type')!r} checkpoint; expected {kind!r} "
+                         f"({'ssn_train.py' if kind == 'ssn' else 'binary_train.py'})")
+    if cfg["backbone"]["modality"] != modality:
+        raise SystemExit(f"error: {path} is a {cfg['backbone']['modality']} model, given as {modality}")
+    return {"num_classes": cfg.get("num_classes"), "dataset": ckpt.get("extra", {}).get("dataset")}
+
+
+def class_names(preset: dict, num_classes: int, source: Path | None) -> list[str]:
+    """Class names from ``source`` annotations, else the preset, else ``class_1 ..`` (with a warning)."""
+    if source is not None:
+        names = load_annotations(source, preset["test_subset"] if source.is_dir() else None).classes
+    else:
+        names = preset.get("classes") or []
+    if len(names) != num_classes:
+        if names:
+            raise SystemExit(f"error: {len(names)} class names ({source or preset['name']}) for a model of "
+                             f"{num_classes} classes")
+        logger.warning("preset %s names no classes; give --class_names ANNOTATIONS (using class_1 ..)",
+                       preset["name"])
+        names = [f"class_{k}" for k in range(1, num_classes + 1)]
+    return list(names)
+
+
+def check_setup(args) -> Setup:
+    """Validate the model flags and checkpoints; pick the preset and class names."""
+    ssn = {m: p for m, p in zip(MODALITIES, (args.rgb_model, args.flow_model)) if p is not None}
+    act = {m: p for m, p in zip(MODALITIES, (args.rgb_actionness, args.flow_actionness)) if p is not None}
+    if not ssn:
+        raise SystemExit("error: give at least one SSN model (--rgb_model and/or --flow_model)")
+    if args.proposals == "tag" and not act:
+        raise SystemExit("error: TAG proposals need an actionness model (--rgb_actionness and/or "
+                         "--flow_actionness); or pass --proposals sliding")
+    if args.proposals == "sliding" and act:
+        logger.info("--proposals sliding: the actionness models are not used")
+        act = {}
+    for flag, weights, models in (("--score_weights", args.score_weights, ssn),
+                                  ("--actionness_weights", args.actionness_weights, act)):
+        if weights is not None and len(weights) != len(models):
+            raise SystemExit(f"error: {flag} has {len(weights)} weights for {len(models)} model(s) "
+                             f"({', '.join(models)})")
+    infos = [_check_checkpoint(p, "ssn", m) for m, p in ssn.items()]
+    infos += [_check_checkpoint(p, "binary", m) for m, p in act.items()]
+    num_classes = {i["num_classes"] for i in infos if i["num_classes"] is not None}
+    if len(num_classes) != 1:
+        raise SystemExit(f"error: the SSN models have different numbers of classes {sorted(num_classes)}")
+    stored = sorted({i["dataset"] for i in infos if i["dataset"]})
+    if args.dataset is None and len(stored) != 1:
+        raise SystemExit(f"error: the checkpoints name the datasets {stored}; give --dataset PRESET")
+    dataset = args.dataset or stored[0]
+    try:
+        preset = load_preset(dataset)
+    except ValueError as e:
+        where = "--dataset" if args.dataset else "the checkpoints; give --dataset PRESET_JSON"
+        raise SystemExit(f"error: {e} (preset {dataset!r} from {where})") from None
+    return Setup(ssn, act, preset, dataset, class_names(preset, num_classes.pop(), args.class_names))
+
+
+# --------------------------------------------------------------------------- running stages with resume
+
+
+def _fingerprint(path: Path) -> list:
+    st = Path(path).stat()
+    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
+
+
+def run_stage(module, argv: list, outputs: list[Path], inputs: list[Path], work: Path, verbose: int = 0) -> None:
+    """Run ``module.main`` on ``argv`` unless ``outputs`` exist from a run with the same argv and inputs.
+
+    A stamp (argv, and path, size and mtime of every input) is kept in ``work/stamps`` per first output.
+    """
+    argv = [str(a) for a in argv]
+    stamp_path = work / "stamps" / f"{Path(outputs[0]).name}.json"
+    stamp = {"stage": module.__name__, "argv": argv, "inputs": [_fingerprint(p) for p in inputs]}
+    if all(Path(o).exists() for o in outputs) and stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp:
+        logger.info("%s: up to date, reusing %s", module.__name__, ", ".join(str(o) for o in outputs))
+        return
+    logger.info("running %s.py %s", module.__name__, " ".join(argv))
+    rc = module.main(module.get_args_parser().parse_args(argv + ["-v"] * verbose))
+    if rc:
+        raise SystemExit(f"error: {module.__name__}.py failed (exit status {rc}); see the messages above")
+    atomic_write_json(stamp_path, stamp)
+
+
+# --------------------------------------------------------------------------- frames and the video list
+
+
+def collect(sources: list[str]) -> list[Path]:
+    """Video paths from the positional arguments; exits naming the first unreadable or clashing video."""
+    try:
+        videos = [v.resolve() for s in sources for v in extract_frames.collect_videos(s)]
+        extract_frames.check_unique_ids(videos)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    if not videos:
+        raise SystemExit(f"error: no video files in {sources}")
+    for v in videos:
+        try:
+            info = probe_video(v)
+        except VideoError as e:
+            raise SystemExit(f"error: {e}") from None
+        if info.fps <= 0 or info.num_frames <= 0:
+            raise SystemExit(f"error: {v}: no frame rate or no frames (unreadable video); re-encode it")
+    return videos
+
+
+def extract(videos: list[Path], frames: Path, work: Path, flow: bool, args) -> dict[str, float]:
+    """Frame folders of ``videos`` under ``frames`` (resumable); returns video id -> duration (s)."""
+    settings = ["--new_width", args.new_width, "--new_height", args.new_height, "--device", args.device,
+                "--modality", "RGB", *(["Flow"] if flow else [])]
+    settings += (["--fps", args.fps] if args.fps else []) + (["--flow", args.flow] if args.flow else [])
+    settings = [str(s) for s in settings]
+    stamp = work / "stamps" / "frames.json"
+    if frames.exists() and (not stamp.is_file() or json.loads(stamp.read_text()) != settings):
+        logger.warning("%s was extracted with other settings; extracting again", frames)
+        shutil.rmtree(frames)
+    for v in videos:   # a folder of another video with the same name is redone
+        meta = read_meta(frames / v.stem) if (frames / v.stem).is_dir() else None
+        if meta is not None and meta.get("video") != str(v):
+            shutil.rmtree(frames / v.stem)
+    atomic_write_json(stamp, settings)
+    listing = work / "videos.txt"
+    with atomic_open(listing, "w", encoding="utf-8") as f:
+        f.write("".join(f"{v}\n" for v in videos))
+    argv = [str(listing), str(frames), *settings, "-j", str(max(1, args.workers)), *["-v"] * args.verbose]
+    extract_frames.main(extract_frames.get_args_parser().parse_args(argv))
+    failed = [str(v) for v in videos if not (frames / v.stem / META_NAME).is_file()]
+    if failed:
+        raise SystemExit(f"error: could not extract the frames of {failed}; see the messages above")
+    durations = {}
+    for v in videos:
+        counts = count_frames(frames / v.stem)
+        durations[v.stem] = float(frames_to_seconds(counts.num_frames, counts.fps))
+    return durations
+
+
+def write_video_list(path: Path, durations: dict[str, float], classes: list[str]) -> None:
+    """The videos as an annotation file without instances (ActivityNet layout), rewritten only on change."""
+    db = AnnotationDB(classes=classes, name="detect",
+                      videos=pd.DataFrame([(v, SUBSET, d) for v, d in durations.items()], columns=VIDEO_COLUMNS),
+                      instances=pd.DataFrame([], columns=INSTANCE_COLUMNS))
+    data = to_activitynet_json(db, version="detect.py")
+    if not path.is_file() or json.loads(path.read_text()) != data:
+        atomic_write_json(path, data)
+
+
+# --------------------------------------------------------------------------- proposals and scoring
+
+
+def proposal_list(setup: Setup, frames: Path, ann: Path, work: Path, metas: list[Path], args) -> Path:
+    """Frame-based proposal list of every video: TAG (from actionness) or sliding windows."""
+    ds = setup.dataset
+    sw = work / "sliding_windows.txt"
+    run_stage(gen_sliding_window_proposals, [ds, SUBSET, sw, "--annotations", ann, "--frame_path", frames,
+                                             "--all_videos"], [sw], [ann, *metas], work, args.verbose)
+    if args.proposals == "sliding":
+        return sw
+    scores = []
+    for mod, ckpt in setup.actionness.items():
+        out = work / f"actionness_{mod}.npz"
+        run_stage(binary_test, [ds, mod, sw, ckpt, out, "--frame_interval", args.frame_interval, "--num_crops",
+                                args.num_crops, "-j", args.workers, "--device", args.device],
+                  [out], [sw, ckpt, *metas], work, args.verbose)
+        scores.append(out)
+    norm, tag = work / "tag_normalized.txt", work / "tag.txt"
+    flags = [("--score_weights", args.actionness_weights), ("--smooth", args.tag_smooth),
+             ("--thresholds", args.tag_thresholds), ("--tolerances", args.tag_tolerances), ("--nms", args.tag_nms),
+             ("--min_length_seconds", args.min_length_seconds)]
+    extra = [x for flag, value in flags if value is not None
+             for x in [flag, *(value if isinstance(value, list) else [value])]]
+    run_stage(gen_bottom_up_proposals, [*scores, "--dataset", ds, "--subset", SUBSET, "--annotations", ann,
+                                        "--all_videos", "--write_proposals", norm, *extra], [norm], [*scores, ann],
+              work, args.verbose)
+    run_stage(gen_proposal_list, [ds, frames, "--input", norm, "--output", tag, "--annotations", ann,
+                                  "--subset", SUBSET], [tag], [norm, ann, *metas], work, args.verbose)
+    return tag
+
+
+def score(setup: Setup, plist: Path, work: Path, metas: list[Path], args) -> list[Path]:
+    """Run ssn_test.py per SSN model; returns the result files (RGB first)."""
+    outs = []
+    for mod, ckpt in setup.ssn.items():
+        out = work / f"ssn_{mod}.pkl"
+        run_stage(ssn_test, [setup.dataset, mod, plist, ckpt, out, "--frame_interval", args.frame_interval,
+                             "--num_crops", args.num_crops, "-j", args.workers, "--device", args.device],
+                  [out], [plist, ckpt, *metas], work, args.verbose)
+        outs.append(out)
+    return outs
+
+
+def detections(setup: Setup, result_files: list[Path], durations: dict[str, float], order: list[str],
+               args) -> Detections:
+    """Fuse, post-process and convert to seconds; rows sorted by video (``order``) then score descending."""
+    weights = args.score_weights
+    if weights is None and len(result_files) == 2:
+        weights = list(DEMO_FUSION_WEIGHTS)
+    ev = setup.preset["evaluation"]
+    cfg = PostprocessConfig(top_k=resolve(args.top_k, ev["top_k"]),
+                            nms_threshold=resolve(args.nms_threshold, ev["nms_threshold"]),
+                            softmax_before_filter=resolve(args.softmax_before_filter, ev["softmax_before_filter"]),
+                            regression=not args.no_regression)
+    try:
+        fused = fuse_results([read_results(r) for r in result_files], weights, [str(r) for r in result_files])
+    except (ValueError, ResultFileError) as e:
+        raise SystemExit(f"error: {e}") from None
+    dets = results_to_detections(fused, cfg).scaled(durations, "seconds", "detect")
+    dets = dets.take(dets.score >= args.min_score)
+    rank = {v: k for k, v in enumerate(order)}
+    codes = np.array([rank[v] for v in dets.video], dtype=np.int64)
+    return dets.take(np.lexsort((-dets.score, codes)))
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    videos = collect(args.videos)
+    setup = check_setup(args)
+    out, work = args.output, args.output / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    flow = "Flow" in setup.ssn or "Flow" in setup.actionness
+    frames = work / "frames"
+    durations = extract(videos, frames, work, flow, args)
+    ann = work / "videos.json"
+    write_video_list(ann, durations, setup.classes)
+    metas = [frames / v.stem / META_NAME for v in videos]
+    plist = proposal_list(setup, frames, ann, work, metas, args)
+    order = [v.stem for v in videos]
+    dets = detections(setup, score(setup, plist, work, metas, args), durations, order, args)
+    write_activitynet_json(out / "detections.json", dets, setup.classes)
+    write_detection_csv(out / "detections.csv", dets, setup.classes)
+    draw_timeline(timeline_videos(dets, durations, order), setup.classes, out / "timeline.png",
+                  min_score=args.timeline_min_score, top_k=args.timeline_top_k,
+                  title=f"detect.py: {len(order)} video(s), {setup.dataset}")
+    logger.info("%d detections in %d videos: %s, %s, %s", len(dets), len(order), out / "detections.json",
+                out / "detections.csv", out / "timeline.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

@@ -1,0 +1,157 @@
+"""detect.py on new videos: tiny RGB models trained for one epoch, JSON/CSV/PNG outputs, resume, clear errors."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from ops.detections import read_activitynet_json
+from ops.presets import load_preset
+from ops.timeline import TimelineLayout
+from ops.video import probe_video
+
+CLASSES = load_preset("synthetic")["classes"]
+VIDEOS = ("video_test_0000001", "video_test_0000002")
+
+
+def run_main(module, *argv):
+    """Call a stage script's main() in this process, as detect.py does."""
+    return module.main(module.get_args_parser().parse_args([str(a) for a in argv]))
+
+
+@pytest.fixture(scope="session")
+def detect_models(tiny_dataset, tiny_frames, tmp_path_factory):
+    """Actionness and SSN checkpoints per modality (tiny backbone, one epoch each) trained on the tiny validation
+    videos."""
+    import binary_train
+    import gen_sliding_window_proposals
+    import ssn_train
+
+    out = tmp_path_factory.mktemp("detect_models")
+    sw = out / "sw_validation.txt"
+    assert run_main(gen_sliding_window_proposals, "synthetic", "validation", sw, "--annotations",
+                    tiny_dataset / "annotations", "--frame_path", tiny_frames) == 0
+    common = ["--train_list", sw, "--arch", "tiny", "--epochs", 1, "-b", 2, "-j", 0, "--lr", 0.01, "--device", "cpu"]
+    for mod in ("RGB", "Flow"):
+        assert run_main(binary_train, "synthetic", mod, "--output", out / f"binary_{mod}", *common) == 0
+        assert run_main(ssn_train, "synthetic", mod, "--output", out / f"ssn_{mod}", *common) == 0
+    return {"ssn": out / "ssn_RGB" / "checkpoint_last.pth", "binary": out / "binary_RGB" / "checkpoint_last.pth",
+            "ssn_flow": out / "ssn_Flow" / "checkpoint_last.pth",
+            "binary_flow": out / "binary_Flow" / "checkpoint_last.pth"}
+
+
+def two_stream(models):
+    return ["--rgb_model", models["ssn"], "--flow_model", models["ssn_flow"], "--rgb_actionness", models["binary"],
+            "--flow_actionness", models["binary_flow"], "--flow", "dis_fast"]
+
+
+def detect(videos, output, *flags):
+    import detect as detect_script
+
+    return run_main(detect_script, *videos, "--output", output, "--device", "cpu", "-j", 0, *flags)
+
+
+@pytest.fixture(scope="session")
+def detect_run(detect_models, tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("detect_out")
+    videos = [tiny_dataset / "videos" / f"{v}.mp4" for v in VIDEOS]
+    assert detect(videos, out, *two_stream(detect_models)) == 0
+    return out
+
+
+def check_table(out, videos):
+    """JSON and CSV hold the same rows: known classes, times inside the video, scores sorted per video."""
+    dets = read_activitynet_json(out / "detections.json", CLASSES)
+    table = pd.read_csv(out / "detections.csv")
+    assert list(table.columns) == ["video", "t_start", "t_end", "label", "score"]
+    assert len(dets) == len(table) > 0
+    assert table["video"].tolist() == dets.video.tolist()
+    assert table["label"].tolist() == [CLASSES[k - 1] for k in dets.label]
+    np.testing.assert_allclose(table[["t_start", "t_end"]].to_numpy(), dets.bounds, atol=1e-3)
+    np.testing.assert_allclose(table["score"], dets.score, rtol=1e-5)
+    assert set(table["label"]) <= set(CLASSES)
+    order = [v.stem for v in videos]
+    assert [v for v in dict.fromkeys(dets.video.tolist())] == [v for v in order if v in set(dets.video)]
+    for v in videos:
+        rows = table[table["video"] == v.stem]
+        duration = probe_video(v).duration
+        assert ((rows["t_start"] >= 0) & (rows["t_start"] <= rows["t_end"]) & (rows["t_end"] <= duration + 1e-3)).all()
+        assert (np.diff(rows["score"].to_numpy()) <= 0).all()
+    return dets
+
+
+def test_detect_writes_consistent_json_csv_and_timeline(detect_run, tiny_dataset):
+    videos = [tiny_dataset / "videos" / f"{v}.mp4" for v in VIDEOS]
+    dets = check_table(detect_run, videos)
+    img = cv2.imread(str(detect_run / "timeline.png"))
+    # legend: the classes of each video's 20 best detections; one band per video without a GT lane
+    used = set()
+    for v in VIDEOS:
+        mask = dets.video == v
+        used |= set(dets.label[mask][np.argsort(-dets.score[mask], kind="stable")[:20]].tolist())
+    assert img.shape == (TimelineLayout().height([False, False], len(used), 1200), 1200, 3)
+    meta = json.loads((detect_run / "work" / "frames" / VIDEOS[0] / "meta.json").read_text())
+    assert meta["modalities"] == ["RGB", "Flow"] and meta["size"] == [128, 96]      # the videos' own size
+
+
+def test_detect_fuses_streams_as_eval_detection_results(detect_run):
+    """The written detections are the RGB + Flow results fused 1 : 1.5 and post-processed with the preset."""
+    from ops.postprocess import PostprocessConfig, results_to_detections
+    from ops.results import fuse_results, read_results
+
+    work = detect_run / "work"
+    fused = fuse_results([read_results(work / "ssn_RGB.pkl"), read_results(work / "ssn_Flow.pkl")], [1, 1.5])
+    ev = load_preset("synthetic")["evaluation"]
+    expect = results_to_detections(fused, PostprocessConfig(ev["top_k"], ev["nms_threshold"],
+                                                            ev["softmax_before_filter"]))
+    dets = read_activitynet_json(detect_run / "detections.json", CLASSES)
+    assert len(dets) == len(expect)
+    np.testing.assert_allclose(np.sort(dets.score), np.sort(expect.score), rtol=1e-12)
+
+
+def test_detect_resumes_without_redoing_stages(detect_run, detect_models, tiny_dataset):
+    work = detect_run / "work"
+    before = {p.name: p.stat().st_mtime_ns for p in work.iterdir() if p.is_file()}
+    json_before = (detect_run / "detections.json").read_text()
+    videos = [tiny_dataset / "videos" / f"{v}.mp4" for v in VIDEOS]
+    assert detect(videos, detect_run, *two_stream(detect_models)) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in work.iterdir() if p.is_file()}
+    for name in ("ssn_RGB.pkl", "ssn_Flow.pkl", "actionness_RGB.npz", "actionness_Flow.npz", "tag.txt",
+                 "sliding_windows.txt", "videos.json"):
+        assert after[name] == before[name], name
+    assert (detect_run / "detections.json").read_text() == json_before
+
+
+def test_detect_with_sliding_windows(detect_models, tiny_dataset, tmp_path):
+    video = tiny_dataset / "videos" / f"{VIDEOS[1]}.mp4"
+    assert detect([video], tmp_path, "--rgb_model", detect_models["ssn"], "--proposals", "sliding",
+                  "--min_score", 0.05) == 0
+    dets = check_table(tmp_path, [video])
+    assert (dets.score >= 0.05).all() and not (tmp_path / "work" / "actionness_RGB.npz").exists()
+    meta = json.loads((tmp_path / "work" / "frames" / VIDEOS[1] / "meta.json").read_text())
+    assert meta["modalities"] == ["RGB"]                                            # no Flow model: no flow
+
+
+def test_detect_errors_name_the_problem(detect_models, tiny_dataset, tmp_path):
+    good = tiny_dataset / "videos" / f"{VIDEOS[0]}.mp4"
+    broken = tmp_path / "broken_clip.mp4"
+    broken.write_bytes(b"this is not a video" * 10)
+    models = ["--rgb_model", detect_models["ssn"], "--rgb_actionness", detect_models["binary"]]
+    with pytest.raises(SystemExit, match="broken_clip.mp4"):
+        detect([good, broken], tmp_path / "out", *models)
+    with pytest.raises(SystemExit, match="missing_clip.mp4"):
+        detect([tmp_path / "missing_clip.mp4"], tmp_path / "out", *models)
+    with pytest.raises(SystemExit, match="at least one SSN model"):
+        detect([good], tmp_path / "out", "--rgb_actionness", detect_models["binary"])
+    with pytest.raises(SystemExit, match="actionness model.*--proposals sliding"):
+        detect([good], tmp_path / "out", "--rgb_model", detect_models["ssn"])
+    with pytest.raises(SystemExit, match="checkpoint_last.pth is a 'binary' checkpoint; expected 'ssn'"):
+        detect([good], tmp_path / "out", "--rgb_model", detect_models["binary"], "--proposals", "sliding")
+    with pytest.raises(SystemExit, match="is a RGB model, given as Flow"):
+        detect([good], tmp_path / "out", "--flow_model", detect_models["ssn"], "--proposals", "sliding")
+    with pytest.raises(SystemExit, match="--score_weights has 2 weights for 1 model"):
+        detect([good], tmp_path / "out", *models, "--score_weights", 1, 1.5)
+    assert not (tmp_path / "out").exists()
