@@ -16,13 +16,14 @@ any video failed (listed in the final summary), 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,7 +36,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
 
 from ops.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow,  # noqa: E402
                       quantise_flow, resolve_device, to_gray)
-from ops.frames import META_NAME, flow_names, make_meta, rgb_name, write_meta  # noqa: E402
+from ops.frames import META_NAME, expected_counts, flow_names, make_meta, rgb_name, write_meta  # noqa: E402
 from ops.io import atomic_dir  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps,  # noqa: E402
@@ -60,7 +61,7 @@ class ExtractConfig:
     frame_step: int = 1
     fps: float | None = None
     allow_truncated: bool = False
-    single_thread: bool = False  # True inside a pool: one thread per worker process
+    threads: int | None = None  # threads per video (decoder, OpenCV, CPU torch); None: the libraries' defaults
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -86,7 +87,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="keep frames at this reduced rate (Hz); default: every frame")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]; "
                                                     "only tvl1_torch runs on a GPU")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="videos processed in parallel (processes)")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="cores to use: up to this many videos in parallel processes, largest first; fewer "
+                        "videos than jobs share the cores through multi-threaded decoding (default 1)")
     p.add_argument("--ext", nargs="+", default=list(VIDEO_EXTS),
                    help="video file extensions searched in a folder (default: common video types)")
     p.add_argument("--recursive", action="store_true", help="search the video folder recursively")
@@ -125,15 +128,30 @@ def check_unique_ids(videos: list[Path]) -> None:
         raise ValueError("video ids (file stems) must be unique; clashes: " + "; ".join(clashes[:10]))
 
 
-def _set_threads(cfg: ExtractConfig) -> int | None:
-    """Limit OpenCV/torch threads inside a worker pool; returns the decoder thread count."""
-    if not cfg.single_thread:
-        return None
-    cv2.setNumThreads(1)
+@contextlib.contextmanager
+def _thread_limits(cfg: ExtractConfig):
+    """Give OpenCV (and CPU torch) ``cfg.threads`` threads while one video is extracted; yields the
+    decoder's thread count (None: FFmpeg's default, one per core).
+
+    The previous settings are restored afterwards, because a run with a single
+    worker extracts in the calling process.
+    """
+    if cfg.threads is None:
+        yield None
+        return
+    cv_threads = cv2.getNumThreads()
+    torch = None
     if cfg.flow == "tvl1_torch" and cfg.device == "cpu":
         import torch
-        torch.set_num_threads(1)
-    return 1
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(cfg.threads)
+    cv2.setNumThreads(cfg.threads)
+    try:
+        yield cfg.threads
+    finally:
+        cv2.setNumThreads(cv_threads)
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
 
 
 class _FlowWriter:
@@ -169,7 +187,7 @@ class _FlowWriter:
 
 
 def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads) -> tuple[int, int, int]:
-    """Decode ``video`` into ``out_dir``; returns (RGB frames written, flow frames written, frames decoded)."""
+    """Decode ``video`` into ``out_dir``; returns (RGB frames written, flow frames written, frames kept)."""
     want_rgb, want_flow = "RGB" in cfg.modalities, "Flow" in cfg.modalities
     flow = _FlowWriter(out_dir, cfg) if want_flow else None
     n = 0
@@ -181,7 +199,10 @@ def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads)
             flow.add(to_gray(frame))
     if flow is not None:
         flow.flush()
-    return (n if want_rgb else 0), (flow.count if flow else 0), n
+    counts = (n if want_rgb else 0), (flow.count if flow else 0)
+    # The contract every later stage checks (ops/frames.py); a mismatch here is a bug, not a bad video.
+    assert counts == expected_counts(n, cfg.frame_step, cfg.modalities), (counts, n, cfg.frame_step)
+    return (*counts, n)
 
 
 def _check_decoded(video: Path, decoded: int, expected: int, allow_truncated: bool) -> str | None:
@@ -210,21 +231,20 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: Ext
     result = {"video": str(video), "ok": False, "error": None, "num_frames": 0, "num_flow": 0,
               "seconds": 0.0, "warning": None}
     try:
-        threads = _set_threads(cfg)
         info = probe_video(video)
         if info.fps <= 0:
             raise VideoError(f"{video}: the container gives no frame rate; re-encode it (e.g. ffmpeg -r 30)")
         size = target_size(info.width, info.height, cfg.new_width, cfg.new_height, cfg.short_side)
         fps = output_fps(info.fps, cfg.fps)
-        with atomic_dir(out_dir) as tmp:
-            n_rgb, n_flow, n_dec = _write_frames(video, tmp, size, cfg, threads)
+        with atomic_dir(out_dir) as tmp, _thread_limits(cfg) as threads:
+            n_rgb, n_flow, n_kept = _write_frames(video, tmp, size, cfg, threads)
             expected = num_kept_frames(info.num_frames, info.fps, cfg.fps)
-            result["warning"] = _check_decoded(video, n_dec, expected, cfg.allow_truncated)
+            result["warning"] = _check_decoded(video, n_kept, expected, cfg.allow_truncated)
             has_flow = "Flow" in cfg.modalities
             meta = make_meta(video.resolve(), n_rgb, n_flow, fps, size,
                              cfg.flow if has_flow else None, cfg.bound if has_flow else None,
-                             cfg.frame_step, cfg.jpeg_quality, tuple(cfg.modalities),
-                             num_decoded=n_dec, source_fps=info.fps, source_num_frames=info.num_frames,
+                             cfg.frame_step, cfg.jpeg_quality, tuple(cfg.modalities), num_kept=n_kept,
+                             source_fps=info.fps, source_num_frames=info.num_frames,
                              source_size=[info.width, info.height], device=cfg.device,
                              seconds=round(time.perf_counter() - t0, 3))
             write_meta(tmp, meta)  # last: its presence marks the folder complete
@@ -258,6 +278,8 @@ def _config(args, device: str) -> ExtractConfig:
         raise ValueError(f"--jpeg_quality must be in 1..100, got {args.jpeg_quality}")
     if args.frame_step < 1:
         raise ValueError(f"--frame_step must be >= 1, got {args.frame_step}")
+    if args.jobs < 1:
+        raise ValueError(f"-j/--jobs must be >= 1 (the number of cores to use), got {args.jobs}")
     if args.fps is not None and args.fps <= 0:
         raise ValueError(f"--fps must be > 0, got {args.fps}")
     if min(args.new_width, args.new_height, args.short_side) < 0:
@@ -268,7 +290,32 @@ def _config(args, device: str) -> ExtractConfig:
         make_flow(flow, device=device if flow == "tvl1_torch" else "cpu")  # fail now if unavailable here
     return ExtractConfig(tuple(m for m in MODALITIES if m in args.modality), args.new_width, args.new_height,
                          args.short_side, args.jpeg_quality, flow, device, args.bound, args.frame_step,
-                         args.fps, args.allow_truncated, single_thread=args.jobs > 1)
+                         args.fps, args.allow_truncated)
+
+
+def schedule(todo: list[Path], jobs: int) -> tuple[list[Path], int, int | None]:
+    """Order the videos and share ``jobs`` cores among them: returns (videos, workers, threads per video).
+
+    With one job, videos run in the given order with the libraries' default
+    threading (threads None).  With more, ``min(jobs, videos)`` worker
+    processes each decode with ``jobs // workers`` threads, so that fewer
+    videos than jobs still use every core (FFmpeg's frame-threaded decoding
+    instead of splitting a video by seeking, whose frame numbering OpenCV only
+    estimates), and the largest files start first so that no long video is
+    left running alone at the end.
+    """
+    if jobs <= 1 or not todo:
+        return todo, 1, None
+    workers = min(jobs, len(todo))
+    return sorted(todo, key=_file_size, reverse=True), workers, max(1, jobs // workers)
+
+
+def _file_size(path: Path) -> int:
+    """Size in bytes, -1 for a missing file (it fails later with its own message)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _report(results: list[dict], skipped: int, seconds: float) -> int:
@@ -297,14 +344,17 @@ def main(args: argparse.Namespace) -> int:
     out_root = Path(args.out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     todo, done = plan(videos, out_root)
-    logger.info("%d videos: %d to extract, %d already complete; %s; config %s",
-                len(videos), len(todo), len(done), out_root, asdict(cfg))
+    todo, workers, threads = schedule(todo, args.jobs)
+    cfg = replace(cfg, threads=threads)
+    logger.info("%d videos: %d to extract, %d already complete; %s; %d worker(s); config %s",
+                len(videos), len(todo), len(done), out_root, workers, asdict(cfg))
     t0 = time.perf_counter()
     jobs = (delayed(extract_video)(v, out_root / v.stem, cfg) for v in todo)
     results = []
     with logging_redirect_tqdm():
-        stream = Parallel(n_jobs=args.jobs, return_as="generator_unordered")(jobs) if todo else []
-        for r in tqdm(stream, total=len(todo), unit="video", desc="extract", dynamic_ncols=True):
+        stream = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs) if todo else []
+        for r in tqdm(stream, total=len(todo), unit="video", desc="extract", dynamic_ncols=True,
+                      disable=args.verbose < 0):  # verbose -1: quiet, for benchmarks and callers
             results.append(r)
             if r["ok"]:
                 logger.info("%s: %d frames, %d flow in %.2f s (%.1f frames/s)", Path(r["video"]).stem,

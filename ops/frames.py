@@ -15,9 +15,22 @@ metadata and are counted by listing their files.
 
 ``meta.json`` keys (see :func:`make_meta`): ``video`` (source path),
 ``num_frames`` (RGB frames written), ``num_flow`` (flow pairs written),
-``fps`` (frames per second of the written frames), ``size`` ([width, height]),
-``flow_algorithm``, ``flow_bound``, ``frame_step``, ``jpeg_quality``,
-``modalities`` and ``version``.
+``num_kept`` (frames kept from the video: all decoded frames, or those kept
+by a reduced fps), ``fps`` (frames per second of the kept frames), ``size``
+([width, height]), ``flow_algorithm``, ``flow_bound``, ``frame_step``,
+``jpeg_quality``, ``modalities`` and ``version``.
+
+Frame counts (the contract every check relies on), with N = ``num_kept``
+and k = ``frame_step``::
+
+    num_frames = N                 if "RGB" in modalities else 0
+    num_flow   = max(N - k, 0)     if "Flow" in modalities else 0
+
+Flow frame j (1-based) is the motion from kept frame j to kept frame j + k, so
+it starts at the time of RGB frame j, (j - 1) / fps seconds.  A reduced fps
+changes N, not the relation; k counts kept frames, not source frames.
+Folders without ``meta.json`` (DenseFlow) are taken as k = 1 with a tolerance
+of one frame between the RGB and flow counts.
 """
 from __future__ import annotations
 
@@ -33,7 +46,8 @@ RGB_PREFIX = "img_"
 FLOW_X_PREFIX = "flow_x_"
 FLOW_Y_PREFIX = "flow_y_"
 FRAME_EXT = ".jpg"
-META_VERSION = 1
+# Version 2 added num_kept (version 1 recorded the same number as num_decoded).
+META_VERSION = 2
 
 
 def rgb_name(index: int) -> str:
@@ -46,30 +60,53 @@ def flow_names(index: int) -> tuple[str, str]:
     return f"{FLOW_X_PREFIX}{index:05d}{FRAME_EXT}", f"{FLOW_Y_PREFIX}{index:05d}{FRAME_EXT}"
 
 
+def expected_counts(num_kept: int, frame_step: int = 1,
+                    modalities: tuple[str, ...] | list[str] = ("RGB", "Flow")) -> tuple[int, int]:
+    """(num_frames, num_flow) an extraction of ``num_kept`` frames writes (see the module docstring).
+
+    ``frame_step`` is in kept frames; flow frame j pairs kept frames j and j + frame_step.
+    """
+    num_frames = num_kept if "RGB" in modalities else 0
+    num_flow = max(num_kept - frame_step, 0) if "Flow" in modalities else 0
+    return num_frames, num_flow
+
+
 @dataclass(frozen=True)
 class FrameCounts:
     """Frame counts of one video folder.
 
     ``num_frames``: RGB frames; ``num_flow``: flow frames (x and y counted as
     one; the smaller of the two if they differ); ``fps``: frame rate of the
-    written frames when known from the metadata, else None.
+    written frames when known from the metadata, else None.  From
+    ``meta.json`` only (None for a listed folder): ``num_kept`` (frames kept
+    from the video), ``frame_step`` and ``modalities``.
     """
 
     num_frames: int
     num_flow: int
     fps: float | None = None
+    num_kept: int | None = None
+    frame_step: int | None = None
+    modalities: tuple[str, ...] | None = None
 
 
 def make_meta(video: str, num_frames: int, num_flow: int, fps: float, size: tuple[int, int],
               flow_algorithm: str | None, flow_bound: float | None, frame_step: int = 1,
               jpeg_quality: int = 95, modalities: tuple[str, ...] = ("RGB", "Flow"),
-              **extra) -> dict:
-    """Build the metadata dict written as ``meta.json`` (units: fps in Hz, size in pixels)."""
+              num_kept: int | None = None, **extra) -> dict:
+    """Build the metadata dict written as ``meta.json`` (units: fps in Hz, size in pixels).
+
+    ``num_kept`` (frames kept from the video) defaults to the one implied by
+    the counts: ``num_frames``, or ``num_flow + frame_step`` for a flow-only folder.
+    """
+    if num_kept is None:
+        num_kept = num_frames if "RGB" in modalities else num_flow + frame_step * (num_flow > 0)
     meta = {
         "version": META_VERSION,
         "video": str(video),
         "num_frames": int(num_frames),
         "num_flow": int(num_flow),
+        "num_kept": int(num_kept),
         "fps": float(fps),
         "size": [int(size[0]), int(size[1])],
         "flow_algorithm": flow_algorithm,
@@ -114,7 +151,7 @@ def count_frames(video_dir: str | os.PathLike, trust_meta: bool = True) -> Frame
         raise FileNotFoundError(f"frame folder {video_dir} does not exist")
     meta = read_meta(video_dir) if trust_meta else None
     if meta is not None:
-        return FrameCounts(int(meta["num_frames"]), int(meta["num_flow"]), meta.get("fps"))
+        return _counts_from_meta(meta)
     n_rgb = n_fx = n_fy = 0
     with os.scandir(video_dir) as it:
         for entry in it:
@@ -128,6 +165,15 @@ def count_frames(video_dir: str | os.PathLike, trust_meta: bool = True) -> Frame
             elif name.startswith(FLOW_Y_PREFIX):
                 n_fy += 1
     return FrameCounts(n_rgb, min(n_fx, n_fy), None)
+
+
+def _counts_from_meta(meta: dict) -> FrameCounts:
+    """FrameCounts from a ``meta.json`` dict (version 1 recorded num_kept as ``num_decoded``)."""
+    num_kept = meta.get("num_kept", meta.get("num_decoded"))
+    modalities = meta.get("modalities")
+    return FrameCounts(int(meta["num_frames"]), int(meta["num_flow"]), meta.get("fps"),
+                       None if num_kept is None else int(num_kept), int(meta.get("frame_step", 1)),
+                       None if modalities is None else tuple(modalities))
 
 
 def list_video_dirs(frame_root: str | os.PathLike) -> dict[str, Path]:
@@ -152,15 +198,51 @@ class FolderProblem:
     reason: str
 
 
+def _count_problem(folder: Path, counts: FrameCounts) -> str | None:
+    """Why the RGB/flow counts of ``folder`` break the frame-count contract, or None.
+
+    With ``meta.json`` the counts must equal :func:`expected_counts` exactly and
+    the last frame files must exist (three stat calls: cheap on large datasets);
+    without it (DenseFlow folders) frame_step 1 is assumed and the RGB and flow
+    counts may differ by one.
+    """
+    if counts.num_kept is None:
+        if counts.num_frames and counts.num_flow and abs(counts.num_frames - counts.num_flow) > 1:
+            return (f"{folder}: {counts.num_frames} RGB frames but {counts.num_flow} flow frames (no meta.json, "
+                    "so frame_step 1 is assumed: a partial extraction? delete the folder and re-extract)")
+        return None
+    step, modalities = counts.frame_step or 1, counts.modalities or ("RGB", "Flow")
+    want = expected_counts(counts.num_kept, step, modalities)
+    if (counts.num_frames, counts.num_flow) != want:
+        return (f"{folder}: {counts.num_frames} RGB frames but {counts.num_flow} flow frames; its meta.json "
+                f"(num_kept {counts.num_kept}, frame_step {step}, modalities {list(modalities)}) implies "
+                f"{want[0]} and {want[1]} (num_flow = num_kept - frame_step); delete the folder and re-extract")
+    last = ([rgb_name(counts.num_frames)] if counts.num_frames else []) + \
+           (list(flow_names(counts.num_flow)) if counts.num_flow else [])
+    missing = [name for name in last if not (folder / name).is_file()]
+    if missing:
+        return (f"{folder}: meta.json lists {counts.num_frames} RGB and {counts.num_flow} flow frames but "
+                f"{', '.join(missing)} is missing (files deleted?); delete the folder and re-extract")
+    return None
+
+
+def _time_frames(counts: FrameCounts) -> int:
+    """Frames spanning the video's duration: num_kept, else inferred from the files (DenseFlow: N - 1 flow)."""
+    if counts.num_kept is not None:
+        return counts.num_kept
+    return counts.num_frames or (counts.num_flow + 1 if counts.num_flow else 0)
+
+
 def check_frame_folder(video: str, folder: Path, modality: str = "RGB", duration: float | None = None,
                        fps: float | None = None, tolerance: float = 0.05) -> tuple[int | None, FolderProblem | None]:
     """Check one video's frame folder before a list is built from it.
 
     Returns (frame count of ``modality`` to use, None) or (None, problem) when the
-    folder is missing, has zero frames, RGB and flow counts differ by more than
-    one, or the RGB count differs from ``duration x fps`` by more than
+    folder is missing, has zero ``modality`` frames, its RGB and flow counts break
+    the contract of the module docstring (:func:`_count_problem`), or its kept
+    frame count differs from ``duration x fps`` by more than
     ``max(2, tolerance x expected)`` frames (fps from ``meta.json``, else ``fps``;
-    skipped when either is unknown).
+    skipped when either is unknown).  Every message names the folder.
     """
     try:
         counts = count_frames(folder)
@@ -168,15 +250,16 @@ def check_frame_folder(video: str, folder: Path, modality: str = "RGB", duration
         return None, FolderProblem(video, f"frame folder {folder} is missing (extract this video first)")
     n = counts.num_frames if modality == "RGB" else counts.num_flow
     if n == 0:
-        return None, FolderProblem(video, f"{folder} has zero {modality} frames")
-    if counts.num_flow and abs(counts.num_frames - counts.num_flow) > 1:
-        return None, FolderProblem(video, f"{folder}: {counts.num_frames} RGB frames but {counts.num_flow} flow "
-                                          "frames (a partial extraction? delete the folder and re-extract)")
+        hint = f" (extracted with modalities {list(counts.modalities)})" if counts.modalities else ""
+        return None, FolderProblem(video, f"{folder} has zero {modality} frames{hint}")
+    reason = _count_problem(folder, counts)
+    if reason is not None:
+        return None, FolderProblem(video, reason)
     fps = counts.fps or fps
     if duration is not None and fps and duration == duration:  # duration == duration: not NaN
-        expected = duration * fps
-        if abs(counts.num_frames - expected) > max(2.0, tolerance * expected):
-            return None, FolderProblem(video, f"{folder}: {counts.num_frames} frames but duration {duration:.2f} s x "
+        expected, kept = duration * fps, _time_frames(counts)
+        if abs(kept - expected) > max(2.0, tolerance * expected):
+            return None, FolderProblem(video, f"{folder}: {kept} frames but duration {duration:.2f} s x "
                                               f"{fps:g} fps = {expected:.0f} (wrong video or fps?)")
     return n, None
 

@@ -5,4 +5,5 @@ PY="${PY:-python}"
 CONFIG="${CONFIG:-synthetic_demo}"
 if [ -f "$REPO/scripts/config/$CONFIG.sh" ]; then source "$REPO/scripts/config/$CONFIG.sh"; else source "$CONFIG"; fi
 PRETRAINED_ARG=${PRETRAINED:+--pretrained $PRETRAINED}
+ARCH_ARGS="${ARCH_ARGS:-}"           # more backbone flags, e.g. --global_pool max
 mkdir -p "$WORK"

@@ -16,8 +16,9 @@ sys.path.insert(0, str(ROOT))
 
 import extract_frames  # noqa: E402
 from ops.flow import dequantise_flow  # noqa: E402
-from ops.frames import META_NAME, count_frames, flow_names, read_meta, rgb_name  # noqa: E402
-from ops.video import keep_frame, num_kept_frames, probe_video, read_jpeg, target_size  # noqa: E402
+from ops.frames import (META_NAME, FrameCounts, check_frame_folder, count_frames, expected_counts,  # noqa: E402
+                        flow_names, preflight, read_meta, rgb_name, write_meta)
+from ops.video import iter_frames, keep_frame, num_kept_frames, probe_video, read_jpeg, target_size  # noqa: E402
 
 W, H, FPS = 160, 120, 25
 SHIFT = 2  # content moves this many pixels to the right per frame
@@ -67,14 +68,15 @@ def test_counts_naming_and_meta(videos, tmp_path):
     assert read_jpeg(d / "img_00001.jpg").shape == (64, 80, 3)
     assert read_jpeg(d / "flow_x_00023.jpg", gray=True).shape == (64, 80)
     meta = read_meta(d)
-    assert meta["num_frames"] == 24 and meta["num_flow"] == 23
+    assert meta["num_frames"] == 24 and meta["num_flow"] == 23 and meta["num_kept"] == 24
     assert meta["fps"] == FPS and meta["size"] == [80, 64]
     assert meta["flow_algorithm"] == "dis_medium" and meta["flow_bound"] == 20.0
     assert meta["frame_step"] == 1 and meta["jpeg_quality"] == 95 and meta["modalities"] == ["RGB", "Flow"]
     assert meta["video"] == str((videos / "walk.mp4").resolve())
     listed = count_frames(d, trust_meta=False)
     assert (listed.num_frames, listed.num_flow) == (24, 23)
-    assert count_frames(d) == (listed.__class__)(24, 23, FPS)
+    assert listed == FrameCounts(24, 23)  # a listed folder knows nothing of num_kept or frame_step
+    assert count_frames(d) == FrameCounts(24, 23, FPS, num_kept=24, frame_step=1, modalities=("RGB", "Flow"))
     assert count_frames(out / "jump").num_frames == 13
     assert sorted(p.name for p in out.iterdir()) == ["jump", "walk"]  # no temp folders left
 
@@ -107,6 +109,57 @@ def test_frame_step_fps_and_size_options(videos, tmp_path):
     for k in (1, 2, 12):
         assert (out / "walk" / rgb_name(k)).read_bytes() == (full / "walk" / rgb_name(2 * k - 1)).read_bytes()
     assert (out / "walk" / rgb_name(2)).read_bytes() != (full / "walk" / rgb_name(2)).read_bytes()
+
+
+# (extra flags, frames kept N, frame_step k, modalities): num_frames = N, num_flow = N - k (ops/frames.py).
+COUNT_CASES = {
+    "step2": ((), 50, 2, ("RGB", "Flow")),
+    "fps10": (("--fps", 10), 20, 1, ("RGB", "Flow")),          # 25 -> 10 fps keeps source frames 0, 3, 5, 8, 10, ...
+    "fps10_step3": (("--fps", 10), 20, 3, ("RGB", "Flow")),
+    "rgb_only_step2": (("--modality", "RGB"), 50, 2, ("RGB",)),
+    "flow_only_step2": (("--modality", "Flow"), 50, 2, ("Flow",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COUNT_CASES))
+def test_frame_count_contract_passes_preflight(case, tmp_path):
+    """Every option combination writes the documented counts, which the pre-flight check accepts."""
+    flags, n_kept, step, modalities = COUNT_CASES[case]
+    video = write_video(tmp_path / "long.mp4", 50)  # 2 s at 25 fps
+    out = tmp_path / "frames"
+    assert run(video, out, *SMALL, *flags, "--frame_step", step, "--flow", "dis_ultrafast") == 0
+    want = expected_counts(n_kept, step, modalities)
+    assert want == ((n_kept if "RGB" in modalities else 0), (n_kept - step if "Flow" in modalities else 0))
+    meta = read_meta(out / "long")
+    assert (meta["num_frames"], meta["num_flow"], meta["num_kept"], meta["frame_step"]) == (*want, n_kept, step)
+    listed = count_frames(out / "long", trust_meta=False)
+    assert (listed.num_frames, listed.num_flow) == want  # the files, not only the metadata
+    for modality in modalities:
+        counts, problems = preflight(["long"], out, modality, durations={"long": 50 / FPS})
+        assert problems == [] and counts == {"long": want[modality == "Flow"]}
+    if modalities == ("RGB",):
+        n, problem = check_frame_folder("long", out / "long", "Flow")
+        assert n is None and "has zero Flow frames (extracted with modalities ['RGB'])" in problem.reason
+
+
+def test_preflight_catches_count_mismatch(tmp_path):
+    """Counts that break the contract are reported with the folder's path, with or without meta.json."""
+    video = write_video(tmp_path / "long.mp4", 50)
+    out = tmp_path / "frames"
+    assert run(video, out, *SMALL, "--frame_step", 2, "--flow", "dis_ultrafast") == 0
+    d = out / "long"
+    meta = read_meta(d)
+    write_meta(d, {**meta, "num_flow": 49})  # what a frame_step 1 folder would hold
+    n, problem = check_frame_folder("long", d, "RGB")
+    assert n is None and problem.reason.startswith(f"{d}: 50 RGB frames but 49 flow frames")
+    assert "frame_step 2" in problem.reason and "implies 50 and 48" in problem.reason
+    write_meta(d, meta)
+    (d / flow_names(48)[1]).unlink()  # a file deleted after extraction
+    n, problem = check_frame_folder("long", d, "Flow")
+    assert n is None and f"{d}: " in problem.reason and "flow_y_00048.jpg is missing" in problem.reason
+    (d / META_NAME).unlink()  # without metadata frame_step 1 is assumed: 50 RGB vs 47 flow is a mismatch
+    n, problem = check_frame_folder("long", d, "RGB")
+    assert n is None and problem.reason.startswith(f"{d}: 50 RGB frames but 47 flow frames (no meta.json")
 
 
 def test_rgb_only_and_flow_only(videos, tmp_path):
@@ -208,6 +261,7 @@ def test_list_file_and_argument_errors(videos, tmp_path):
     write_video(videos / "walk.avi", 5, fourcc="MJPG")
     assert run(videos, tmp_path / "dup", *SMALL) == 2  # two videos named "walk"
     assert run(videos / "jump.mp4", tmp_path / "q", "--jpeg_quality", 0) == 2
+    assert run(videos / "jump.mp4", tmp_path / "q", "-j", 0) == 2
     assert run(tmp_path / "missing", tmp_path / "q") == 2
 
 
@@ -217,6 +271,23 @@ def test_parallel_jobs_give_same_frames(videos, tmp_path):
     assert snapshot(tmp_path / "j1").keys() == snapshot(tmp_path / "j2").keys()
     for name in ("walk/img_00007.jpg", "jump/img_00013.jpg"):
         assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j2" / name).read_bytes()
+    # One video with two jobs: one worker decoding with two threads, same bytes.
+    assert run(videos / "walk.mp4", tmp_path / "one", *SMALL, "--modality", "RGB", "-j", 2) == 0
+    assert snapshot(tmp_path / "one")["walk/meta.json"] == snapshot(tmp_path / "j1")["walk/meta.json"]
+    for i in range(1, 25):
+        assert (tmp_path / "one/walk" / rgb_name(i)).read_bytes() == (tmp_path / "j1/walk" / rgb_name(i)).read_bytes()
+
+
+def test_schedule_shares_cores(tmp_path):
+    paths = []
+    for name, size in [("a", 10), ("b", 30), ("c", 20)]:
+        paths.append(tmp_path / f"{name}.mp4")
+        paths[-1].write_bytes(b"x" * size)
+    missing = tmp_path / "missing.mp4"
+    assert extract_frames.schedule(paths, 1) == (paths, 1, None)  # given order, library threading
+    assert extract_frames.schedule(paths + [missing], 2) == ([paths[1], paths[2], paths[0], missing], 2, 1)
+    assert extract_frames.schedule(paths[:1], 2) == (paths[:1], 1, 2)  # one video: two decoder threads
+    assert extract_frames.schedule(paths, 8) == ([paths[1], paths[2], paths[0]], 3, 2)
 
 
 def test_video_helpers(videos):
@@ -229,3 +300,16 @@ def test_video_helpers(videos):
     assert [i for i in range(10) if keep_frame(i, 30, 10)] == [0, 3, 6, 9]
     for fin, fout, n in [(30, 10, 100), (29.97, 8, 301), (25, 12.5, 24), (25, 30, 7)]:
         assert num_kept_frames(n, fin, fout) == sum(keep_frame(i, fin, fout) for i in range(n))
+
+
+@pytest.mark.parametrize("size", [(80, 64), None])
+def test_prefetched_frames_equal_inline_ones(videos, size):
+    """The decoding thread recycles full-size buffers: frames handed out must never be overwritten."""
+    for fps in (None, 12.5):
+        inline = list(iter_frames(videos / "walk.mp4", size, fps=fps))
+        threaded = list(iter_frames(videos / "walk.mp4", size, fps=fps, threads=2, prefetch=3))
+        assert len(inline) == len(threaded) == (24 if fps is None else 12)
+        assert all(np.array_equal(a, b) for a, b in zip(inline, threaded))
+    frames = iter_frames(videos / "walk.mp4", size, prefetch=2)
+    next(frames)
+    frames.close()  # stopping early ends the decoding thread

@@ -10,6 +10,7 @@ TRAIN_SUBSET="${TRAIN_SUBSET:-validation}"
 TEST_SUBSET="${TEST_SUBSET:-test}"
 FRAME_SIZE="${FRAME_SIZE:-0 0}"          # keep the videos' own 160x120
 ARCH="${ARCH:-tiny}"
+ARCH_ARGS="${ARCH_ARGS:---global_pool max}"   # the actor covers ~4 % of a frame: max pooling keeps it visible
 PRETRAINED="${PRETRAINED:-}"
 BINARY_ARGS="${BINARY_ARGS:---epochs 8 -b 4 --lr 0.01 --epoch_multiplier 2 --dropout 0.5}"
 SSN_ARGS="${SSN_ARGS:---epochs 20 -b 4 --lr 0.01 --lr_steps 14 --epoch_multiplier 2 --dropout 0.5}"
