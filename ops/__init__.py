@@ -12,8 +12,8 @@ Formats and data
 - ``ops.presets``        dataset presets stored in ``data/``
 - ``ops.temporal``       interval IoU, NMS, the only seconds / frames / fractions conversions
 - ``ops.actionness``     per-frame actionness files (``binary_test.py`` -> TAG)
-- ``ops.results``        SSN result files (original pickle layout, safe loading)
-- ``ops.detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, BSN/BMN CSV)
+- ``ops.results``        SSN result files (original pickle layout, safe loading), raw per-frame outputs
+- ``ops.detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
 - ``ops.synthetic``      the synthetic benchmark dataset generator
 
 Stages
@@ -24,4 +24,5 @@ Stages
 - ``ops.engine``         the one training loop, checkpoints, shared flags
 - ``ops.ssn_inference``  folded-head scoring of all proposals of a video
 - ``ops.postprocess``, ``ops.detection_eval``, ``ops.proposal_eval``  SSN post-processing and metrics
+- ``ops.timeline``       timeline pictures (ground truth vs detections, PNG via OpenCV)
 """

@@ -14,6 +14,8 @@ ARCH_ARGS="${ARCH_ARGS:---global_pool max}"   # the actor covers ~4 % of a frame
 PRETRAINED="${PRETRAINED:-}"
 BINARY_ARGS="${BINARY_ARGS:---epochs 8 -b 4 --lr 0.01 --epoch_multiplier 2 --dropout 0.5}"
 SSN_ARGS="${SSN_ARGS:---epochs 20 -b 4 --lr 0.01 --lr_steps 14 --epoch_multiplier 2 --dropout 0.5}"
+# Flow carries the class (single RGB frames cannot show a direction of motion) and keeps improving past 20 epochs
+SSN_ARGS_Flow="${SSN_ARGS_Flow---epochs 40 --lr_steps 30}"   # set it empty to train Flow like RGB
 TEST_INTERVAL="${TEST_INTERVAL:-2}"
 FUSION_WEIGHTS="${FUSION_WEIGHTS:-1 1.5}"
 JOBS="${JOBS:-2}"
