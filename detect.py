@@ -43,7 +43,6 @@ import shutil  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 import binary_test  # noqa: E402
 import extract_frames  # noqa: E402
@@ -51,7 +50,7 @@ import gen_bottom_up_proposals  # noqa: E402
 import gen_proposal_list  # noqa: E402
 import gen_sliding_window_proposals  # noqa: E402
 import ssn_test  # noqa: E402
-from ops.annotations import (INSTANCE_COLUMNS, VIDEO_COLUMNS, AnnotationDB, load_annotations,  # noqa: E402
+from ops.annotations import (AnnotationDB, load_annotations,  # noqa: E402
                              to_activitynet_json)
 from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
 from ops.engine import load_checkpoint  # noqa: E402
@@ -283,10 +282,8 @@ def extract(videos: list[Path], frames: Path, work: Path, flow: bool, args) -> d
 
 def write_video_list(path: Path, durations: dict[str, float], classes: list[str]) -> None:
     """The videos as an annotation file without instances (ActivityNet layout), rewritten only on change."""
-    db = AnnotationDB(classes=classes, name="detect",
-                      videos=pd.DataFrame([(v, SUBSET, d) for v, d in durations.items()], columns=VIDEO_COLUMNS),
-                      instances=pd.DataFrame([], columns=INSTANCE_COLUMNS))
-    data = to_activitynet_json(db, version="detect.py")
+    data = to_activitynet_json(AnnotationDB.without_instances(durations, SUBSET, classes, "detect"),
+                               version="detect.py")
     if not path.is_file() or json.loads(path.read_text()) != data:
         atomic_write_json(path, data)
 

@@ -57,7 +57,8 @@ def choose_videos(requested: list[str] | None, candidates: list[str], num: int, 
     """``requested`` (each must be a candidate) or the first ``num`` candidates."""
     if requested is None:
         return candidates[:max(num, 0)]
-    unknown = [v for v in requested if v not in set(candidates)]
+    known = set(candidates)
+    unknown = [v for v in requested if v not in known]
     if unknown:
         raise SystemExit(f"error: video(s) {unknown} are not in {source}")
     return list(requested)
@@ -65,7 +66,8 @@ def choose_videos(requested: list[str] | None, candidates: list[str], num: int, 
 
 def durations_of(videos: list[str], db) -> dict[str, float]:
     """Duration (s) per video from the annotations; NaN where unknown (the picture then uses the last end)."""
-    return {v: db.duration(v) if db is not None and v in set(db.video_ids) else np.nan for v in videos}
+    known = set(db.video_ids) if db is not None else set()
+    return {v: db.duration(v) if v in known else np.nan for v in videos}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -80,7 +82,9 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: preset {preset['name']} names no classes; give --annotations for the class names")
     dets = read_activitynet_json(args.detections, classes)
     in_file = list(dict.fromkeys(dets.video.tolist()))
-    candidates = db.video_ids + [v for v in in_file if v not in set(db.video_ids)] if db is not None else in_file
+    annotated = db.video_ids if db is not None else []
+    seen = set(annotated)
+    candidates = annotated + [v for v in in_file if v not in seen]
     videos = choose_videos(args.videos, candidates, args.num_videos,
                            f"{args.detections} or {args.annotations}" if db is not None else str(args.detections))
     entries = timeline_videos(dets, durations_of(videos, db), videos, db.ground_truth() if db is not None else None)

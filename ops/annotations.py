@@ -81,6 +81,13 @@ class AnnotationDB:
     avoid: frozenset[str] = frozenset()
     name: str = ""
 
+    @classmethod
+    def without_instances(cls, durations: dict[str, float], subset: str, classes: list[str], name: str = ""
+                          ) -> "AnnotationDB":
+        """Known videos (id -> duration in seconds) of one subset and no ground truth, e.g. new videos."""
+        videos = _frame([(v, subset, float(d)) for v, d in durations.items()], VIDEO_COLUMNS)
+        return cls(classes=list(classes), videos=videos, instances=_frame([], INSTANCE_COLUMNS), name=name)
+
     @property
     def num_classes(self) -> int:
         return len(self.classes)

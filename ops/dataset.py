@@ -168,6 +168,9 @@ class FrameSequenceDataset(FrameDataset):
                  chunk: int = 64):
         super().__init__(videos, modality, new_length, input_spec)
         self.frame_interval, self.num_crops = frame_interval, num_crops
+        if num_crops == 10 and not self.spec.get("flip", True):   # fail before any frame is read
+            raise ValueError("--num_crops 10 includes mirrored views, but this model was trained without flips "
+                             "(its classes change under a mirror): use --num_crops 1 or 5")
         self.positions = [np.arange(0, max(c, 1), frame_interval) for c in self.counts]
         self.items = [(v, s) for v, p in enumerate(self.positions) for s in range(0, len(p), chunk)]
         self.chunk = chunk

@@ -74,3 +74,11 @@ def test_checkpoint_data_spec_keeps_the_training_flip_policy():
     assert spec["flip"] is False and spec["channels"] == 10
     assert checkpoint_data_spec({"extra": {"input_spec": spec}}, cfg)["flip"] is False
     assert checkpoint_data_spec({"extra": {}}, cfg)["flip"] is True   # older checkpoints
+
+
+def test_ten_crops_are_refused_up_front_for_a_model_trained_without_flips():
+    from ops.backbones import BackboneConfig
+    from ops.dataset import FrameSequenceDataset, data_spec
+    spec = data_spec(BackboneConfig(arch="tiny", modality="RGB"), flip=False)
+    with pytest.raises(ValueError, match="num_crops 1 or 5"):
+        FrameSequenceDataset([], "RGB", 1, spec, frame_interval=1, num_crops=10)
