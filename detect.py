@@ -5,7 +5,8 @@ Example::
     W=work_dirs/synthetic_demo
     python detect.py my_videos/*.mp4 --rgb_model $W/ssn_RGB/checkpoint_last.pth \\
         --flow_model $W/ssn_Flow/checkpoint_last.pth --rgb_actionness $W/binary_RGB/checkpoint_last.pth \\
-        --flow_actionness $W/binary_Flow/checkpoint_last.pth --output detect_out
+        --flow_actionness $W/binary_Flow/checkpoint_last.pth --fusion_weights $W/fusion_weights.json \\
+        --output detect_out
 
 Each step calls the main() of the pipeline's own stage script with its flags:
 ``extract_frames.py`` (RGB, plus flow when a Flow model is given),
@@ -13,7 +14,8 @@ Each step calls the main() of the pipeline's own stage script with its flags:
 the videos), ``binary_test.py`` and ``gen_bottom_up_proposals.py`` +
 ``gen_proposal_list.py`` (TAG proposals; ``--proposals sliding`` uses the
 sliding windows instead), ``ssn_test.py`` per SSN model, then the fusion
-(``--score_weights``, as ``eval_detection_results.py``) and the SSN
+(``--fusion_weights FILE`` chosen by the demo's stage 8, or ``--score_weights``,
+as ``eval_detection_results.py``) and the SSN
 post-processing of ``ops/postprocess.py`` (NMS, regression, top-k; defaults
 from the dataset preset).  Either stream may be left out; at least one SSN
 model is needed, and TAG needs at least one actionness model.  The dataset
@@ -60,7 +62,8 @@ from ops.io import atomic_open, atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
-from ops.results import ResultFileError, fuse_results, read_results  # noqa: E402
+from ops.fusion import FusionWeightsError, fuse_results, read_fusion_weights  # noqa: E402
+from ops.results import ResultFileError, read_results  # noqa: E402
 from ops.temporal import frames_to_seconds  # noqa: E402
 from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
 from ops.video import VideoError, probe_video  # noqa: E402
@@ -68,7 +71,7 @@ from ops.video import VideoError, probe_video  # noqa: E402
 logger = logging.getLogger("detect")
 MODALITIES = ("RGB", "Flow")
 SUBSET = "test"                       # the subset name of the generated video list
-DEMO_FUSION_WEIGHTS = (1.0, 1.5)      # RGB : Flow, FUSION_WEIGHTS of scripts/config/synthetic_demo.sh
+DEFAULT_FUSION_WEIGHTS = (1.0, 1.5)   # RGB : Flow for all outputs when no weights file is given
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -109,8 +112,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes / videos in parallel")
     g = p.add_argument_group("fusion and post-processing (defaults: the preset's, as eval_detection_results.py)")
     g.add_argument("--score_weights", type=float, nargs="+", default=None,
-                   help="weights of the SSN models in the order RGB, Flow (normalised; default with both: "
-                        "1 1.5, the demo's)")
+                   help="weights of the SSN models in the order RGB, Flow for all outputs (normalised; default "
+                        "with both and no --fusion_weights: 1 1.5)")
+    g.add_argument("--fusion_weights", default=None, metavar="FILE",
+                   help="per-output weights (RGB, Flow) chosen on a training subset: WORK/fusion_weights.json of "
+                        "the demo, or eval_detection_results.py --search_weights")
     g.add_argument("--top_k", type=int, default=None, help="(proposal, class) pairs kept per video; <=0: all")
     g.add_argument("--nms_threshold", type=float, default=None)
     g.add_argument("--softmax_before_filter", action=argparse.BooleanOptionalAction, default=None)
@@ -180,6 +186,13 @@ def check_setup(args) -> Setup:
     if args.proposals == "sliding" and act:
         logger.info("--proposals sliding: the actionness models are not used")
         act = {}
+    if args.fusion_weights and args.score_weights:
+        raise SystemExit("error: give --fusion_weights FILE or --score_weights, not both")
+    if args.fusion_weights:
+        try:
+            read_fusion_weights(args.fusion_weights, len(ssn))
+        except FusionWeightsError as e:
+            raise SystemExit(f"error: --fusion_weights {e} (models: {', '.join(ssn)})") from None
     for flag, weights, models in (("--score_weights", args.score_weights, ssn),
                                   ("--actionness_weights", args.actionness_weights, act)):
         if weights is not None and len(weights) != len(models):
@@ -336,8 +349,10 @@ def detections(setup: Setup, result_files: list[Path], durations: dict[str, floa
                args) -> Detections:
     """Fuse, post-process and convert to seconds; rows sorted by video (``order``) then score descending."""
     weights = args.score_weights
-    if weights is None and len(result_files) == 2:
-        weights = list(DEMO_FUSION_WEIGHTS)
+    if args.fusion_weights:
+        weights = read_fusion_weights(args.fusion_weights, len(result_files))
+    elif weights is None and len(result_files) == 2:
+        weights = list(DEFAULT_FUSION_WEIGHTS)
     ev = setup.preset["evaluation"]
     cfg = PostprocessConfig(top_k=resolve(args.top_k, ev["top_k"]),
                             nms_threshold=resolve(args.nms_threshold, ev["nms_threshold"]),
@@ -345,7 +360,7 @@ def detections(setup: Setup, result_files: list[Path], durations: dict[str, floa
                             regression=not args.no_regression)
     try:
         fused = fuse_results([read_results(r) for r in result_files], weights, [str(r) for r in result_files])
-    except (ValueError, ResultFileError) as e:
+    except (ValueError, ResultFileError, FusionWeightsError) as e:
         raise SystemExit(f"error: {e}") from None
     dets = results_to_detections(fused, cfg).scaled(durations, "seconds", "detect")
     dets = dets.take(dets.score >= args.min_score)

@@ -6,6 +6,14 @@ original SSN did, or from annotations in seconds)::
     python eval_detection_results.py activitynet1.2 rgb.pkl flow.pkl --score_weights 1 1.2 \\
         --proposal_list data/activitynet1.2_tag_val_proposal_list.txt
 
+Fusion weights per output (activity, completeness, regression) chosen on a
+subset that is not the test set, then applied to the test set (ops/fusion.py)::
+
+    python eval_detection_results.py synthetic rgb_val.pkl flow_val.pkl --annotations ANN \\
+        --subset validation --search_weights fusion_weights.json
+    python eval_detection_results.py synthetic rgb_test.pkl flow_test.pkl --annotations ANN \\
+        --subset test --fusion_weights fusion_weights.json
+
 Detection files from any method (ActivityNet JSON or THUMOS14 evalkit text)::
 
     python eval_detection_results.py thumos14 --detections run.txt \\
@@ -39,7 +47,9 @@ from ops.log import setup_logging  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
 from ops.proposal_list import read_proposal_list  # noqa: E402
-from ops.results import fuse_results, read_class_scores, read_results  # noqa: E402
+from ops.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights,  # noqa: E402
+                        search_fusion_weights, write_fusion_weights)
+from ops.results import ResultFileError, read_class_scores, read_results  # noqa: E402
 
 logger = logging.getLogger("eval_detection_results")
 
@@ -49,7 +59,18 @@ def get_args_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("dataset", help="dataset preset name in data/ (thumos14, activitynet1.2, ...) or a preset JSON")
     p.add_argument("results", nargs="*", help="SSN result pickles to fuse")
-    p.add_argument("--score_weights", type=float, nargs="+", default=None, help="fusion weights (normalised)")
+    g = p.add_argument_group("fusion of several result files (ops/fusion.py; weights in the order of the files)")
+    g.add_argument("--score_weights", type=float, nargs="+", default=None,
+                   help="one weight per file for all outputs, as the original SSN (normalised; default equal)")
+    g.add_argument("--act_weights", type=float, nargs="+", default=None, help="activity weights (override)")
+    g.add_argument("--comp_weights", type=float, nargs="+", default=None, help="completeness weights (override)")
+    g.add_argument("--reg_weights", type=float, nargs="+", default=None, help="regression weights (override)")
+    g.add_argument("--fusion_weights", default=None, metavar="FILE", help="weights file from --search_weights")
+    g.add_argument("--search_weights", default=None, metavar="FILE",
+                   help="choose per-output weights on this subset (maximising the average mAP over the IoU "
+                        "thresholds), write them to FILE and evaluate with them; use a subset that is not the "
+                        "test set, then pass FILE to --fusion_weights on the test set")
+    g.add_argument("--search_step", type=float, default=0.1, help="grid step of --search_weights")
     g = p.add_argument_group("ground truth")
     g.add_argument("--proposal_list", default=None, help="proposal list holding the ground truth (SSN results)")
     g.add_argument("--annotations", default=None,
@@ -97,7 +118,64 @@ def load_ground_truth(args, preset: dict) -> GroundTruth:
     return gt
 
 
-def load_detections(args, preset: dict, gt: GroundTruth) -> tuple[Detections, dict]:
+def fusion_weights_from_args(args, num_sources: int) -> FusionWeights | None:
+    """The fusion weights the flags ask for (None: equal), checked against the number of files."""
+    per_output = (args.act_weights, args.comp_weights, args.reg_weights)
+    if args.fusion_weights and (args.score_weights or any(w is not None for w in per_output)):
+        raise SystemExit("error: give --fusion_weights FILE or weights on the command line, not both")
+    try:
+        if args.fusion_weights:
+            return read_fusion_weights(args.fusion_weights, num_sources)
+        base = args.score_weights or [1.0] * num_sources
+        weights = FusionWeights.make(*[base if w is None else w for w in per_output])
+    except FusionWeightsError as e:
+        raise SystemExit(f"error: {e}") from None
+    if weights.num_sources != num_sources:
+        raise SystemExit(f"error: {weights.num_sources} fusion weights for {num_sources} result files")
+    return weights
+
+
+def results_detections(sources: list, names: list[str], weights: FusionWeights, cfg: PostprocessConfig,
+                       cls, gt: GroundTruth) -> Detections:
+    """Fuse, post-process and express in the ground truth's unit."""
+    try:
+        fused = fuse_results(sources, weights, names)
+    except (FusionWeightsError, ResultFileError) as e:
+        raise SystemExit(f"error: {e}") from None
+    dets = results_to_detections(fused, cfg, cls)
+    if dets.unit == "fraction" and gt.unit == "seconds":
+        dets = dets.scaled(gt.durations, gt.unit, names[0])
+    return dets
+
+
+def search_weights(args, sources, names, cfg, cls, gt, protocol: str, ious, preset: dict) -> FusionWeights:
+    """Choose per-output fusion weights on this subset by average mAP; write them to --search_weights."""
+    subset = resolve(args.subset, preset["test_subset"]) if args.annotations else None
+    if subset is not None and subset == preset["test_subset"]:
+        logger.warning("choosing fusion weights on %s, the preset's test subset: figures with them are optimistic; "
+                       "choose them on the training or a held-out subset", subset)
+    if args.fusion_weights or args.score_weights or args.act_weights or args.comp_weights or args.reg_weights:
+        raise SystemExit("error: --search_weights chooses the weights; do not give them as well")
+    if len(sources) < 2:
+        raise SystemExit("error: --search_weights needs at least two result files")
+
+    def score(w: FusionWeights) -> float:
+        return evaluate_detections(results_detections(sources, names, w, cfg, cls, gt), gt, protocol, ious).average_map
+
+    try:
+        best, value, evaluations = search_fusion_weights(score, len(sources), args.search_step)
+    except FusionWeightsError as e:
+        raise SystemExit(f"error: --search_step: {e}") from None
+    write_fusion_weights(args.search_weights, best, sources=names, criterion="average_mAP", value=value,
+                         protocol=protocol, iou_thresholds=list(map(float, ious)),
+                         subset=subset,
+                         step=args.search_step, evaluations=evaluations)
+    logger.info("fusion weights %s: average mAP %.2f %% after %d evaluations; wrote %s",
+                best.as_dict(), 100 * value, evaluations, args.search_weights)
+    return best
+
+
+def load_detections(args, preset: dict, gt: GroundTruth, protocol: str, ious) -> tuple[Detections, dict]:
     """Detections (in the ground truth's unit) and the settings that produced them."""
     if args.detections:
         if args.results:
@@ -112,16 +190,21 @@ def load_detections(args, preset: dict, gt: GroundTruth) -> tuple[Detections, di
                                 softmax_before_filter=resolve(args.softmax_before_filter, ev["softmax_before_filter"]),
                                 regression=not args.no_regression, cls_top_k=args.cls_top_k,
                                 use_class_scores=args.cls_scores is not None)
-        fused = fuse_results([read_results(r) for r in args.results], args.score_weights,
-                             [str(r) for r in args.results])
+        names = [str(r) for r in args.results]
+        sources = [read_results(r) for r in args.results]
         cls = read_class_scores(args.cls_scores) if args.cls_scores else None
-        dets = results_to_detections(fused, cfg, cls)
-        settings = {"results": [str(r) for r in args.results], "score_weights": args.score_weights,
+        if args.search_weights:
+            weights = search_weights(args, sources, names, cfg, cls, gt, protocol, ious, preset)
+        else:
+            weights = fusion_weights_from_args(args, len(sources))
+        dets = results_detections(sources, names, weights, cfg, cls, gt)
+        settings = {"results": names, "score_weights": args.score_weights,
+                    "fusion_weights": weights.as_dict(), "fusion_weights_file": args.fusion_weights,
                     "cls_scores": args.cls_scores, "postprocess": cfg.as_dict()}
     else:
         raise SystemExit("error: give SSN result files or --detections FILE")
     if dets.unit != gt.unit:
-        dets = dets.scaled(gt.durations, gt.unit, str(args.detections or args.results[0])) \
+        dets = dets.scaled(gt.durations, gt.unit, str(args.detections)) \
             if dets.unit == "fraction" and gt.unit == "seconds" else dets
     if dets.unit != gt.unit:
         raise SystemExit(f"error: detections are in {dets.unit} but the ground truth (proposal list) in "
@@ -172,7 +255,7 @@ def main(args) -> dict:
     if protocol == "thumos14" and len(gt.amb_video) == 0:
         logger.warning("thumos14 protocol without Ambiguous segments (ground truth from %s); give --annotations "
                        "for the official numbers", "a proposal list" if gt.unit != "seconds" else "annotations")
-    dets, settings = load_detections(args, preset, gt)
+    dets, settings = load_detections(args, preset, gt, protocol, ious)
     metrics = evaluate_detections(dets, gt, protocol, ious)
     settings.update({"dataset": preset["name"], "protocol": protocol, "iou_thresholds": list(map(float, ious)),
                      "ground_truth": str(args.annotations or args.proposal_list or preset.get("test_proposal_list")),

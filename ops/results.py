@@ -243,39 +243,6 @@ def write_results(path: str | os.PathLike, results: dict[str, VideoResult]) -> N
         pickle.dump(payload, f, protocol=4)
 
 
-def fuse_results(sources: list[dict[str, VideoResult]], weights=None,
-                 names: list[str] | None = None) -> dict[str, VideoResult]:
-    """Weighted sum of several result files (e.g. RGB and Flow), as the original SSN.
-
-    Weights are normalised to sum to 1 (default: equal).  Proposals come from
-    the first source; every source must cover its videos with the same shapes.
-    Regression is fused only when every source has it.
-    """
-    names = names or [f"result #{i}" for i in range(len(sources))]
-    w = np.ones(len(sources)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if len(w) != len(sources):
-        raise ValueError(f"{len(w)} score weights for {len(sources)} result files")
-    w = w / w.sum()
-    out = {}
-    for key, first in sources[0].items():
-        parts = []
-        for src, name in zip(sources, names):
-            if key not in src:
-                raise ResultFileError(f"{name}: no scores for video {key!r}, which {names[0]} has")
-            if src[key].act_scores.shape != first.act_scores.shape:
-                raise ResultFileError(f"{name}: video {key!r} has act_scores {src[key].act_scores.shape}, "
-                                      f"{names[0]} has {first.act_scores.shape}; were both made from one list?")
-            parts.append(src[key])
-        has_reg = all(p.reg_scores is not None for p in parts)
-        out[key] = VideoResult(
-            first.rel_props,
-            sum(wi * p.act_scores for wi, p in zip(w, parts)),
-            sum(wi * p.comp_scores for wi, p in zip(w, parts)),
-            sum(wi * p.reg_scores for wi, p in zip(w, parts)) if has_reg else None,
-        )
-    return out
-
-
 def read_class_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read video-level classifier scores (e.g. UntrimmedNets): {video: (K,) scores}, safely.
 

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Stage 7: score every test proposal with each modality's SSN (resumable per video).
+# Stage 7: score every test proposal with each modality's SSN (resumable per video); with FUSION_WEIGHTS=search
+# also the training subset, on which stage 8 chooses the fusion weights.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-for MOD in RGB Flow; do
-  "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/tag_$TEST_SUBSET.txt" "$WORK/ssn_$MOD/checkpoint_last.pth" \
-      "$WORK/ssn_${MOD}_$TEST_SUBSET.pkl" --frame_interval "$TEST_INTERVAL" -j "$JOBS"
+SUBSETS="$TEST_SUBSET"
+[ "$FUSION_WEIGHTS" = search ] && SUBSETS="$TRAIN_SUBSET $TEST_SUBSET"
+for SUBSET in $SUBSETS; do
+  for MOD in RGB Flow; do
+    "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/tag_$SUBSET.txt" "$WORK/ssn_$MOD/checkpoint_last.pth" \
+        "$WORK/ssn_${MOD}_$SUBSET.pkl" --frame_interval "$TEST_INTERVAL" -j "$JOBS"
+  done
 done

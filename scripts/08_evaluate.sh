@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Stage 8: detection mAP of each stream and of the RGB + Flow fusion; proposal recall of the TAG list.
+# FUSION_WEIGHTS=search: per-output weights chosen on TRAIN_SUBSET (WORK/fusion_weights.json), applied to TEST_SUBSET.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$PY" "$REPO/eval_proposals.py" "$WORK/tag_${TEST_SUBSET}_normalized.txt" --json_out "$WORK/eval_proposals.json"
 for MOD in RGB Flow; do
   "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_${MOD}_$TEST_SUBSET.pkl" \
       --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/eval_$MOD.json"
 done
+if [ "$FUSION_WEIGHTS" = search ]; then
+  "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TRAIN_SUBSET.pkl" "$WORK/ssn_Flow_$TRAIN_SUBSET.pkl" \
+      --annotations "$ANNOTATIONS" --subset "$TRAIN_SUBSET" --search_weights "$WORK/fusion_weights.json" \
+      --json_out "$WORK/eval_fused_$TRAIN_SUBSET.json"
+  FUSION_ARGS=(--fusion_weights "$WORK/fusion_weights.json")
+else
+  FUSION_ARGS=(--score_weights $FUSION_WEIGHTS)
+fi
 "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TEST_SUBSET.pkl" "$WORK/ssn_Flow_$TEST_SUBSET.pkl" \
-    --score_weights $FUSION_WEIGHTS --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" \
+    "${FUSION_ARGS[@]}" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" \
     --json_out "$WORK/eval_fused.json" --export_json "$WORK/detections_fused.json"
 "$PY" "$REPO/plot_timeline.py" "$DATASET" "$WORK/detections_fused.json" "$WORK/timeline_fused.png" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET"

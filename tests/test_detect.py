@@ -100,7 +100,8 @@ def test_detect_writes_consistent_json_csv_and_timeline(detect_run, tiny_dataset
 def test_detect_fuses_streams_as_eval_detection_results(detect_run):
     """The written detections are the RGB + Flow results fused 1 : 1.5 and post-processed with the preset."""
     from ops.postprocess import PostprocessConfig, results_to_detections
-    from ops.results import fuse_results, read_results
+    from ops.fusion import fuse_results
+    from ops.results import read_results
 
     work = detect_run / "work"
     fused = fuse_results([read_results(work / "ssn_RGB.pkl"), read_results(work / "ssn_Flow.pkl")], [1, 1.5])
@@ -110,6 +111,36 @@ def test_detect_fuses_streams_as_eval_detection_results(detect_run):
     dets = read_activitynet_json(detect_run / "detections.json", CLASSES)
     assert len(dets) == len(expect)
     np.testing.assert_allclose(np.sort(dets.score), np.sort(expect.score), rtol=1e-12)
+
+
+def test_detect_with_a_fusion_weights_file(detect_run, detect_models, tiny_dataset, tmp_path):
+    """--fusion_weights (as the demo's stage 8 writes it) fuses each output with its own weights; stages resume."""
+    import shutil
+
+    from ops.fusion import FusionWeights, fuse_results, write_fusion_weights
+    from ops.postprocess import PostprocessConfig, results_to_detections
+    from ops.results import read_results
+
+    out = tmp_path / "copy"
+    shutil.copytree(detect_run, out)
+    weights = FusionWeights.make(act=[0.2, 0.8], comp=[1, 0], reg=[0, 1])
+    write_fusion_weights(tmp_path / "fw.json", weights)
+    videos = [tiny_dataset / "videos" / f"{v}.mp4" for v in VIDEOS]
+    assert detect(videos, out, *two_stream(detect_models), "--fusion_weights", tmp_path / "fw.json") == 0
+    work = out / "work"
+    fused = fuse_results([read_results(work / "ssn_RGB.pkl"), read_results(work / "ssn_Flow.pkl")], weights)
+    ev = load_preset("synthetic")["evaluation"]
+    expect = results_to_detections(fused, PostprocessConfig(ev["top_k"], ev["nms_threshold"],
+                                                            ev["softmax_before_filter"]))
+    dets = read_activitynet_json(out / "detections.json", CLASSES)
+    np.testing.assert_allclose(np.sort(dets.score), np.sort(expect.score), rtol=1e-12)
+    with pytest.raises(SystemExit, match="fw.json: weights for 2 result files, but 1 are given"):
+        detect(videos, tmp_path / "out1", "--rgb_model", detect_models["ssn"], "--proposals", "sliding",
+               "--fusion_weights", tmp_path / "fw.json")
+    with pytest.raises(SystemExit, match="not both"):
+        detect(videos, tmp_path / "out1", *two_stream(detect_models), "--fusion_weights", tmp_path / "fw.json",
+               "--score_weights", 1, 1)
+    assert not (tmp_path / "out1").exists()
 
 
 def test_detect_resumes_without_redoing_stages(detect_run, detect_models, tiny_dataset):

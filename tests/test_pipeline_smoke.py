@@ -43,12 +43,20 @@ def test_every_stage_writes_its_outputs(pipeline):
     expected = ["sw_validation.txt", "sw_test.txt", "tag_validation_normalized.txt", "tag_test_normalized.txt",
                 "tag_validation.txt", "tag_test.txt", "ssn_RGB_test.pkl", "ssn_Flow_test.pkl",
                 "eval_RGB.json", "eval_Flow.json", "eval_fused.json", "eval_proposals.json",
-                "detections_fused.json", "timeline_fused.png"]
+                "detections_fused.json", "timeline_fused.png",
+                # FUSION_WEIGHTS=search (the demo's default): weights chosen on the training subset
+                "ssn_RGB_validation.pkl", "ssn_Flow_validation.pkl", "fusion_weights.json",
+                "eval_fused_validation.json"]
     for mod in ("RGB", "Flow"):
         expected += [f"binary_{mod}/checkpoint_last.pth", f"ssn_{mod}/checkpoint_last.pth",
                      f"actionness_{mod}_validation.npz", f"actionness_{mod}_test.npz"]
     missing = [name for name in expected if not (w / name).is_file() or (w / name).stat().st_size == 0]
     assert not missing, f"stages left no output: {missing}"
+    chosen = json.loads((w / "fusion_weights.json").read_text())
+    assert chosen["subset"] == "validation" and len(chosen["act"]) == 2
+    applied = json.loads((w / "eval_fused.json").read_text())["settings"]
+    assert applied["fusion_weights"] == {k: chosen[k] for k in ("act", "comp", "reg")}
+    assert applied["subset"] == "test"
 
 
 def _chance_map(w, iou: float, num_seeds: int = 20) -> float:

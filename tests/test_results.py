@@ -1,4 +1,4 @@
-"""SSN result files: original layout, round trip, fusion and safe loading."""
+"""SSN result files: original layout, round trip and safe loading (fusion: test_fusion.py)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from ops.results import (ResultFileError, UnsafePickleError, VideoResult, fuse_results, read_class_scores,
+from ops.results import (ResultFileError, UnsafePickleError, read_class_scores,
                          read_results, safe_load_pickle, write_results)
 
 
@@ -77,17 +77,6 @@ def test_bad_shapes_and_garbage_name_the_file(tmp_path):
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
     with pytest.raises(ResultFileError, match="junk.pkl"):
         read_results(tmp_path / "junk.pkl")
-
-
-def test_fusion_weights_are_normalised():
-    a = VideoResult(np.zeros((1, 2)), np.array([[1.0, 2.0]]), np.array([[4.0]]), np.ones((1, 1, 2)))
-    b = VideoResult(np.zeros((1, 2)), np.array([[3.0, 6.0]]), np.array([[0.0]]), None)
-    fused = fuse_results([{"v": a}, {"v": b}], [1, 3])["v"]
-    np.testing.assert_allclose(fused.act_scores, [[2.5, 5.0]])  # 0.25 * a + 0.75 * b
-    np.testing.assert_allclose(fused.comp_scores, [[1.0]])
-    assert fused.reg_scores is None  # one source lacks regression
-    with pytest.raises(ResultFileError, match="second.*'v'"):
-        fuse_results([{"v": a}, {}], names=["first", "second"])
 
 
 def test_class_scores_keys_are_reduced_to_ids(tmp_path):

@@ -13,5 +13,5 @@ PRETRAINED="${PRETRAINED:-}"
 BINARY_ARGS="${BINARY_ARGS:--b 16 --lr_steps 3 6 --epochs 7}"
 SSN_ARGS="${SSN_ARGS:--b 4 --lr_steps 3 6 --epochs 7}"
 TEST_INTERVAL="${TEST_INTERVAL:-16}"
-FUSION_WEIGHTS="${FUSION_WEIGHTS:-1 1}"
+FUSION_WEIGHTS="${FUSION_WEIGHTS:-1 1}"   # or "search": choose on TRAIN_SUBSET (scores it too)
 JOBS="${JOBS:-8}"

@@ -17,5 +17,7 @@ SSN_ARGS="${SSN_ARGS:---epochs 20 -b 4 --lr 0.01 --lr_steps 14 --epoch_multiplie
 # Flow carries the class (single RGB frames cannot show a direction of motion) and keeps improving past 20 epochs
 SSN_ARGS_Flow="${SSN_ARGS_Flow---epochs 40 --lr_steps 30}"   # set it empty to train Flow like RGB
 TEST_INTERVAL="${TEST_INTERVAL:-2}"
-FUSION_WEIGHTS="${FUSION_WEIGHTS:-1 1.5}"
+# "search": stage 7 also scores TRAIN_SUBSET and stage 8 chooses per-output weights (activity, completeness,
+# regression) on it; or fixed weights "RGB Flow" for every output, as the original SSN
+FUSION_WEIGHTS="${FUSION_WEIGHTS:-search}"
 JOBS="${JOBS:-2}"

@@ -14,5 +14,5 @@ PRETRAINED="${PRETRAINED:-}"              # path to ImageNet BN-Inception weight
 BINARY_ARGS="${BINARY_ARGS:--b 16 --lr_steps 20 40 --epochs 45}"
 SSN_ARGS="${SSN_ARGS:--b 4 --lr_steps 20 40 --epochs 45}"
 TEST_INTERVAL="${TEST_INTERVAL:-6}"
-FUSION_WEIGHTS="${FUSION_WEIGHTS:-1 1.2}"
+FUSION_WEIGHTS="${FUSION_WEIGHTS:-1 1.2}"   # or "search": choose on TRAIN_SUBSET (scores it too)
 JOBS="${JOBS:-8}"
