@@ -17,7 +17,7 @@ classifiers and the class-wise regressors see the whole STPP feature.
 Losses (weights as flags): activity cross-entropy over foreground and
 background samples; completeness hinge loss over foreground (target +1) and
 incomplete (target -1) samples of each sample's class, with online hard
-example mining keeping the ``int(n_incomplete x ohem_ratio)`` largest
+example mining keeping the ``max(1, int(n_incomplete x ohem_ratio))`` largest
 incomplete losses of each video; smooth-L1 regression of (centre offset,
 log length ratio), normalised by dataset statistics, on foreground samples.
 """
@@ -195,8 +195,11 @@ def completeness_loss(comp: torch.Tensor, labels: torch.Tensor, kinds: torch.Ten
 
     comp (N, K) completeness scores; labels (N,) 1-based classes; kinds (N,) FG/INCOMPLETE/BG;
     groups (N,) video index of each sample.  Foreground samples have target +1, incomplete -1,
-    background ones are ignored.  In each video only the ``int(n_incomplete x ohem_ratio)``
-    largest incomplete losses count; the sum is divided by (foreground + kept incomplete).
+    background ones are ignored.  In each video only the ``max(1, int(n_incomplete x ohem_ratio))``
+    largest incomplete losses count (none when ohem_ratio is 0); the sum is divided by
+    (foreground + kept incomplete).  At least one is kept because the default ratio, 0.17, is
+    tuned to 6 incomplete samples per video: with 5 (``--incomplete_ratio 5``) int() would keep none,
+    the classifier would see no negatives and learn "always complete".
     """
     pos, neg = kinds == FG, kinds == INCOMPLETE
     idx = torch.arange(len(labels), device=comp.device)
@@ -207,7 +210,7 @@ def completeness_loss(comp: torch.Tensor, labels: torch.Tensor, kinds: torch.Ten
     neg_groups = groups[neg]
     for g in torch.unique(neg_groups):
         losses = neg_loss[neg_groups == g]
-        k = int(len(losses) * ohem_ratio)
+        k = max(1, int(len(losses) * ohem_ratio)) if ohem_ratio > 0 else 0
         if k:
             kept.append(losses.topk(k).values)
             num_kept += k

@@ -47,12 +47,25 @@ def test_completeness_loss_with_ohem():
     kinds = torch.tensor([FG, INCOMPLETE, INCOMPLETE, INCOMPLETE, FG, INCOMPLETE])
     groups = torch.tensor([0, 0, 0, 0, 1, 1])
     # positives: 1 - 0.2 = 0.8 and 1 - 0.3 = 0.7; video 0 incomplete losses 1.5, 0.5, 1.9: keep int(3 x 0.5) = 1
-    # -> 1.9; video 1: one incomplete, int(1 x 0.5) = 0 kept.  (0.8 + 0.7 + 1.9) / (2 + 1)
+    # -> 1.9; video 1: one incomplete, int(1 x 0.5) = 0 but at least one is kept: its loss 1 + (-2) -> 0.
     loss = completeness_loss(comp, labels, kinds, groups, ohem_ratio=0.5)
-    assert float(loss) == pytest.approx((0.8 + 0.7 + 1.9) / 3)
+    assert float(loss) == pytest.approx((0.8 + 0.7 + 1.9 + 0.0) / 4)
+    # ratio 0: no incomplete sample counts
+    loss = completeness_loss(comp, labels, kinds, groups, ohem_ratio=0.0)
+    assert float(loss) == pytest.approx((0.8 + 0.7) / 2)
     # ratio 1: every incomplete sample counts; the last one (1 + (-2) < 0) is clamped to 0
     loss = completeness_loss(comp, labels, kinds, groups, ohem_ratio=1.0)
     assert float(loss) == pytest.approx((0.8 + 0.7 + 1.5 + 0.5 + 1.9 + 0.0) / 6)
+
+
+def test_ohem_keeps_one_incomplete_sample_when_the_ratio_rounds_to_none():
+    """The default ratio 0.17 suits 6 incomplete samples per video; with 5, int(5 x 0.17) = 0 would leave the
+    completeness classifier without negatives."""
+    labels = torch.ones(6, dtype=torch.long)
+    kinds = torch.tensor([FG] + [INCOMPLETE] * 5)
+    comp = torch.tensor([[1.0], [0.0], [0.5], [-0.5], [0.2], [0.1]])     # incomplete losses 1, 1.5, 0.5, 1.2, 1.1
+    loss = completeness_loss(comp, labels, kinds, torch.zeros(6, dtype=torch.long), ohem_ratio=0.17)
+    assert float(loss) == pytest.approx((0.0 + 1.5) / 2)                 # the positive (loss 0) and the hardest
 
 
 def test_regression_and_activity_losses():

@@ -14,8 +14,10 @@ ARCH_ARGS="${ARCH_ARGS:---global_pool max}"   # the actor covers ~4 % of a frame
 PRETRAINED="${PRETRAINED:-}"
 BINARY_ARGS="${BINARY_ARGS:---epochs 8 -b 4 --lr 0.01 --epoch_multiplier 2 --dropout 0.5}"
 SSN_ARGS="${SSN_ARGS:---epochs 20 -b 4 --lr 0.01 --lr_steps 14 --epoch_multiplier 2 --dropout 0.5}"
-# Flow carries the class (single RGB frames cannot show a direction of motion) and keeps improving past 20 epochs
-SSN_ARGS_Flow="${SSN_ARGS_Flow---epochs 40 --lr_steps 30}"   # set it empty to train Flow like RGB
+# Flow carries the class (single RGB frames cannot show a direction of motion) and keeps improving past 20 epochs;
+# two background samples per video (1:5:2): half the training list's background proposals cover a distractor
+# (part of an action), which Flow's activity classifier must learn to reject
+SSN_ARGS_Flow="${SSN_ARGS_Flow---epochs 40 --lr_steps 30 --incomplete_ratio 5 --bg_ratio 2}"   # empty: Flow as RGB
 TEST_INTERVAL="${TEST_INTERVAL:-2}"
 # "search": stage 7 also scores TRAIN_SUBSET and stage 8 chooses per-output weights (activity, completeness,
 # regression) on it; or fixed weights "RGB Flow" for every output, as the original SSN
