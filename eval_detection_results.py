@@ -118,10 +118,15 @@ def load_ground_truth(args, preset: dict) -> GroundTruth:
     return gt
 
 
-def fusion_weights_from_args(args, num_sources: int) -> FusionWeights | None:
-    """The fusion weights the flags ask for (None: equal), checked against the number of files."""
+def _weights_given(args) -> bool:
+    """Whether any fusion weight was given on the command line."""
+    return any(w is not None for w in (args.score_weights, args.act_weights, args.comp_weights, args.reg_weights))
+
+
+def fusion_weights_from_args(args, num_sources: int) -> FusionWeights:
+    """The fusion weights the flags ask for (equal when none), checked against the number of files."""
     per_output = (args.act_weights, args.comp_weights, args.reg_weights)
-    if args.fusion_weights and (args.score_weights or any(w is not None for w in per_output)):
+    if args.fusion_weights and _weights_given(args):
         raise SystemExit("error: give --fusion_weights FILE or weights on the command line, not both")
     try:
         if args.fusion_weights:
@@ -142,9 +147,16 @@ def results_detections(sources: list, names: list[str], weights: FusionWeights, 
         fused = fuse_results(sources, weights, names)
     except (FusionWeightsError, ResultFileError) as e:
         raise SystemExit(f"error: {e}") from None
-    dets = results_to_detections(fused, cfg, cls)
+    return in_ground_truth_unit(results_to_detections(fused, cfg, cls), gt, names[0])
+
+
+def in_ground_truth_unit(dets: Detections, gt: GroundTruth, source: str) -> Detections:
+    """Fractions of the video become seconds when the ground truth is in seconds; other mismatches fail."""
     if dets.unit == "fraction" and gt.unit == "seconds":
-        dets = dets.scaled(gt.durations, gt.unit, names[0])
+        dets = dets.scaled(gt.durations, gt.unit, source)
+    if dets.unit != gt.unit:
+        raise SystemExit(f"error: detections are in {dets.unit} but the ground truth (proposal list) in "
+                         f"{gt.unit}; evaluate detection files against --annotations")
     return dets
 
 
@@ -154,7 +166,7 @@ def search_weights(args, sources, names, cfg, cls, gt, protocol: str, ious, pres
     if subset is not None and subset == preset["test_subset"]:
         logger.warning("choosing fusion weights on %s, the preset's test subset: figures with them are optimistic; "
                        "choose them on the training or a held-out subset", subset)
-    if args.fusion_weights or args.score_weights or args.act_weights or args.comp_weights or args.reg_weights:
+    if args.fusion_weights or _weights_given(args):
         raise SystemExit("error: --search_weights chooses the weights; do not give them as well")
     if len(sources) < 2:
         raise SystemExit("error: --search_weights needs at least two result files")
@@ -167,8 +179,7 @@ def search_weights(args, sources, names, cfg, cls, gt, protocol: str, ious, pres
     except FusionWeightsError as e:
         raise SystemExit(f"error: --search_step: {e}") from None
     write_fusion_weights(args.search_weights, best, sources=names, criterion="average_mAP", value=value,
-                         protocol=protocol, iou_thresholds=list(map(float, ious)),
-                         subset=subset,
+                         protocol=protocol, iou_thresholds=list(map(float, ious)), subset=subset,
                          step=args.search_step, evaluations=evaluations)
     logger.info("fusion weights %s: average mAP %.2f %% after %d evaluations; wrote %s",
                 best.as_dict(), 100 * value, evaluations, args.search_weights)
@@ -182,6 +193,7 @@ def load_detections(args, preset: dict, gt: GroundTruth, protocol: str, ious) ->
             raise SystemExit("error: give SSN result files or --detections, not both")
         dets = read_detection_file(args.detections, gt.classes or preset.get("classes"),
                                    gt.class_ids or preset.get("class_ids"))
+        dets = in_ground_truth_unit(dets, gt, str(args.detections))
         settings = {"detections": str(args.detections)}
     elif args.results:
         ev = preset["evaluation"]
@@ -203,12 +215,6 @@ def load_detections(args, preset: dict, gt: GroundTruth, protocol: str, ious) ->
                     "cls_scores": args.cls_scores, "postprocess": cfg.as_dict()}
     else:
         raise SystemExit("error: give SSN result files or --detections FILE")
-    if dets.unit != gt.unit:
-        dets = dets.scaled(gt.durations, gt.unit, str(args.detections)) \
-            if dets.unit == "fraction" and gt.unit == "seconds" else dets
-    if dets.unit != gt.unit:
-        raise SystemExit(f"error: detections are in {dets.unit} but the ground truth (proposal list) in "
-                         f"{gt.unit}; evaluate detection files against --annotations")
     return dets, settings
 
 

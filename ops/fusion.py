@@ -141,8 +141,8 @@ def simplex_grid(num_sources: int, step: float) -> list[tuple]:
 
 
 def search_fusion_weights(score: Callable[[FusionWeights], float], num_sources: int, step: float = 0.1,
-                          max_rounds: int = 5, start: FusionWeights | None = None) -> tuple[FusionWeights, float, int]:
-    """Coordinate ascent over the three outputs' weights, each on a simplex grid.
+                          max_rounds: int = 5) -> tuple[FusionWeights, float, int]:
+    """Coordinate ascent over the three outputs' weights, each on a simplex grid, from equal weights.
 
     ``score(weights)`` returns the criterion to maximise (e.g. average mAP on a
     validation subset).  Each round tries every grid vector for ``act`` with
@@ -152,7 +152,7 @@ def search_fusion_weights(score: Callable[[FusionWeights], float], num_sources: 
     ``(best weights, best score, number of evaluations)``.
     """
     grid = simplex_grid(num_sources, step)
-    current = (start or FusionWeights.uniform(num_sources)).as_dict()
+    current = FusionWeights.uniform(num_sources).as_dict()
     cache: dict[tuple, float] = {}
 
     def evaluate(d: dict) -> float:
