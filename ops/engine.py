@@ -146,7 +146,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 # --------------------------------------------------------------------------- the loop
 
 
-def _loader(dataset: Dataset, cfg: TrainConfig, rt: Runtime, shuffle: bool, collate_fn=None) -> DataLoader:
+def make_loader(dataset: Dataset, cfg: TrainConfig, rt: Runtime, shuffle: bool, collate_fn=None) -> DataLoader:
+    """The training/validation DataLoader of :meth:`Trainer.fit` (a DistributedSampler under torchrun)."""
     sampler = DistributedSampler(dataset, shuffle=shuffle, seed=cfg.seed) if rt.world_size > 1 else None
     return DataLoader(dataset, batch_size=cfg.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
                       num_workers=cfg.workers, pin_memory=rt.device.type == "cuda", drop_last=False,
@@ -230,14 +231,19 @@ class Trainer:
             count += 1
         return {k: v / max(count, 1) for k, v in totals.items()}
 
+    def train_pass(self, batches, progress=iter) -> dict:
+        """One training pass over any iterable of batches (a loader from :func:`make_loader`, or batches
+        held in memory), with exactly the step of :meth:`fit`; returns the mean logs.  For benchmarks."""
+        return self._run_epoch(self._step_model(), batches, True, progress)
+
     def fit(self, train_set: Dataset, val_set: Dataset | None = None) -> list[dict]:
         """Train from ``start_epoch`` to ``cfg.epochs``; checkpoint after every epoch (main process)."""
         from tqdm import tqdm
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         model = self._step_model()
-        train_loader = _loader(train_set, self.cfg, self.rt, True, self.collate_fn)
-        val_loader = _loader(val_set, self.cfg, self.rt, False, self.collate_fn) if val_set is not None else None
+        train_loader = make_loader(train_set, self.cfg, self.rt, True, self.collate_fn)
+        val_loader = make_loader(val_set, self.cfg, self.rt, False, self.collate_fn) if val_set is not None else None
         for epoch in range(self.start_epoch, self.cfg.epochs):
             lr = lr_at(self.cfg, epoch)
             for group in self.optimizer.param_groups:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 3: train the binary actionness classifier per modality, then score every frame of both subsets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-for MOD in RGB Flow; do
+for MOD in $MODALITIES; do
   "$PY" "$REPO/binary_train.py" "$DATASET" "$MOD" --train_list "$WORK/sw_$TRAIN_SUBSET.txt" \
       --output "$WORK/binary_$MOD" --arch "$ARCH" $ARCH_ARGS $PRETRAINED_ARG -j "$JOBS" $BINARY_ARGS
   for SUBSET in "$TRAIN_SUBSET" "$TEST_SUBSET"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 6: train SSN per modality, the backbone initialised from the actionness classifier.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-for MOD in RGB Flow; do
+for MOD in $MODALITIES; do
   MOD_ARGS="SSN_ARGS_$MOD"            # SSN_ARGS_RGB / SSN_ARGS_Flow: per-stream flags after SSN_ARGS (later flags win)
   "$PY" "$REPO/ssn_train.py" "$DATASET" "$MOD" --train_list "$WORK/tag_$TRAIN_SUBSET.txt" \
       --output "$WORK/ssn_$MOD" --arch "$ARCH" $ARCH_ARGS --init_from "$WORK/binary_$MOD/checkpoint_last.pth" \

@@ -99,3 +99,23 @@ def test_rerun_resumes_from_last_checkpoint(tmp_path):
     fresh = make_trainer(tmp_path, 2)
     fresh.resume_default(None, restart=True)
     assert fresh.start_epoch == 0
+
+
+def test_train_pass_accumulates_then_steps_like_sgd(tmp_path):
+    # two in-memory batches with iter_size 2: one SGD step on the mean gradient (momentum buffer = gradient)
+    seed_everything(0)
+    model = nn.Linear(4, 2)
+    cfg = TrainConfig(epochs=1, batch_size=4, lr=0.1, weight_decay=0.01, clip_gradient=None, workers=0,
+                      device="cpu", iter_size=2)
+    trainer = Trainer(model, loss_fn, cfg, tmp_path, {"type": "toy"})
+    batches = [(torch.randn(4, 4), torch.tensor([0, 1, 1, 0])) for _ in range(2)]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    reference = nn.Linear(4, 2)
+    reference.load_state_dict(before)
+    losses = [loss_fn(reference, b, "cpu")[0] for b in batches]
+    (sum(losses) / 2).backward()
+    logs = trainer.train_pass(batches)
+    assert logs["loss"] == pytest.approx(float(sum(losses)) / 2, rel=1e-6)
+    for name, p in reference.named_parameters():
+        expected = before[name] - 0.1 * (p.grad + 0.01 * before[name])
+        assert torch.allclose(model.state_dict()[name], expected, atol=1e-7), name

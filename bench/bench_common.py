@@ -1,0 +1,84 @@
+"""Helpers shared by the SSN throughput benchmarks (``bench_ssn_train.py``, ``bench_ssn_test.py``).
+
+Not a script.  The benchmarks read real frame folders through the real
+datasets; :func:`prepare_frames` makes them with the pipeline's own stages
+(synthetic videos, frame and flow extraction at a chosen size, a sliding-window
+proposal list), resuming whatever an earlier run already wrote.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+logger = logging.getLogger(__name__)
+
+
+def _stage(script: str, *args) -> None:
+    """Run one pipeline stage (a top-level script of this repository) and stop on failure."""
+    cmd = [sys.executable, str(REPO / script), *map(str, args)]
+    logger.info("running %s", " ".join(cmd))
+    subprocess.run(cmd, check=True)
+
+
+def prepare_frames(root: Path, preset: str, size: tuple[int, int], subset: str, jobs: int, flow: str) -> Path:
+    """Synthetic videos of ``preset`` under ``root/data``, their frames at ``size`` (W, H) under
+    ``root/frames_WxH`` and a frame-based sliding-window list of ``subset``; returns the list's path.
+
+    Every stage resumes, so a second call only checks what exists.
+    """
+    data, (w, h) = root / "data", size
+    frames = root / f"frames_{w}x{h}"
+    plist = root / f"sw_{subset}_{w}x{h}.txt"
+    _stage("gen_synthetic_dataset.py", data, "--preset", preset, "-j", jobs)
+    _stage("extract_frames.py", data / "videos", frames, "--new_width", w, "--new_height", h, "--flow", flow,
+           "-j", jobs)
+    if not plist.exists():
+        _stage("gen_sliding_window_proposals.py", "synthetic", subset, plist, "--annotations", data / "annotations",
+               "--frame_path", frames)
+    return plist
+
+
+class StepClock:
+    """Wraps an iterable and records when each item is asked for, i.e. when the previous step ended.
+
+    ``seconds(skip)``: time of the steps after the first ``skip`` (warm-up: worker start, cudnn autotuning).
+    The consumer must synchronise with the device inside its step (the engine's float(loss) does).
+    """
+
+    def __init__(self):
+        self.stamps: list[float] = []
+
+    def __call__(self, iterable):
+        self.stamps.append(time.perf_counter())
+        for item in iterable:
+            yield item
+            self.stamps.append(time.perf_counter())
+
+    def seconds(self, skip: int) -> tuple[int, float]:
+        """(steps, seconds) after the first ``skip`` steps."""
+        if len(self.stamps) < skip + 2:
+            raise ValueError(f"only {len(self.stamps) - 1} steps ran; need more than the {skip} warm-up steps")
+        return len(self.stamps) - 1 - skip, self.stamps[-1] - self.stamps[skip]
+
+
+def peak_memory_mib(device: torch.device) -> float | None:
+    """Peak memory allocated by tensors on a CUDA device since the last reset, MiB (None on CPU)."""
+    return torch.cuda.max_memory_allocated(device) / 2 ** 20 if device.type == "cuda" else None
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    return f"CPU ({torch.get_num_threads()} torch threads), torch {torch.__version__}"
