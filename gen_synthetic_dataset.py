@@ -54,8 +54,9 @@ def main(args: argparse.Namespace) -> int:
     logger.info("%s preset, seed %d: %d videos (%d to write) in %s",
                 args.preset, args.seed, len(specs), len(todo), video_dir)
     jobs = (delayed(_write_one)(s, video_dir / f"{s.video}.mp4", cfg.width, cfg.height) for s in todo)
-    runner = Parallel(n_jobs=args.workers, return_as="generator")
-    for spec, seconds in zip(todo, tqdm(runner(jobs), total=len(todo), desc="videos", unit="video")):
+    results = Parallel(n_jobs=args.workers, return_as="generator")(jobs) if todo else []
+    # the results first: zip then runs joblib's generator to its end (a generator left open warns of cancelled tasks)
+    for seconds, spec in zip(tqdm(results, total=len(todo), desc="videos", unit="video"), todo):
         logger.debug("%s: %d frames in %.2f s", spec.video, spec.num_frames, seconds)
     synthetic.write_annotations(args.out_dir, specs, cfg, args.seed, args.preset)
     n_act = sum(len(s.actions) for s in specs)
