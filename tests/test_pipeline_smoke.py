@@ -87,3 +87,16 @@ def test_fused_detections_beat_chance(pipeline):
     at_05 = fused["mAP"][fused["iou_thresholds"].index(0.5)]
     chance = _chance_map(pipeline, 0.5)
     assert at_05 > 1.5 * chance + 0.01, (fused["mAP"], chance)
+
+
+def test_one_stream_evaluation_leaves_the_other_and_the_fusion_alone(pipeline):
+    """MODALITIES=Flow: stage 8 evaluates the Flow stream only (no fusion, RGB files untouched)."""
+    kept = {name: (pipeline / name).stat().st_mtime_ns for name in ("eval_RGB.json", "eval_fused.json")}
+    before = (pipeline / "eval_Flow.json").stat().st_mtime_ns
+    env = dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(pipeline),
+               MODALITIES="Flow")
+    res = subprocess.run(["bash", str(REPO / "scripts" / "08_evaluate.sh")], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert (pipeline / "eval_Flow.json").stat().st_mtime_ns > before
+    assert {name: (pipeline / name).stat().st_mtime_ns for name in kept} == kept
+    assert "ssn_RGB" not in res.stderr
