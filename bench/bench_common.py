@@ -7,6 +7,7 @@ proposal list), resuming whatever an earlier run already wrote.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import subprocess
 import sys
@@ -14,6 +15,12 @@ import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
+from ops.presets import load_preset  # noqa: E402
+from ops.ssn import SSN  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 logger = logging.getLogger(__name__)
@@ -42,6 +49,35 @@ def prepare_frames(root: Path, preset: str, size: tuple[int, int], subset: str, 
         _stage("gen_sliding_window_proposals.py", "synthetic", subset, plist, "--annotations", data / "annotations",
                "--frame_path", frames)
     return plist
+
+
+def add_bench_args(p: argparse.ArgumentParser, subset: str) -> None:
+    """Flags shared by the SSN benchmarks: the prepared frames (:func:`prepare_frames`), the model, the device."""
+    p.add_argument("--root", type=Path, default=REPO / "work_dirs" / "bench_frames",
+                   help="where the synthetic videos, frames and list are kept (reused)")
+    p.add_argument("--preset", default="tiny", choices=["tiny", "demo", "large"], help="synthetic dataset size")
+    p.add_argument("--size", type=int, nargs=2, default=[340, 256], metavar=("W", "H"), help="frame size")
+    p.add_argument("--subset", default=subset)
+    p.add_argument("--flow", default="dis_fast", help="flow algorithm of the prepared frames (speed only)")
+    p.add_argument("--modality", default="RGB", choices=["RGB", "Flow"])
+    p.add_argument("-j", "--workers", type=int, default=2, help="data-loading processes")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json_out", type=Path, default=None, help="also write the figures as JSON")
+    add_backbone_args(p, arch="bninception", dropout=0.8)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def frames_from_args(args) -> Path:
+    """:func:`prepare_frames` with the flags of :func:`add_bench_args`; the proposal list's path."""
+    return prepare_frames(args.root, args.preset, tuple(args.size), args.subset, args.workers, args.flow)
+
+
+def synthetic_ssn(args) -> tuple[SSN, dict, dict]:
+    """A randomly initialised SSN with the synthetic preset's classes, segments and pyramid and the flags'
+    backbone; returns (model, preset, backbone config dict)."""
+    preset, backbone = load_preset("synthetic"), backbone_from_args(args, args.modality)
+    m = preset["model"]
+    return SSN(backbone, preset["num_classes"], m["num_segments"], m["stpp"], args.dropout), preset, backbone
 
 
 class StepClock:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -35,37 +34,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench_common import REPO, describe_device, prepare_frames  # noqa: E402
+from bench_common import add_bench_args, describe_device, frames_from_args, synthetic_ssn  # noqa: E402
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, data_spec  # noqa: E402
 from ops.engine import seed_everything, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
 from ops.proposal_list import read_proposal_list  # noqa: E402
-from ops.ssn import SSN  # noqa: E402
 from ssn_test import Outputs, Scorer, run  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=Path, default=REPO / "work_dirs" / "bench_frames",
-                   help="where the synthetic videos, frames and list are kept (reused)")
-    p.add_argument("--preset", default="tiny", choices=["tiny", "demo", "large"], help="synthetic dataset size")
-    p.add_argument("--size", type=int, nargs=2, default=[340, 256], metavar=("W", "H"), help="frame size")
-    p.add_argument("--subset", default="test")
-    p.add_argument("--flow", default="dis_fast", help="flow algorithm of the prepared frames (speed only)")
-    p.add_argument("--modality", default="RGB", choices=["RGB", "Flow"])
+    add_bench_args(p, subset="test")
     p.add_argument("--repeat", type=int, default=4, help="copies of the video list scored end to end")
     p.add_argument("--frame_interval", type=int, default=1)
     p.add_argument("--num_crops", type=int, default=1, choices=[1, 5, 10])
     p.add_argument("--chunk", type=int, default=32, help="frames per backbone batch (ssn_test's --chunk)")
     p.add_argument("--memory_chunks", type=int, default=16, help="chunks held on the device for the backbone run")
-    p.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json_out", type=Path, default=None, help="also write the figures as JSON")
-    add_backbone_args(p, arch="bninception", dropout=0.8)
-    p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
@@ -97,13 +82,11 @@ def backbone_alone(model, chunks: list[torch.Tensor], device) -> float:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
-    plist = read_proposal_list(prepare_frames(args.root, args.preset, tuple(args.size), args.subset, args.workers,
-                                              args.flow))
-    preset, rt = load_preset("synthetic"), setup_runtime(args.device)
+    plist = read_proposal_list(frames_from_args(args))
+    rt = setup_runtime(args.device)
     seed_everything(0)
-    backbone = backbone_from_args(args, args.modality)
-    m = preset["model"]
-    model = SSN(backbone, preset["num_classes"], m["num_segments"], m["stpp"], args.dropout).to(rt.device).eval()
+    model, _, backbone = synthetic_ssn(args)
+    model = model.to(rt.device).eval()
     cfg = BackboneConfig.from_dict(backbone)
 
     def frames(videos):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -38,47 +37,31 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
 from torch.utils.data import Subset, default_collate  # noqa: E402
 
-from bench_common import (REPO, StepClock, describe_device, peak_memory_mib, prepare_frames,  # noqa: E402
-                          reset_peak_memory)
-from ops.engine import Trainer, TrainConfig, make_loader, seed_everything  # noqa: E402
+from bench_common import (StepClock, add_bench_args, describe_device, frames_from_args,  # noqa: E402
+                          peak_memory_mib, reset_peak_memory, synthetic_ssn)
+from ops.engine import Trainer, TrainConfig, make_loader, seed_everything, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
 from ops.sampling import SamplingConfig  # noqa: E402
-from ops.ssn import SSN  # noqa: E402
 from ssn_train import make_dataset, ssn_loss_fn  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=Path, default=REPO / "work_dirs" / "bench_frames",
-                   help="where the synthetic videos, frames and list are kept (reused)")
-    p.add_argument("--preset", default="tiny", choices=["tiny", "demo", "large"], help="synthetic dataset size")
-    p.add_argument("--size", type=int, nargs=2, default=[340, 256], metavar=("W", "H"), help="frame size")
-    p.add_argument("--subset", default="validation")
-    p.add_argument("--flow", default="dis_fast", help="flow algorithm of the prepared frames (speed only)")
-    p.add_argument("--modality", default="RGB", choices=["RGB", "Flow"])
+    add_bench_args(p, subset="validation")
     p.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--steps", type=int, default=20, help="timed steps per run")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
-    p.add_argument("-j", "--workers", type=int, default=2, help="data-loading processes")
-    p.add_argument("--device", default="auto")
     p.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
     p.add_argument("--no_channels_last", action="store_true", help="NCHW convolutions on CUDA")
-    p.add_argument("--json_out", type=Path, default=None, help="also write the figures as JSON")
-    add_backbone_args(p, arch="bninception", dropout=0.8)
-    p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
-def build(args, preset: dict, backbone: dict, batch_size: int, out_dir: Path) -> Trainer:
-    """A fresh SSN (preset's segments and pyramid) in a Trainer with the benchmark's step settings."""
+def build(args, batch_size: int, out_dir: Path) -> Trainer:
+    """A fresh SSN in a Trainer with the benchmark's step settings."""
     seed_everything(0)
-    m = preset["model"]
-    model = SSN(backbone, preset["num_classes"], m["num_segments"], m["stpp"], args.dropout)
+    model = synthetic_ssn(args)[0]
     cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.001, workers=args.workers, amp=not args.no_amp,
                       channels_last=not args.no_channels_last, device=args.device)
     return Trainer(model, ssn_loss_fn(0.1, 0.1, 0.17), cfg, out_dir, model.config())
@@ -91,10 +74,10 @@ def timed_pass(trainer: Trainer, batches, warmup: int) -> tuple[int, float]:
     return clock.seconds(warmup)
 
 
-def bench_batch_size(args, preset, backbone, dataset, batch_size: int, out_dir: Path) -> dict:
-    trainer = build(args, preset, backbone, batch_size, out_dir)
+def bench_batch_size(args, dataset, batch_size: int, out_dir: Path) -> dict:
+    trainer = build(args, batch_size, out_dir)
     device, steps = trainer.rt.device, args.warmup + args.steps
-    items = Subset(dataset, [i % len(dataset) for i in range(steps * batch_size)])
+    items = Subset(dataset, [i % len(dataset) for i in range(steps * batch_size)])    # cycles over the videos
     n, secs = timed_pass(trainer, make_loader(items, trainer.cfg, trainer.rt, shuffle=True), args.warmup)
     per_step = batch_size * dataset.sampler.cfg.proposals_per_video
     pipeline = n * per_step / secs
@@ -113,26 +96,21 @@ def bench_batch_size(args, preset, backbone, dataset, batch_size: int, out_dir: 
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
-    plist = prepare_frames(args.root, args.preset, tuple(args.size), args.subset, args.workers, args.flow)
-    preset = load_preset("synthetic")
-    backbone = backbone_from_args(args, args.modality)
-    need = max(args.batch_sizes) * (args.warmup + args.steps)
+    plist = frames_from_args(args)
+    _, preset, backbone = synthetic_ssn(args)
     dataset = make_dataset(plist, SamplingConfig.from_preset(preset["sampling"]), backbone,
                            preset["model"]["num_segments"], SimpleNamespace(epoch_multiplier=1), flip=True)
-    dataset.epoch_multiplier = math.ceil(need / len(dataset.videos))
-    probe = build(args, preset, backbone, 1, args.root)
+    device = setup_runtime(args.device).device
     print(f"SSN {args.arch} {args.modality}, {len(dataset.videos)} videos at {args.size[0]}x{args.size[1]}, "
           f"{args.workers} loader workers, {args.steps} timed steps after {args.warmup}; "
-          f"{describe_device(probe.rt.device)}, AMP {probe.amp}, channels-last "
-          f"{probe.rt.device.type == 'cuda' and not args.no_channels_last}")
+          f"{describe_device(device)}, AMP {device.type == 'cuda' and not args.no_amp}, channels-last "
+          f"{device.type == 'cuda' and not args.no_channels_last}")
     print(f"{'batch':>5} {'props/step':>9} {'pipeline/s':>12} {'memory/s':>12} {'ratio':>9} {'peak GPU':>12}")
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for b in args.batch_sizes:
-            rows.append(bench_batch_size(args, preset, backbone, dataset, b, Path(tmp)))
+        rows = [bench_batch_size(args, dataset, b, Path(tmp)) for b in args.batch_sizes]
     if args.json_out:
         args.json_out.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()},
-                                             "device": describe_device(probe.rt.device), "rows": rows}, indent=2))
+                                             "device": describe_device(device), "rows": rows}, indent=2))
     return 0
 
 

@@ -7,7 +7,7 @@ for MOD in $MODALITIES; do
   "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_${MOD}_$TEST_SUBSET.pkl" \
       --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/eval_$MOD.json"
 done
-[ "$MODALITIES" = "RGB Flow" ] || exit 0   # one stream: nothing to fuse
+[[ " $MODALITIES " == *" RGB "* && " $MODALITIES " == *" Flow "* ]] || exit 0   # one stream: nothing to fuse
 if [ "$FUSION_WEIGHTS" = search ]; then
   "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TRAIN_SUBSET.pkl" "$WORK/ssn_Flow_$TRAIN_SUBSET.pkl" \
       --annotations "$ANNOTATIONS" --subset "$TRAIN_SUBSET" --search_weights "$WORK/fusion_weights.json" \
