@@ -9,8 +9,9 @@
 # sliding windows, the Flow actionness classifier, proposal lists from BASE's TAG proposals (held fixed, so
 # that only the Flow SSN's input changes), the Flow SSN trained and scored with the demo's settings, and its
 # mAP on the test subset.  Re-running resumes (each stage reuses what it finished).  Prints one row per
-# algorithm: flow extraction time (sum of per-video seconds, both cores busy) and mAP at IoU 0.1 / 0.5 / 0.7
-# and averaged over 0.1:0.7.  Takes ~10 min per algorithm on 2 CPU cores, OpenCV tvl1 ~40 min more.
+# algorithm (bench/demo_runs_table.py): extraction time of RGB + flow (sum of per-video seconds, both cores
+# busy) and the Flow stream's mAP at IoU 0.5 and averaged over 0.1:0.7.  Takes ~10 min per algorithm on 2 CPU
+# cores, OpenCV tvl1 about an hour more.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$REPO/scripts/setup_venv.sh"
@@ -28,17 +29,4 @@ for ALGO in "$@"; do
     bash "$REPO/scripts/$STAGE.sh"
   done
 done
-"$PY" - "$BASE" "$@" <<'PYEOF'
-import json, sys
-from pathlib import Path
-
-base = Path(sys.argv[1])
-print(f"{'flow':<14} {'extract s':>9} {'mAP@0.1':>8} {'mAP@0.5':>8} {'mAP@0.7':>8} {'avg':>8}")
-for algo in sys.argv[2:]:
-    work = base / f"flow_{algo}"
-    seconds = sum(json.loads(m.read_text())["seconds"] for m in (work / "frames").glob("*/meta.json"))
-    metrics = json.loads((work / "eval_Flow.json").read_text())["metrics"]
-    by_iou = dict(zip((round(t, 2) for t in metrics["iou_thresholds"]), metrics["mAP"]))
-    cells = [by_iou.get(t, float("nan")) for t in (0.1, 0.5, 0.7)] + [metrics["average_mAP"]]
-    print(f"{algo:<14} {seconds:>9.0f} " + " ".join(f"{100 * v:>8.2f}" for v in cells))
-PYEOF
+"$PY" "$REPO/bench/demo_runs_table.py" $(printf "$BASE/flow_%s " "$@") --streams Flow --no_proposals --extract_seconds

@@ -6,5 +6,6 @@ CONFIG="${CONFIG:-synthetic_demo}"
 if [ -f "$REPO/scripts/config/$CONFIG.sh" ]; then source "$REPO/scripts/config/$CONFIG.sh"; else source "$CONFIG"; fi
 PRETRAINED_ARG=${PRETRAINED:+--pretrained $PRETRAINED}
 ARCH_ARGS="${ARCH_ARGS:-}"           # more backbone flags, e.g. --global_pool max
+SEED_ARG=${TRAIN_SEED:+--seed $TRAIN_SEED}   # TRAIN_SEED: training seed of stages 3 and 6 (default: the scripts' own, 0)
 MODALITIES="${MODALITIES:-RGB Flow}" # streams trained, scored and evaluated by stages 3, 6, 7, 8 (TAG needs both)
 mkdir -p "$WORK"

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import REPO
 
@@ -26,7 +27,7 @@ STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_window_pr
 def pipeline(tmp_path_factory):
     work = tmp_path_factory.mktemp("pipeline_tiny")
     env = dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(work),
-               JOBS="2", FLOW="dis_fast",
+               JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
                BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
                SSN_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4", SSN_ARGS_Flow="")
     for stage in STAGES:
@@ -57,6 +58,26 @@ def test_every_stage_writes_its_outputs(pipeline):
     applied = json.loads((w / "eval_fused.json").read_text())["settings"]
     assert applied["fusion_weights"] == {k: chosen[k] for k in ("act", "comp", "reg")}
     assert applied["subset"] == "test"
+    for name in ("binary_RGB", "binary_Flow", "ssn_RGB", "ssn_Flow"):    # TRAIN_SEED reaches stages 3 and 6
+        ckpt = torch.load(w / name / "checkpoint_last.pth", map_location="cpu", weights_only=True)
+        assert ckpt["train_config"]["seed"] == 3, name
+
+
+def test_runs_table_reads_what_stage_8_wrote(pipeline):
+    """bench/demo_runs_table.py: the mAP and recall of a finished WORK folder, as its eval files hold them."""
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "demo_runs_table.py"), str(pipeline), "--labels", "w"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    header, row = res.stdout.splitlines()
+    cells = [float(v) for v in row.split()[1:]]
+    want = []
+    for stream in ("RGB", "Flow", "fused"):
+        metrics = json.loads((pipeline / f"eval_{stream}.json").read_text())["metrics"]
+        want += [100 * metrics["mAP"][metrics["iou_thresholds"].index(0.5)], 100 * metrics["average_mAP"]]
+    recall = json.loads((pipeline / "eval_proposals.json").read_text())
+    want += [100 * recall["ssn_recall"]["per_instance"][0], 100 * recall["ar_an"]["AR@100"]]
+    assert header.split()[1:3] == ["RGB", "@0.5"]
+    np.testing.assert_allclose(cells, want, atol=0.006)      # printed with 2 decimals
 
 
 def _chance_map(w, iou: float, num_seeds: int = 20) -> float:
