@@ -69,6 +69,7 @@ class Exploit:
         return (os.system, ("touch /tmp/ssn_toolkit_pwned",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")   # torch's note on the hand-written pickle
 def test_malicious_checkpoint_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
@@ -115,7 +116,7 @@ def test_train_pass_accumulates_then_steps_like_sgd(tmp_path):
     losses = [loss_fn(reference, b, "cpu")[0] for b in batches]
     (sum(losses) / 2).backward()
     logs = trainer.train_pass(batches)
-    assert logs["loss"] == pytest.approx(float(sum(losses)) / 2, rel=1e-6)
+    assert logs["loss"] == pytest.approx(sum(loss.item() for loss in losses) / 2, rel=1e-6)
     for name, p in reference.named_parameters():
         expected = before[name] - 0.1 * (p.grad + 0.01 * before[name])
         assert torch.allclose(model.state_dict()[name], expected, atol=1e-7), name
