@@ -62,7 +62,7 @@ from ops.io import atomic_open, atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
-from ops.fusion import FusionWeightsError, fuse_results, read_fusion_weights  # noqa: E402
+from ops.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights  # noqa: E402
 from ops.results import ResultFileError, read_results  # noqa: E402
 from ops.temporal import frames_to_seconds  # noqa: E402
 from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
@@ -141,6 +141,7 @@ class Setup:
     preset: dict
     dataset: str
     classes: list[str]
+    fusion: FusionWeights | None    # weights of the SSN models (None: one model)
 
 
 def _check_checkpoint(path: Path, kind: str, modality: str) -> dict:
@@ -186,18 +187,12 @@ def check_setup(args) -> Setup:
     if args.proposals == "sliding" and act:
         logger.info("--proposals sliding: the actionness models are not used")
         act = {}
-    if args.fusion_weights and args.score_weights:
-        raise SystemExit("error: give --fusion_weights FILE or --score_weights, not both")
-    if args.fusion_weights:
-        try:
-            read_fusion_weights(args.fusion_weights, len(ssn))
-        except FusionWeightsError as e:
-            raise SystemExit(f"error: --fusion_weights {e} (models: {', '.join(ssn)})") from None
     for flag, weights, models in (("--score_weights", args.score_weights, ssn),
                                   ("--actionness_weights", args.actionness_weights, act)):
         if weights is not None and len(weights) != len(models):
             raise SystemExit(f"error: {flag} has {len(weights)} weights for {len(models)} model(s) "
                              f"({', '.join(models)})")
+    fusion = fusion_weights(args, ssn)
     infos = [_check_checkpoint(p, "ssn", m) for m, p in ssn.items()]
     infos += [_check_checkpoint(p, "binary", m) for m, p in act.items()]
     num_classes = {i["num_classes"] for i in infos if i["num_classes"] is not None}
@@ -212,7 +207,23 @@ def check_setup(args) -> Setup:
     except ValueError as e:
         where = "--dataset" if args.dataset else "the checkpoints; give --dataset PRESET_JSON"
         raise SystemExit(f"error: {e} (preset {dataset!r} from {where})") from None
-    return Setup(ssn, act, preset, dataset, class_names(preset, num_classes.pop(), args.class_names))
+    return Setup(ssn, act, preset, dataset, class_names(preset, num_classes.pop(), args.class_names), fusion)
+
+
+def fusion_weights(args, ssn: dict[str, Path]) -> FusionWeights | None:
+    """The SSN models' fusion weights: --fusion_weights FILE, --score_weights (one per model, checked by
+    :func:`check_setup`), or RGB : Flow 1 : 1.5 for two models; None (equal) otherwise."""
+    if args.fusion_weights and args.score_weights:
+        raise SystemExit("error: give --fusion_weights FILE or --score_weights, not both")
+    try:
+        if args.fusion_weights:
+            return read_fusion_weights(args.fusion_weights, len(ssn))
+        if args.score_weights is not None:
+            return FusionWeights.make(args.score_weights)
+    except FusionWeightsError as e:
+        flag = "--fusion_weights" if args.fusion_weights else "--score_weights"
+        raise SystemExit(f"error: {flag} {e} (models: {', '.join(ssn)})") from None
+    return FusionWeights.make(DEFAULT_FUSION_WEIGHTS) if len(ssn) == 2 else None
 
 
 # --------------------------------------------------------------------------- running stages with resume
@@ -348,18 +359,13 @@ def score(setup: Setup, plist: Path, work: Path, metas: list[Path], args) -> lis
 def detections(setup: Setup, result_files: list[Path], durations: dict[str, float], order: list[str],
                args) -> Detections:
     """Fuse, post-process and convert to seconds; rows sorted by video (``order``) then score descending."""
-    weights = args.score_weights
-    if args.fusion_weights:
-        weights = read_fusion_weights(args.fusion_weights, len(result_files))
-    elif weights is None and len(result_files) == 2:
-        weights = list(DEFAULT_FUSION_WEIGHTS)
     ev = setup.preset["evaluation"]
     cfg = PostprocessConfig(top_k=resolve(args.top_k, ev["top_k"]),
                             nms_threshold=resolve(args.nms_threshold, ev["nms_threshold"]),
                             softmax_before_filter=resolve(args.softmax_before_filter, ev["softmax_before_filter"]),
                             regression=not args.no_regression)
     try:
-        fused = fuse_results([read_results(r) for r in result_files], weights, [str(r) for r in result_files])
+        fused = fuse_results([read_results(r) for r in result_files], setup.fusion, [str(r) for r in result_files])
     except (ValueError, ResultFileError, FusionWeightsError) as e:
         raise SystemExit(f"error: {e}") from None
     dets = results_to_detections(fused, cfg).scaled(durations, "seconds", "detect")

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ops.frames import list_video_dirs, read_meta  # noqa: E402
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,7 +49,9 @@ def proposal_recall(work: Path) -> list[float]:
 
 
 def extract_seconds(work: Path) -> list[float]:
-    return [sum(json.loads(m.read_text())["seconds"] for m in (work / "frames").glob("*/meta.json"))]
+    """Summed per-video extraction seconds of the complete frame folders under WORK/frames."""
+    metas = (read_meta(folder) for folder in list_video_dirs(work / "frames").values())
+    return [sum(meta["seconds"] for meta in metas if meta is not None)]
 
 
 def main(args: argparse.Namespace) -> int:

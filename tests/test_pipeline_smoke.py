@@ -23,11 +23,16 @@ STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_window_pr
           "04_tag_proposals", "05_proposal_lists", "06_ssn_train", "07_ssn_test", "08_evaluate")
 
 
+def _env(work, **variables) -> dict:
+    """Environment of the numbered scripts on the tiny preset in ``work``, plus ``variables``."""
+    return dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(work),
+                **variables)
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     work = tmp_path_factory.mktemp("pipeline_tiny")
-    env = dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(work),
-               JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
+    env = _env(work, JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
                BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
                SSN_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4", SSN_ARGS_Flow="")
     for stage in STAGES:
@@ -114,9 +119,8 @@ def test_one_stream_evaluation_leaves_the_other_and_the_fusion_alone(pipeline):
     """MODALITIES=Flow: stage 8 evaluates the Flow stream only (no fusion, RGB files untouched)."""
     kept = {name: (pipeline / name).stat().st_mtime_ns for name in ("eval_RGB.json", "eval_fused.json")}
     before = (pipeline / "eval_Flow.json").stat().st_mtime_ns
-    env = dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(pipeline),
-               MODALITIES="Flow")
-    res = subprocess.run(["bash", str(REPO / "scripts" / "08_evaluate.sh")], env=env, capture_output=True, text=True)
+    res = subprocess.run(["bash", str(REPO / "scripts" / "08_evaluate.sh")], env=_env(pipeline, MODALITIES="Flow"),
+                         capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-4000:]
     assert (pipeline / "eval_Flow.json").stat().st_mtime_ns > before
     assert {name: (pipeline / name).stat().st_mtime_ns for name in kept} == kept
