@@ -35,16 +35,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+def read_report(work: Path, name: str) -> dict:
+    """A JSON file stage 8 writes in WORK; exits naming it when it is missing."""
+    path = work / name
+    if not path.is_file():
+        raise SystemExit(f"error: {path} does not exist: is {work} a WORK folder that stage 8 finished?")
+    return json.loads(path.read_text())
+
+
 def stream_map(work: Path, stream: str) -> list[float]:
     """mAP (%) at IoU 0.5 and averaged, from WORK/eval_<stream>.json."""
-    metrics = json.loads((work / f"eval_{stream}.json").read_text())["metrics"]
+    metrics = read_report(work, f"eval_{stream}.json")["metrics"]
     by_iou = dict(zip((round(t, 2) for t in metrics["iou_thresholds"]), metrics["mAP"]))
     return [100 * by_iou.get(0.5, float("nan")), 100 * metrics["average_mAP"]]
 
 
 def proposal_recall(work: Path) -> list[float]:
     """Per-instance recall (%) at IoU 0.5 and AR@100 (%) of the test proposals, from WORK/eval_proposals.json."""
-    report = json.loads((work / "eval_proposals.json").read_text())
+    report = read_report(work, "eval_proposals.json")
     return [100 * report["ssn_recall"]["per_instance"][0], 100 * report["ar_an"]["AR@100"]]
 
 

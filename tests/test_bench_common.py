@@ -40,3 +40,10 @@ def test_runs_table_mean_and_sample_spread(tmp_path):
     rows = {line.split()[0]: line.split()[1:] for line in res.stdout.splitlines()[1:]}
     assert rows["a"] == ["60.00", "50.00"] and rows["b"] == ["80.00", "50.00"]
     assert rows["mean"] == ["70.00", "50.00"] and rows["std"] == ["14.14", "0.00"]   # sqrt(2 x 10^2 / 1)
+
+
+def test_runs_table_names_a_folder_stage_8_did_not_finish(tmp_path):
+    _fake_work(tmp_path / "a", 0.6, 0.5)
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "demo_runs_table.py"), str(tmp_path / "a"),
+                          "--streams", "Flow", "RGB", "--no_proposals"], capture_output=True, text=True)
+    assert res.returncode != 0 and "eval_RGB.json does not exist" in res.stderr and "Traceback" not in res.stderr
