@@ -15,7 +15,10 @@ below ``--bg_iou_thresh`` covering more than ``--bg_coverage_thresh`` of the
 video; each training item is one video with ``--proposals_per_video`` windows
 (half foreground, half background) of ``--num_segments`` snippets whose scores
 are averaged (TSN).  The checkpoint (``OUTPUT/checkpoint_last.pth``) stores the
-model config; ``--resume`` continues exactly where a run stopped.
+model config; re-running the command (or ``--resume``) continues exactly where a
+run stopped.  A re-run whose settings, lists or frames differ from those of the
+checkpoint in OUTPUT stops with an error listing them: pass ``--restart`` to
+train from scratch, or another ``--output``.
 """
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import BinaryTrainDataset, data_spec  # noqa: E402
-from ops.engine import Trainer, add_stage_args, add_train_args, seed_everything, train_config_from_args  # noqa: E402
+from ops.engine import (ConfigMismatchError, Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
+                        seed_everything, train_config_from_args)
 from ops.log import setup_logging  # noqa: E402
 from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
@@ -94,9 +98,13 @@ def main(args: argparse.Namespace) -> int:
     train_set = make_dataset(args.train_list, args, sampling, backbone, flip)
     val_set = make_dataset(args.val_list, args, sampling, backbone, flip) if args.val_list else None
     extra = {"dataset": preset["name"], "modality": args.modality, "num_segments": args.num_segments,
-             "sampling": sampling.__dict__, "input_spec": train_set.spec}
+             "epoch_multiplier": args.epoch_multiplier, "sampling": sampling.__dict__, "input_spec": train_set.spec,
+             **data_extra(args.modality, train_set.videos, args.train_list, args.val_list)}
     trainer = Trainer(model, binary_loss, cfg, args.output, model.config(), extra)
-    trainer.resume_default(args.resume, args.restart)
+    try:
+        trainer.resume_default(args.resume, args.restart)
+    except ConfigMismatchError as e:
+        raise SystemExit(f"error: {e}") from None
     logger.info("%d training videos, %s, %s backbone, %d epochs", len(train_set.videos), args.modality,
                 args.arch, cfg.epochs)
     trainer.fit(train_set, val_set)

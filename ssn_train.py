@@ -17,7 +17,10 @@ completeness (hinge, OHEM ``--ohem_ratio``) + ``--reg_loss_weight`` x
 regression.  The checkpoint stores the model config and the regression
 statistics; ``ssn_test.py`` rebuilds the model from it.  Initialise the
 backbone from ImageNet (``--pretrained``), or from a binary-classifier or SSN
-checkpoint (``--init_from``); ``--resume`` continues exactly.
+checkpoint (``--init_from``).  Re-running the command (or ``--resume``)
+continues exactly; a re-run whose settings, lists, frames or ``--init_from``
+checkpoint differ from those of the checkpoint in OUTPUT stops with an error
+listing them: pass ``--restart`` to train from scratch, or another ``--output``.
 """
 from __future__ import annotations
 
@@ -33,8 +36,8 @@ import torch  # noqa: E402
 
 from ops.backbones import BackboneConfig, load_pretrained  # noqa: E402
 from ops.dataset import SSNTrainDataset, data_spec  # noqa: E402
-from ops.engine import (Trainer, add_stage_args, add_train_args, load_checkpoint, seed_everything,  # noqa: E402
-                        train_config_from_args)
+from ops.engine import (ConfigMismatchError, Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
+                        load_checkpoint, seed_everything, train_config_from_args)
 from ops.log import setup_logging  # noqa: E402
 from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
@@ -132,10 +135,17 @@ def main(args: argparse.Namespace) -> int:
     val_set = make_dataset(args.val_list, sampling, backbone, num_segments, args, flip, train_set.reg_stats) \
         if args.val_list else None
     extra = {"dataset": preset["name"], "modality": args.modality, "sampling": sampling.__dict__,
-             "reg_stats": train_set.reg_stats.tolist(), "input_spec": train_set.spec}
+             "reg_stats": train_set.reg_stats.tolist(), "input_spec": train_set.spec,
+             "epoch_multiplier": args.epoch_multiplier,
+             "loss": {"comp_loss_weight": args.comp_loss_weight, "reg_loss_weight": args.reg_loss_weight,
+                      "ohem_ratio": args.ohem_ratio},
+             **data_extra(args.modality, train_set.videos, args.train_list, args.val_list, args.init_from)}
     trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
                       args.output, model.config(), extra)
-    trainer.resume_default(args.resume, args.restart)
+    try:
+        trainer.resume_default(args.resume, args.restart)
+    except ConfigMismatchError as e:
+        raise SystemExit(f"error: {e}") from None
     logger.info("%d training videos, %s, %s backbone, STPP %s, %d epochs", len(train_set.videos), args.modality,
                 args.arch, stpp, cfg.epochs)
     trainer.fit(train_set, val_set)

@@ -14,16 +14,21 @@ Checkpoint (``torch.save`` of plain containers and tensors, loadable with
      "model_config": dict,        # rebuilds the model: ops.models.build_model(model_config)
      "train_config": dict, "epoch": int (epochs completed), "state_dict": ..., "optimizer": ...,
      "rng": {"torch": ByteTensor, "cuda": [ByteTensor], "python": tuple}, "history": [dict per epoch],
-     "extra": dict}               # stage data, e.g. SSN regression statistics
+     "extra": dict,               # stage data, e.g. SSN regression statistics
+     "fingerprint": dict}         # what decides the weights, flat (run_fingerprint); absent before it existed
 
 Resuming restores model, optimizer, epoch and every RNG, so training N epochs
 in one go or in several resumed runs gives the same weights (on CPU, bit for bit).
+Re-running a command resumes ``OUTPUT/checkpoint_last.pth`` only when its
+fingerprint matches the current run (:meth:`Trainer.resume_default`); a run
+that changed a setting is refused rather than handed the stale model.
 """
 from __future__ import annotations
 
 import argparse
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -38,6 +43,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ops.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -64,8 +70,112 @@ class TrainConfig:
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
-    """Learning rate of 0-based ``epoch``: ``lr x gamma^(number of steps <= epoch)``."""
+    """Learning rate of 0-based ``epoch``: ``lr x gamma^(number of steps <= epoch)``.
+
+    It does not depend on ``cfg.epochs``, which is why ``epochs`` is left out of
+    the resume fingerprint: a schedule relative to the run's length (cosine,
+    "drop at 50 %") would have to put it back (see RUNTIME_FIELDS).
+    """
     return cfg.lr * cfg.lr_gamma ** sum(epoch >= s for s in cfg.lr_steps)
+
+
+# --------------------------------------------------------------------------- resume fingerprint
+
+# TrainConfig fields left out of the fingerprint, because changing them keeps the training recipe:
+#   epochs        the schedule (lr_at) ignores it, so N epochs are the first N of a longer run and raising
+#                 --epochs continues; fewer epochs than already trained is refused on its own (config_differences)
+#   workers       data-loading processes: a different random stream for augmentation, the same recipe
+#   device        where the same maths runs (amp, a precision choice, stays in)
+#   channels_last memory layout only
+RUNTIME_FIELDS = ("epochs", "workers", "device", "channels_last")
+# ``extra`` entries left out: regression statistics are computed from the training list (whose digest is
+# compared; float noise across library versions must not refuse a resume); ``paths`` only records where
+# the lists were (moving a file changes nothing learned; the content digests under ``data`` are compared)
+UNCOMPARED_EXTRA = ("reg_stats", "paths")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists stay values), so a difference names its leaf."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def run_fingerprint(model_config: dict, train_config: dict, extra: dict, world_size: int | None = None) -> dict:
+    """Everything that decides the learned weights, as a flat JSON-valued dict.
+
+    Keys: TrainConfig fields minus RUNTIME_FIELDS (``"lr"``), ``"world_size"``
+    (processes: the effective batch is world_size x batch_size; None for old
+    checkpoints, which did not record it), ``"model.<key>"`` for the model config
+    (``"model.backbone.arch"``) and ``extra`` minus UNCOMPARED_EXTRA
+    (``"sampling.fg_iou_thresh"``, ``"data.train_list"``).  Values pass through
+    JSON so tuples and lists, or 1 and 1.0, compare equal.
+    """
+    train = {k: v for k, v in train_config.items() if k not in RUNTIME_FIELDS}
+    if world_size is not None:
+        train["world_size"] = world_size
+    stage = {k: v for k, v in extra.items() if k not in UNCOMPARED_EXTRA}
+    flat = {**_flatten(train), **_flatten({"model": model_config}), **_flatten(stage)}
+    return json.loads(json.dumps(flat, default=str))
+
+
+def fingerprint_differences(stored: dict, current: dict, stored_keys_only: bool = False) -> list[str]:
+    """``"lr: stored 0.01, current 0.5"`` for each entry that differs or is set on one side only.
+
+    ``stored_keys_only``: skip entries only in ``current``, for a checkpoint
+    written before fingerprints, which did not record those settings.
+    """
+    def show(key, d):
+        return json.dumps(d[key]) if key in d else "(not set)"
+
+    keys = list(stored) + [k for k in current if k not in stored and not stored_keys_only]
+    return [f"{k}: stored {show(k, stored)}, current {show(k, current)}"
+            for k in keys if k not in current or k not in stored or current[k] != stored[k]]
+
+
+def file_digest(path: str | os.PathLike | None) -> str | None:
+    """First 16 hex digits of the file's SHA-256 (None for None): catches a list rewritten under the same name."""
+    if path is None:
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def extraction_settings(folders, modality: str) -> list[dict]:
+    """The distinct frame-extraction settings (``meta.json``) of ``folders`` that ``modality`` reads, sorted.
+
+    RGB: jpeg_quality; Flow also flow_algorithm, flow_bound and frame_step, so
+    flow re-extracted in place with another algorithm changes the fingerprint.
+    A folder without ``meta.json`` (DenseFlow) gives ``{"meta.json": None}``.
+    """
+    keys = ("jpeg_quality",) if modality == "RGB" else ("flow_algorithm", "flow_bound", "frame_step", "jpeg_quality")
+    found = set()
+    for folder in folders:
+        meta = read_meta(folder)
+        found.add(json.dumps({k: meta.get(k) for k in keys} if meta is not None else {"meta.json": None},
+                             sort_keys=True))
+    return [json.loads(s) for s in sorted(found)]
+
+
+def data_extra(modality: str, videos, train_list, val_list=None, init_from=None) -> dict:
+    """``extra`` entries describing a training stage's data (videos: the training list's blocks).
+
+    ``data`` (compared on resume): content digests of the training and
+    validation lists (the validation list decides the logged losses and the best
+    checkpoint) and of the ``--init_from`` checkpoint, plus the frames'
+    extraction settings.  ``paths`` (recorded, not compared): where they were.
+    """
+    files = {"train_list": train_list, "val_list": val_list, "init_from": init_from}
+    data = {k: file_digest(v) for k, v in files.items()}
+    data["frames"] = extraction_settings([v.video for v in videos], modality)
+    return {"data": data, "paths": {k: None if v is None else str(v) for k, v in files.items()}}
 
 
 # --------------------------------------------------------------------------- distributed helpers
@@ -119,13 +229,17 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer, epoch: int, model_config: dict,
-                    train_config: TrainConfig, history: list, extra: dict | None = None) -> None:
-    """Write a checkpoint atomically (layout in the module docstring)."""
+                    train_config: TrainConfig, history: list, extra: dict | None = None,
+                    fingerprint: dict | None = None) -> None:
+    """Write a checkpoint atomically (layout in the module docstring; ``fingerprint`` defaults to a
+    single-process :func:`run_fingerprint` of the configs)."""
     module = model.module if hasattr(model, "module") else model
+    if fingerprint is None:
+        fingerprint = run_fingerprint(model_config, asdict(train_config), extra or {}, 1)
     ckpt = {"format": CHECKPOINT_FORMAT, "version": 1, "model_config": model_config,
             "train_config": asdict(train_config), "epoch": epoch, "state_dict": module.state_dict(),
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
-            "rng": get_rng_state(), "history": history, "extra": extra or {}}
+            "rng": get_rng_state(), "history": history, "extra": extra or {}, "fingerprint": fingerprint}
     with atomic_open(path, "wb") as f:
         torch.save(ckpt, f)
 
@@ -154,15 +268,23 @@ def make_loader(dataset: Dataset, cfg: TrainConfig, rt: Runtime, shuffle: bool, 
                       collate_fn=collate_fn, persistent_workers=False)
 
 
-def _log_row(out_dir: Path, row: dict, history: list) -> None:
+def _write_logs(out_dir: Path, history: list) -> None:
+    """Rewrite log.json and log.csv from the whole history, atomically.
+
+    Rewritten rather than appended: after ``--restart`` or a resume from an
+    older checkpoint the history is shorter than the files, whose later rows
+    belong to another run.  Columns: every key in order of first appearance.
+    """
     atomic_write_json(out_dir / "log.json", history)
-    path = out_dir / "log.csv"
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    with atomic_open(out_dir / "log.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+class ConfigMismatchError(ValueError):
+    """OUTPUT/checkpoint_last.pth was trained with other settings than the current run."""
 
 
 class Trainer:
@@ -184,10 +306,42 @@ class Trainer:
         self.history: list[dict] = []
         self.start_epoch = 0
         self.best = math.inf
+        self.fingerprint = run_fingerprint(model_config, asdict(cfg), self.extra, self.rt.world_size)
 
-    def resume(self, path: str | os.PathLike) -> None:
-        """Restore model, optimizer, epoch, history and RNG from a checkpoint."""
+    def config_differences(self, ckpt: dict) -> list[str]:
+        """What of ``ckpt``'s training differs from this run, one ``"name: stored X, current Y"`` each.
+
+        Checkpoints without a fingerprint (older versions) are compared on the
+        settings they store: the fingerprint of their configs, entries they lack
+        skipped.  Also listed: more epochs trained than ``cfg.epochs`` asks for,
+        which resuming cannot undo.
+        """
+        old = "fingerprint" not in ckpt
+        stored = run_fingerprint(ckpt["model_config"], ckpt["train_config"], ckpt.get("extra", {})) if old \
+            else ckpt["fingerprint"]
+        diffs = fingerprint_differences(stored, self.fingerprint, stored_keys_only=old)
+        if ckpt["epoch"] > self.cfg.epochs:
+            diffs.append(f"epochs: stored {ckpt['epoch']} trained, current {self.cfg.epochs} "
+                         "(training cannot be undone)")
+        return diffs
+
+    def resume(self, path: str | os.PathLike, strict: bool = False) -> None:
+        """Restore model, optimizer, epoch, history and RNG from a checkpoint.
+
+        A checkpoint trained with other settings (:meth:`config_differences`)
+        raises :class:`ConfigMismatchError` when ``strict``, else is resumed with
+        a warning (the user named it: e.g. continuing a run at a lower lr).
+        """
         ckpt = load_checkpoint(path, map_location=self.rt.device)
+        diffs = self.config_differences(ckpt)
+        if diffs and strict:
+            raise ConfigMismatchError(
+                f"{path} was trained with other settings than this run: {'; '.join(diffs)}. Pass --restart to "
+                f"train from scratch in {self.out_dir}, or choose another --output (--resume {path} continues "
+                "it with the new settings)")
+        if diffs:
+            logger.warning("%s was trained with other settings; continuing it with the current ones: %s",
+                           path, "; ".join(diffs))
         self.model.load_state_dict(ckpt["state_dict"])
         if ckpt.get("optimizer"):
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -197,12 +351,19 @@ class Trainer:
         logger.info("resumed %s at epoch %d", path, self.start_epoch)
 
     def resume_default(self, explicit: str | os.PathLike | None, restart: bool = False) -> None:
-        """Resume from ``explicit``, else from ``out_dir/checkpoint_last.pth`` if a killed run left one."""
+        """Resume from ``explicit`` (warning on other settings), else from ``out_dir/checkpoint_last.pth``
+        if an earlier run of the same settings left one (ConfigMismatchError if its settings differ)."""
         if explicit is not None:
             self.resume(explicit)
         elif not restart and (self.out_dir / LAST).exists():
             logger.info("found %s: resuming (pass --restart to start over)", self.out_dir / LAST)
-            self.resume(self.out_dir / LAST)
+            self.resume(self.out_dir / LAST, strict=True)
+        else:
+            return
+        if self.start_epoch >= self.cfg.epochs:
+            logger.info("%s: all %d epochs are trained, nothing left to train (pass --restart to train again "
+                        "from scratch, or a larger --epochs to continue)", explicit or self.out_dir / LAST,
+                        self.start_epoch)
 
     def _step_model(self):
         return torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.rt.device.index]
@@ -241,6 +402,10 @@ class Trainer:
         from tqdm import tqdm
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.start_epoch == 0 and self.rt.is_main and (self.out_dir / BEST).exists():
+            # training from scratch: without a validation loss this run never replaces an earlier run's best
+            logger.info("removing %s of an earlier run", self.out_dir / BEST)
+            (self.out_dir / BEST).unlink()
         model = self._step_model()
         train_loader = make_loader(train_set, self.cfg, self.rt, True, self.collate_fn)
         val_loader = make_loader(val_set, self.cfg, self.rt, False, self.collate_fn) if val_set is not None else None
@@ -271,12 +436,12 @@ class Trainer:
                                                         if isinstance(v, float) and k != "epoch"))
         # checkpoint first: a kill between the two must not leave a logged epoch that resume repeats
         save_checkpoint(self.out_dir / LAST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
-                        self.history, self.extra)
-        _log_row(self.out_dir, row, self.history)
+                        self.history, self.extra, self.fingerprint)
+        _write_logs(self.out_dir, self.history)
         if row.get("val_loss") is not None and row["val_loss"] < self.best:
             self.best = row["val_loss"]
             save_checkpoint(self.out_dir / BEST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
-                            self.history, self.extra)
+                            self.history, self.extra, self.fingerprint)
 
 
 # --------------------------------------------------------------------------- command-line flags shared by training stages
@@ -299,8 +464,10 @@ def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int 
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
     g.add_argument("--resume", type=Path, default=None,
-                   help="checkpoint to continue from (default: OUTPUT/checkpoint_last.pth when it exists)")
-    g.add_argument("--restart", action="store_true", help="ignore an existing OUTPUT/checkpoint_last.pth")
+                   help="checkpoint to continue from, with the current settings even if it was trained with "
+                        "others (default: OUTPUT/checkpoint_last.pth when it exists and its settings match)")
+    g.add_argument("--restart", action="store_true",
+                   help="train from scratch, ignoring an existing OUTPUT/checkpoint_last.pth")
 
 
 def train_config_from_args(args) -> TrainConfig:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pickle
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -11,7 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from ops.engine import LAST, TrainConfig, Trainer, load_checkpoint, lr_at, seed_everything
+from ops.engine import (BEST, LAST, ConfigMismatchError, TrainConfig, Trainer, data_extra, extraction_settings,
+                        file_digest, load_checkpoint, lr_at, run_fingerprint, seed_everything)
+from ops.frames import make_meta, write_meta
 
 
 class NoisyData(Dataset):
@@ -30,11 +34,14 @@ def loss_fn(model, batch, device):
     return F.cross_entropy(logits, y.to(device)), {"acc": float((logits.argmax(1) == y).float().mean())}
 
 
-def make_trainer(out, epochs):
-    seed_everything(0)
+def make_trainer(out, epochs, model_config=None, **overrides):
+    """The toy trainer; ``overrides``: TrainConfig fields that differ from the base run."""
+    cfg = dict(epochs=epochs, batch_size=4, lr=0.1, lr_steps=[1], workers=0, device="cpu", iter_size=2)
+    cfg.update(overrides)
+    seed_everything(cfg["seed"] if "seed" in cfg else 0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2))
-    cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, lr_steps=[1], workers=0, device="cpu", iter_size=2)
-    return Trainer(model, loss_fn, cfg, out, {"type": "toy"}, extra={"stats": [1.0, 2.0]})
+    return Trainer(model, loss_fn, TrainConfig(**cfg), out, model_config or {"type": "toy"},
+                   extra={"stats": [1.0, 2.0]})
 
 
 def test_resume_is_exact(tmp_path):
@@ -120,3 +127,161 @@ def test_train_pass_accumulates_then_steps_like_sgd(tmp_path):
     for name, p in reference.named_parameters():
         expected = before[name] - 0.1 * (p.grad + 0.01 * before[name])
         assert torch.allclose(model.state_dict()[name], expected, atol=1e-7), name
+
+
+def csv_rows(out):
+    with open(out / "log.csv", newline="") as f:
+        return [(int(r["epoch"]), float(r["lr"])) for r in csv.DictReader(f)]
+
+
+def same_weights(a: Trainer, b: Trainer) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+
+
+def test_fingerprint_keeps_what_decides_the_weights():
+    cfg = TrainConfig(epochs=45, lr=0.01, lr_steps=[20, 40], workers=8, device="cuda", channels_last=False)
+    extra = {"sampling": {"fg_iou_thresh": 0.7}, "reg_stats": [[0.0, 1.0]], "paths": {"train_list": "a.txt"},
+             "data": {"train_list": "0123abcd", "frames": [{"jpeg_quality": 95}]}}
+    fp = run_fingerprint({"type": "ssn", "stpp": (1, [1, 2], 1), "backbone": {"arch": "tiny"}}, asdict(cfg),
+                         extra, world_size=2)
+    assert fp == {"batch_size": 4, "lr": 0.01, "lr_steps": [20, 40], "lr_gamma": 0.1, "momentum": 0.9,
+                  "weight_decay": 5e-4, "clip_gradient": 20.0, "iter_size": 1, "amp": True, "seed": 0,
+                  "world_size": 2, "model.type": "ssn", "model.stpp": [1, [1, 2], 1], "model.backbone.arch": "tiny",
+                  "sampling.fg_iou_thresh": 0.7, "data.train_list": "0123abcd",
+                  "data.frames": [{"jpeg_quality": 95}]}
+    # the schedule ignores the run's length, so raising --epochs may continue a run (epochs is not in it)
+    assert [lr_at(cfg, e) for e in (19, 20, 40)] == [lr_at(TrainConfig(**{**asdict(cfg), "epochs": 50}), e)
+                                                     for e in (19, 20, 40)] == pytest.approx([0.01, 0.001, 0.0001])
+
+
+def test_changed_settings_are_refused_and_restart_trains_from_scratch(tmp_path):
+    first = make_trainer(tmp_path, 2)
+    first.fit(NoisyData(), NoisyData())
+    assert (tmp_path / BEST).exists() and csv_rows(tmp_path) == [(1, 0.1), (2, pytest.approx(0.01))]
+    changed = make_trainer(tmp_path, 2, {"type": "toy2"}, lr=0.5, seed=7)
+    with pytest.raises(ConfigMismatchError) as err:
+        changed.resume_default(None)
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / LAST} was trained with other settings")
+    assert 'lr: stored 0.1, current 0.5' in msg and "seed: stored 0, current 7" in msg
+    assert 'model.type: stored "toy", current "toy2"' in msg and "--restart" in msg and "--output" in msg
+    assert changed.start_epoch == 0 and changed.history == []
+    changed.resume_default(None, restart=True)
+    changed.fit(NoisyData())
+    # from scratch: the same weights as the same run in an empty folder, and only this run's rows in the logs
+    alone = make_trainer(tmp_path / "alone", 2, {"type": "toy2"}, lr=0.5, seed=7)
+    alone.fit(NoisyData())
+    assert same_weights(changed, alone)
+    assert csv_rows(tmp_path) == [(1, 0.5), (2, pytest.approx(0.05))]
+    assert [r["lr"] for r in json.loads((tmp_path / "log.json").read_text())] == [0.5, pytest.approx(0.05)]
+    ckpt = load_checkpoint(tmp_path / LAST)
+    assert ckpt["fingerprint"]["lr"] == 0.5 and ckpt["train_config"]["seed"] == 7 and ckpt["epoch"] == 2
+    assert not (tmp_path / BEST).exists()      # the first run's best model, no validation loss to replace it
+
+
+def test_raising_epochs_resumes_only_the_extra_epochs(tmp_path):
+    straight = make_trainer(tmp_path / "straight", 3)
+    straight.fit(NoisyData())
+    first = make_trainer(tmp_path / "split", 2)
+    first.fit(NoisyData())
+    torch.manual_seed(1234)
+    # runtime fields may change too: channels_last is a memory layout
+    more = make_trainer(tmp_path / "split", 3, channels_last=False)
+    more.resume_default(None)
+    assert more.start_epoch == 2
+    more.fit(NoisyData())
+    assert same_weights(more, straight)
+    assert csv_rows(tmp_path / "split") == [(1, 0.1), (2, pytest.approx(0.01)), (3, pytest.approx(0.01))]
+    # fewer epochs than trained cannot be undone: refused
+    with pytest.raises(ConfigMismatchError, match="epochs: stored 3 trained, current 2"):
+        make_trainer(tmp_path / "split", 2).resume_default(None)
+
+
+def test_complete_run_logs_and_trains_nothing(tmp_path, caplog):
+    make_trainer(tmp_path, 2).fit(NoisyData())
+    before = (tmp_path / LAST).read_bytes()
+    again = make_trainer(tmp_path, 2)
+    with caplog.at_level("INFO", logger="ops.engine"):
+        again.resume_default(None)
+    assert "all 2 epochs are trained, nothing left to train" in caplog.text and "--restart" in caplog.text
+    assert len(again.fit(NoisyData())) == 2
+    assert (tmp_path / LAST).read_bytes() == before and len(csv_rows(tmp_path)) == 2
+
+
+def test_explicit_resume_with_other_settings_warns_and_continues(tmp_path, caplog):
+    make_trainer(tmp_path, 1).fit(NoisyData())
+    lower = make_trainer(tmp_path / "finetune", 2, lr=0.5)
+    with caplog.at_level("WARNING", logger="ops.engine"):
+        lower.resume_default(tmp_path / LAST)
+    assert "lr: stored 0.1, current 0.5" in caplog.text and lower.start_epoch == 1
+    lower.fit(NoisyData())
+    assert csv_rows(tmp_path / "finetune") == [(1, 0.1), (2, pytest.approx(0.05))]
+
+
+def strip_fingerprint(path):
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["fingerprint"]
+    torch.save(ckpt, path)
+
+
+def test_checkpoint_without_fingerprint_resumes_and_is_still_checked(tmp_path):
+    make_trainer(tmp_path, 1).fit(NoisyData())
+    strip_fingerprint(tmp_path / LAST)
+    assert "fingerprint" not in load_checkpoint(tmp_path / LAST)
+    more = make_trainer(tmp_path, 2)
+    more.resume_default(None)
+    assert more.start_epoch == 1
+    # the settings such a checkpoint stores are still compared
+    with pytest.raises(ConfigMismatchError, match="momentum: stored 0.9, current 0.5"):
+        make_trainer(tmp_path, 2, momentum=0.5).resume_default(None)
+
+
+def test_data_fingerprint(tmp_path):
+    listing = tmp_path / "train.txt"
+    listing.write_bytes(b"abc")
+    assert file_digest(listing) == "ba7816bf8f01cfea"      # SHA-256 test vector of "abc"
+    folders = [tmp_path / name for name in ("a", "b", "c", "dense")]
+    for folder, algo in zip(folders, ("tvl1", "tvl1", "farneback")):
+        write_meta(folder, make_meta("v.mp4", 10, 9, 10.0, (64, 48), algo, 20.0))
+    folders[3].mkdir()
+    assert extraction_settings(folders, "Flow") == [
+        {"flow_algorithm": "farneback", "flow_bound": 20.0, "frame_step": 1, "jpeg_quality": 95},
+        {"flow_algorithm": "tvl1", "flow_bound": 20.0, "frame_step": 1, "jpeg_quality": 95}, {"meta.json": None}]
+    assert extraction_settings(folders, "RGB") == [{"jpeg_quality": 95}, {"meta.json": None}]
+
+    class Video:
+        def __init__(self, path):
+            self.video = str(path)
+
+    extra = data_extra("RGB", [Video(f) for f in folders[:2]], listing)
+    assert extra == {"data": {"train_list": "ba7816bf8f01cfea", "val_list": None, "init_from": None,
+                              "frames": [{"jpeg_quality": 95}]},
+                     "paths": {"train_list": str(listing), "val_list": None, "init_from": None}}
+
+
+def run_main(module, *argv):
+    return module.main(module.get_args_parser().parse_args([str(a) for a in argv]))
+
+
+def test_binary_train_rerun_with_other_settings_stops_with_one_line_error(tiny_dataset, tiny_frames, tmp_path):
+    """The scripts' side (about 4 s after the session's tiny frames): data recorded, a mismatch is one error line."""
+    import binary_train
+    import gen_sliding_window_proposals
+
+    sw = tmp_path / "sw.txt"
+    assert run_main(gen_sliding_window_proposals, "synthetic", "validation", sw, "--annotations",
+                    tiny_dataset / "annotations", "--frame_path", tiny_frames) == 0
+    out = tmp_path / "binary"
+    common = ["synthetic", "RGB", "--train_list", sw, "--output", out, "--arch", "tiny", "-b", 2, "-j", 0,
+              "--device", "cpu", "--proposals_per_video", 2]
+    assert run_main(binary_train, *common, "--epochs", 1, "--lr", 0.01) == 0
+    ckpt = load_checkpoint(out / LAST)
+    assert ckpt["fingerprint"]["data.train_list"] == file_digest(sw) and ckpt["extra"]["paths"]["train_list"] == str(sw)
+    assert ckpt["fingerprint"]["epoch_multiplier"] == 1 and ckpt["fingerprint"]["data.frames"] == [{"jpeg_quality": 95}]
+    with pytest.raises(SystemExit) as err:
+        run_main(binary_train, *common, "--epochs", 1, "--lr", 0.02)
+    msg = str(err.value)
+    assert msg.startswith(f"error: {out / LAST} was trained with other settings") and "\n" not in msg
+    assert "lr: stored 0.01, current 0.02" in msg and "--restart" in msg
+    assert run_main(binary_train, *common, "--epochs", 1, "--lr", 0.02, "--restart") == 0
+    assert load_checkpoint(out / LAST)["train_config"]["lr"] == 0.02 and csv_rows(out) == [(1, 0.02)]
