@@ -6,7 +6,7 @@ Example::
         work/actionness_rgb_test.npz --frame_interval 6 --num_crops 10
 
 Every video folder named in the (frame-based) proposal list is scored at frames
-0, k, 2k, ... (``k = --frame_interval``, 0-based) with 1 or 10 crops; the
+0, k, 2k, ... (``k = --frame_interval``, 0-based) with 1, 5 or 10 crops; the
 action probability (softmax over background/action, averaged over crops) is
 written to an actionness file (``ops/actionness.py``: per video a (T,) float32
 array, ``T = ceil(frames / k)``).  The model is rebuilt from the config stored
@@ -66,6 +66,9 @@ def main(args: argparse.Namespace) -> int:
     load_preset(args.dataset)
     ckpt = load_checkpoint(args.checkpoint)
     model_config = ckpt["model_config"]
+    if model_config.get("type") != "binary":
+        raise SystemExit(f"{args.checkpoint} is a {model_config.get('type')!r} checkpoint, not an actionness "
+                         "(binary) one: give a checkpoint of binary_train.py")
     backbone = BackboneConfig.from_dict(model_config["backbone"])
     if backbone.modality != args.modality:
         raise SystemExit(f"{args.checkpoint} is a {backbone.modality} model but --modality is {args.modality}")

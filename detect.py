@@ -54,6 +54,8 @@ import gen_sliding_window_proposals  # noqa: E402
 import ssn_test  # noqa: E402
 from ops.annotations import (AnnotationDB, load_annotations,  # noqa: E402
                              to_activitynet_json)
+from ops.backbones import BackboneConfig  # noqa: E402
+from ops.dataset import checkpoint_data_spec  # noqa: E402
 from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
 from ops.engine import load_checkpoint  # noqa: E402
 from ops.flow import FLOW_ALGORITHMS  # noqa: E402
@@ -107,7 +109,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--min_length_seconds", type=float, default=None, help="TAG: drop proposals not longer than this (s)")
     g = p.add_argument_group("scoring (binary_test.py, ssn_test.py)")
     g.add_argument("--frame_interval", type=int, default=2, help="score every k-th frame (demo: 2)")
-    g.add_argument("--num_crops", type=int, default=1, choices=[1, 10])
+    crops = stage_option(ssn_test, "num_crops")
+    g.add_argument("--num_crops", type=int, default=1, choices=crops.choices, help=crops.help)
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
     g.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes / videos in parallel")
     g = p.add_argument_group("fusion and post-processing (defaults: the preset's, as eval_detection_results.py)")
@@ -129,6 +132,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+def stage_option(module, dest: str) -> argparse.Action:
+    """The option ``dest`` of a stage script's parser, so a flag passed on to the stage takes its choices."""
+    return next(a for a in module.get_args_parser()._actions if a.dest == dest)
+
+
 # --------------------------------------------------------------------------- models and dataset
 
 
@@ -144,8 +152,9 @@ class Setup:
     fusion: FusionWeights | None    # weights of the SSN models (None: one model)
 
 
-def _check_checkpoint(path: Path, kind: str, modality: str) -> dict:
-    """The checkpoint's model config and extra; exits naming the file when it does not fit."""
+def _check_checkpoint(path: Path, kind: str, modality: str, num_crops: int) -> dict:
+    """The checkpoint's model config and extra; exits naming the file when it does not fit (its type, its
+    modality, or mirrored crops for a model trained without flips)."""
     try:
         ckpt = load_checkpoint(path)
     except (FileNotFoundError, ValueError) as e:
@@ -156,6 +165,9 @@ def _check_checkpoint(path: Path, kind: str, modality: str) -> dict:
                          f"({'ssn_train.py' if kind == 'ssn' else 'binary_train.py'})")
     if cfg["backbone"]["modality"] != modality:
         raise SystemExit(f"error: {path} is a {cfg['backbone']['modality']} model, given as {modality}")
+    if num_crops == 10 and not checkpoint_data_spec(ckpt, BackboneConfig.from_dict(cfg["backbone"]))["flip"]:
+        raise SystemExit(f"error: {path} was trained without flips (its classes change under a mirror), but "
+                         "--num_crops 10 includes mirrored views: use --num_crops 1 or 5")
     return {"num_classes": cfg.get("num_classes"), "dataset": ckpt.get("extra", {}).get("dataset")}
 
 
@@ -193,8 +205,8 @@ def check_setup(args) -> Setup:
             raise SystemExit(f"error: {flag} has {len(weights)} weights for {len(models)} model(s) "
                              f"({', '.join(models)})")
     fusion = fusion_weights(args, ssn)
-    infos = [_check_checkpoint(p, "ssn", m) for m, p in ssn.items()]
-    infos += [_check_checkpoint(p, "binary", m) for m, p in act.items()]
+    infos = [_check_checkpoint(p, "ssn", m, args.num_crops) for m, p in ssn.items()]
+    infos += [_check_checkpoint(p, "binary", m, args.num_crops) for m, p in act.items()]
     num_classes = {i["num_classes"] for i in infos if i["num_classes"] is not None}
     if len(num_classes) != 1:
         raise SystemExit(f"error: the SSN models have different numbers of classes {sorted(num_classes)}")

@@ -12,14 +12,19 @@ Example::
         --save_raw work/ssn_rgb_test_raw
 
 The model is rebuilt from the config stored in the checkpoint.  The backbone
-runs once per sampled frame (every ``--frame_interval``-th, 1 or 10 crops);
+runs once per sampled frame (every ``--frame_interval``-th, 1, 5 or 10 crops);
 the heads are folded into per-frame projections and every proposal's
 activity, completeness and regression scores are pooled from them with the
 training-time pyramid (``ops/ssn_inference.py``).  Regression outputs are
 de-normalised with the statistics stored in the checkpoint.  The result file
 (``ops/results.py``, the original SSN layout) feeds ``eval_detection_results.py``.
 Finished videos are kept in ``OUTPUT.parts/``: a killed run re-run with the
-same command resumes from them.
+same command resumes from them.  ``OUTPUT.parts/manifest.json`` records what
+the parts depend on (:func:`run_manifest`): a re-run with another checkpoint
+(weights, config, regression statistics, input spec), ``--frame_interval``,
+``--num_crops`` or modality discards every part, with a warning naming what
+changed; a video whose proposals or frame folder changed, or whose part does
+not hold the list's proposals, is scored again.
 
 ``--save_raw DIR`` also writes each video's per-frame outputs of the folded
 heads (activity, completeness and regression per STPP part, with their frame
@@ -33,6 +38,8 @@ and saves its parts; rank 0 merges them once all processes are done.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import shutil
 import sys
@@ -51,6 +58,8 @@ from tqdm import tqdm  # noqa: E402
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
+from ops.frames import META_NAME  # noqa: E402
+from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import build_model  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -60,6 +69,8 @@ from ops.results import (RawOutputs, VideoResult, load_video_result, save_raw_ou
 from ops.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames  # noqa: E402
 
 logger = logging.getLogger("ssn_test")
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "ssn_test-parts"
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -85,7 +96,67 @@ class Scorer:
         out = score_frames(y, self.heads, block.bounds, count, self.frame_interval)
         act, comp, reg = head_scores(out, self.k, self.reg_stats)
         raw = raw_outputs(y, self.heads, block.video, count, self.frame_interval, self.reg_stats)
-        return VideoResult(block.bounds / float(block.num_frames), act, comp, reg), raw
+        return VideoResult(relative_bounds(block), act, comp, reg), raw
+
+
+def relative_bounds(block) -> np.ndarray:
+    """(N, 2) float64: the block's proposals as fractions of its video (a result's ``rel_props``)."""
+    return block.bounds / float(block.num_frames)
+
+
+def checkpoint_digest(ckpt: dict, spec: dict) -> str:
+    """sha256 of what the scores take from a checkpoint: model config, weights, regression statistics and
+    input spec.  Optimizer, RNG and history are left out: a checkpoint re-saved with them changed scores
+    the same."""
+    h = hashlib.sha256(json.dumps([ckpt["model_config"], ckpt["extra"].get("reg_stats"), spec], sort_keys=True,
+                                  default=str).encode())
+    for name, tensor in sorted(ckpt["state_dict"].items()):
+        h.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
+def video_fingerprint(block) -> str:
+    """sha256 of what one video's scores take from the list and the disk besides the run's settings: the
+    frame folder (path; size and modification time of its ``meta.json``, rewritten by every extraction),
+    the frame count and the proposals.  Labels and ground truth are left out: they change no score."""
+    meta = Path(block.video) / META_NAME
+    stat = meta.stat() if meta.is_file() else None
+    h = hashlib.sha256(json.dumps([block.video, int(block.num_frames),
+                                   stat and [stat.st_size, stat.st_mtime_ns]]).encode())
+    h.update(np.ascontiguousarray(block.bounds, np.float64))
+    return h.hexdigest()
+
+
+def run_manifest(args, ckpt: dict, spec: dict, videos) -> dict:
+    """What this run's parts depend on: ``settings`` shared by all videos, a fingerprint per video id.
+
+    The device and ``--chunk`` are left out: they change scores only by rounding (bfloat16 on CUDA), and a
+    run killed on one device may well be resumed on another.
+    """
+    return {"format": MANIFEST_FORMAT, "version": 1,
+            "settings": {"checkpoint": checkpoint_digest(ckpt, spec), "modality": args.modality,
+                         "frame_interval": args.frame_interval, "num_crops": args.num_crops},
+            "checkpoint_path": str(Path(args.checkpoint).resolve()),
+            "videos": {b.video_id: video_fingerprint(b) for b in videos}}
+
+
+def changed_settings(old: dict | None, new: dict) -> list[str]:
+    """The settings that differ between two manifests, in words (all of them when ``old`` is unusable)."""
+    if not isinstance(old, dict) or (old.get("format"), old.get("version")) != (new["format"], new["version"]):
+        return [f"no {MANIFEST_NAME} of this version (parts of an older ssn_test.py?)"]
+    was, now = old.get("settings", {}), new["settings"]
+    return [f"checkpoint {old.get('checkpoint_path')} -> {new['checkpoint_path']} (weights, config or statistics)"
+            if key == "checkpoint" else f"{key} {was.get(key)} -> {now[key]}"
+            for key in now if was.get(key) != now[key]]
+
+
+def read_manifest(path: Path) -> dict | None:
+    """The manifest at ``path``; None when there is none or it is unreadable (then no part is trusted)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 class Outputs:
@@ -93,6 +164,7 @@ class Outputs:
 
     def __init__(self, output: Path, raw_dir: Path | None):
         self.parts = output.with_name(output.name + ".parts")
+        self.manifest = self.parts / MANIFEST_NAME
         self.raw = raw_dir
 
     def part(self, block) -> Path:
@@ -100,6 +172,47 @@ class Outputs:
 
     def finished(self, block) -> bool:
         return self.part(block).exists() and (self.raw is None or (self.raw / f"{block.video_id}.npz").exists())
+
+    def prepare(self, manifest: dict, videos) -> None:
+        """Keep only the parts this run would compute itself, then write its manifest (main process only).
+
+        Stale parts go before the new manifest is written, so a kill in between leaves no part that the new
+        manifest vouches for.
+        """
+        self.parts.mkdir(parents=True, exist_ok=True)
+        old = read_manifest(self.manifest)
+        parts = sorted(self.parts.glob("*.npz"))
+        changed = changed_settings(old, manifest) if parts else []
+        if changed:
+            logger.warning("%s: discarding %d scored video(s), scoring them again: %s", self.parts, len(parts),
+                           "; ".join(changed))
+            for path in parts:
+                path.unlink()
+        elif parts:
+            for block in videos:
+                self._drop_if_stale(block, old["videos"].get(block.video_id) == manifest["videos"][block.video_id])
+        atomic_write_json(self.manifest, manifest)
+
+    def _drop_if_stale(self, block, same_fingerprint: bool) -> None:
+        path = self.part(block)
+        if not path.exists():
+            return
+        problem = self._part_problem(block) if same_fingerprint else "its proposals or frame folder changed"
+        if problem:
+            logger.warning("%s: scoring again: %s", block.video_id, problem)
+            path.unlink()
+
+    def _part_problem(self, block) -> str | None:
+        """Why the part of ``block`` does not fit the list, or None."""
+        try:
+            rel = load_video_result(self.part(block)).rel_props
+        except Exception as e:  # noqa: BLE001 -- whatever is wrong with a cached part, scoring again mends it
+            return f"its part {self.part(block)} is unreadable ({type(e).__name__})"
+        if len(rel) != len(block.bounds):
+            return f"its part holds {len(rel)} proposals, the list {len(block.bounds)}"
+        if not np.array_equal(rel, relative_bounds(block)):
+            return "its part's proposals differ from the list's"
+        return None
 
     def save(self, block, result: VideoResult, raw: RawOutputs) -> None:
         """Raw outputs first: a part file then always means the video is complete."""
@@ -142,6 +255,17 @@ def wait_for_all(rt) -> None:
         dist.destroy_process_group(group)
 
 
+def check_checkpoint(ckpt: dict, path: Path, modality: str) -> BackboneConfig:
+    """The backbone of an SSN checkpoint; exits naming the file when it is another model or modality."""
+    kind = ckpt["model_config"].get("type")
+    if kind != "ssn":
+        raise SystemExit(f"{path} is a {kind!r} checkpoint, not an SSN one: give a checkpoint of ssn_train.py")
+    backbone = BackboneConfig.from_dict(ckpt["model_config"]["backbone"])
+    if backbone.modality != modality:
+        raise SystemExit(f"{path} is a {backbone.modality} model but --modality is {modality}")
+    return backbone
+
+
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     load_preset(args.dataset)
@@ -150,11 +274,11 @@ def main(args: argparse.Namespace) -> int:
     if not rt.is_main:
         setup_logging(-1)
     ckpt = load_checkpoint(args.checkpoint)
-    backbone = BackboneConfig.from_dict(ckpt["model_config"]["backbone"])
-    if ckpt["model_config"].get("type") != "ssn":
-        raise SystemExit(f"{args.checkpoint} is not an SSN checkpoint (type {ckpt['model_config'].get('type')})")
-    if backbone.modality != args.modality:
-        raise SystemExit(f"{args.checkpoint} is a {backbone.modality} model but --modality is {args.modality}")
+    backbone = check_checkpoint(ckpt, args.checkpoint, args.modality)
+    spec = checkpoint_data_spec(ckpt, backbone)
+    if args.num_crops == 10 and not spec["flip"]:    # refused before any part is discarded as stale
+        raise SystemExit(f"{args.checkpoint} was trained without flips (its classes change under a mirror), but "
+                         "--num_crops 10 includes mirrored views: use --num_crops 1 or 5")
     model = build_model(ckpt["model_config"])
     model.load_state_dict(ckpt["state_dict"])
     model.to(rt.device).eval()
@@ -162,18 +286,19 @@ def main(args: argparse.Namespace) -> int:
     if plist.normalized:
         raise SystemExit(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
     outputs = Outputs(args.output, args.save_raw)
-    outputs.parts.mkdir(parents=True, exist_ok=True)
+    if rt.is_main:
+        outputs.prepare(run_manifest(args, ckpt, spec, plist.videos), plist.videos)
     if outputs.raw is not None:
         outputs.raw.mkdir(parents=True, exist_ok=True)
+    wait_for_all(rt)    # the other processes look at the parts only once stale ones are gone
     done = [outputs.finished(b) for b in plist.videos]
     todo = [b for k, b in enumerate(plist.videos) if k % rt.world_size == rt.rank and not done[k]]
     logger.info("%d videos, %d already scored, %d to score in %d process(es)", len(plist), sum(done),
                 len(plist) - sum(done), rt.world_size)
     start = time.perf_counter()
     if todo:
-        dataset = FrameSequenceDataset(todo, backbone.modality, backbone.length,
-                                       checkpoint_data_spec(ckpt, backbone), args.frame_interval, args.num_crops,
-                                       args.chunk)
+        dataset = FrameSequenceDataset(todo, backbone.modality, backbone.length, spec, args.frame_interval,
+                                       args.num_crops, args.chunk)
         run(model, dataset, Scorer(model, ckpt["extra"]["reg_stats"], args.frame_interval), outputs, rt.device,
             args.workers, rt.is_main)
     wait_for_all(rt)

@@ -186,3 +186,30 @@ def test_detect_errors_name_the_problem(detect_models, tiny_dataset, tmp_path):
     with pytest.raises(SystemExit, match="--score_weights has 2 weights for 1 model"):
         detect([good], tmp_path / "out", *models, "--score_weights", 1, 1.5)
     assert not (tmp_path / "out").exists()
+
+
+def test_detect_passes_five_crops_and_refuses_mirrored_crops(detect_models, tiny_dataset, tmp_path):
+    """--num_crops takes the stage scripts' choices: 5 crops reach ssn_test.py (its result equals a direct
+    5-crop run and differs from a 1-crop one); 10 (mirrored) crops are refused up front for the synthetic
+    models, trained without flips."""
+    import ssn_test
+    from ops.results import read_results
+
+    video = tiny_dataset / "videos" / f"{VIDEOS[1]}.mp4"
+    assert detect([video], tmp_path, "--rgb_model", detect_models["ssn"], "--proposals", "sliding",
+                  "--num_crops", 5) == 0
+    check_table(tmp_path, [video])
+    work = tmp_path / "work"
+    got = read_results(work / "ssn_RGB.pkl")[str(work / "frames" / VIDEOS[1])]
+    direct = {}
+    for crops in (5, 1):
+        out = tmp_path / f"direct_{crops}.pkl"
+        assert run_main(ssn_test, "synthetic", "RGB", work / "sliding_windows.txt", detect_models["ssn"], out,
+                        "--frame_interval", 2, "--num_crops", crops, "-j", 0, "--device", "cpu") == 0
+        direct[crops] = read_results(out)[str(work / "frames" / VIDEOS[1])]
+    np.testing.assert_array_equal(got.act_scores, direct[5].act_scores)
+    assert np.abs(got.act_scores - direct[1].act_scores).max() > 1e-6     # logits ~1e-2 after one epoch
+    with pytest.raises(SystemExit, match="ssn_RGB/checkpoint_last.pth was trained without flips.*--num_crops 1 or 5"):
+        detect([video], tmp_path / "out10", "--rgb_model", detect_models["ssn"], "--proposals", "sliding",
+               "--num_crops", 10)
+    assert not (tmp_path / "out10").exists()

@@ -1,14 +1,18 @@
-"""Folded-head scoring equals the training-time forward; border cases; raw outputs; the result file feeds evaluation."""
+"""Folded-head scoring equals the training-time forward; border cases; raw outputs; the result file feeds evaluation;
+ssn_test.py resumes a killed run only from parts of the same settings."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from ops.dataset import segment_positions
+from ops.backbones import BackboneConfig
+from ops.dataset import data_spec, segment_positions
+from ops.engine import TrainConfig, save_checkpoint
 from ops.models import build_model
-from ops.proposal_list import read_proposal_list
-from ops.results import ResultFileError, load_raw_outputs, read_results, save_raw_outputs
+from ops.proposal_list import read_proposal_list, write_proposal_list
+from ops.results import (ResultFileError, load_raw_outputs, load_video_result, read_results, save_raw_outputs,
+                         save_video_result)
 from ops.ssn import stage_layout
 from ops.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, prefix_sums, project_frames,
                                raw_outputs, score_proposals, score_raw)
@@ -18,8 +22,8 @@ BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": No
             "dropout": 0.0}
 
 
-def make_model(num_segments, stpp, k=3):
-    torch.manual_seed(0)
+def make_model(num_segments, stpp, k=3, seed=0):
+    torch.manual_seed(seed)
     model = build_model({"type": "ssn", "backbone": BACKBONE, "num_classes": k, "num_segments": num_segments,
                          "stpp": stpp, "dropout": 0.5})
     for fc in (model.activity_fc, model.completeness_fc, model.regressor_fc):   # visible, non-trivial heads
@@ -179,16 +183,141 @@ def test_ssn_test_script_result_feeds_evaluation(tiny_dataset, tiny_frames, tmp_
         np.testing.assert_array_equal(reg, results[block.video].reg_scores)
     res = run_script("eval_detection_results.py", "synthetic", out, "--annotations", tiny_dataset / "annotations")
     assert "mAP" in res.stdout
-    # resume: a part file left by a killed run is reused, not recomputed
+    # a part without a manifest (left by an older ssn_test.py, settings unknown) is not trusted: scored again
     parts = tmp_path / "again.pkl.parts"
     parts.mkdir()
     key = next(iter(results))
-    from ops.results import save_video_result
-    fake = type(r)(r.rel_props, r.act_scores + 100, r.comp_scores, r.reg_scores)
+    fake = type(r)(results[key].rel_props, results[key].act_scores + 100, results[key].comp_scores,
+                   results[key].reg_scores)
     save_video_result(parts / f"{key.split('/')[-1]}.npz", fake)
-    run_script("ssn_test.py", "synthetic", "RGB", lists["test"], tmp_path / "ssn" / "checkpoint_last.pth",
-               tmp_path / "again.pkl", "--frame_interval", 3, "-j", 0, "--save_raw", tmp_path / "raw")
+    res = run_script("ssn_test.py", "synthetic", "RGB", lists["test"], tmp_path / "ssn" / "checkpoint_last.pth",
+                     tmp_path / "again.pkl", "--frame_interval", 3, "-j", 0, "--save_raw", tmp_path / "raw")
+    assert "discarding 1 scored video(s), scoring them again: no manifest.json" in res.stderr
     again = read_results(tmp_path / "again.pkl")
-    np.testing.assert_allclose(again[key].act_scores, r.act_scores + 100)
-    other = [k for k in results if k != key][0]
-    np.testing.assert_allclose(again[other].act_scores, results[other].act_scores, atol=1e-6)
+    for k in results:
+        np.testing.assert_allclose(again[k].act_scores, results[k].act_scores, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- ssn_test.py's per-video resume
+
+
+class Killed(Exception):
+    """Stands for a kill of ssn_test.py between two videos."""
+
+
+def run_ssn_test(monkeypatch, plist, ckpt, out, *flags, kill_after=None) -> list[str]:
+    """ssn_test.main in this process (CPU, no workers); returns the ids of the videos it scored.  With
+    ``kill_after`` the run is killed once that many videos are saved."""
+    import ssn_test
+
+    real_save = getattr(ssn_test.Outputs.save, "real", ssn_test.Outputs.save)   # not an earlier call's wrapper
+    scored = []
+
+    def save(self, block, *outputs):
+        if len(scored) == kill_after:
+            raise Killed
+        real_save(self, block, *outputs)
+        scored.append(block.video_id)
+
+    save.real = real_save
+    monkeypatch.setattr(ssn_test.Outputs, "save", save)
+    args = ssn_test.get_args_parser().parse_args(
+        [str(a) for a in ("synthetic", "RGB", plist, ckpt, out, "--frame_interval", 3, *flags, "-j", 0,
+                          "--device", "cpu")])
+    if kill_after is None:
+        assert ssn_test.main(args) == 0
+    else:
+        with pytest.raises(Killed):
+            ssn_test.main(args)
+    return scored
+
+
+def save_ssn_checkpoint(path, seed):
+    """An untrained tiny SSN checkpoint (scoring needs no training); ``seed`` draws its weights."""
+    model = make_model((2, 5, 2), [1, [1, 2], 1], k=5, seed=seed)
+    extra = {"reg_stats": [[0.1, -0.2], [0.5, 0.7]], "input_spec": data_spec(BackboneConfig.from_dict(BACKBONE),
+                                                                              flip=False)}
+    save_checkpoint(path, model, None, 1, model.config(), TrainConfig(), [], extra)
+    return path
+
+
+@pytest.fixture(scope="module")
+def scoring(tiny_dataset, tiny_frames, tmp_path_factory):
+    """The tiny test videos' sliding windows, the same list with other bounds for the first video, two
+    checkpoints of different weights, and the result of a fresh (never killed) run per setting."""
+    import gen_sliding_window_proposals
+
+    out = tmp_path_factory.mktemp("ssn_test_resume")
+    plist = out / "test.txt"
+    assert gen_sliding_window_proposals.main(gen_sliding_window_proposals.get_args_parser().parse_args(
+        [str(a) for a in ("synthetic", "test", plist, "--annotations", tiny_dataset / "annotations",
+                          "--frame_path", tiny_frames)])) == 0
+    blocks = read_proposal_list(plist)
+    first = blocks.videos[0]
+    first.bounds = first.bounds.copy()
+    first.bounds[:, 1] = np.minimum(first.bounds[:, 1] + 3, first.num_frames)     # same count, other ends
+    write_proposal_list(out / "moved.txt", blocks)
+    setup = {"list": plist, "moved": out / "moved.txt", "a": save_ssn_checkpoint(out / "a.pth", 0),
+             "b": save_ssn_checkpoint(out / "b.pth", 1), "ids": [b.video_id for b in blocks.videos]}
+    fresh = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, (lst, ckpt, flags) in {"a": ("list", "a", []), "b": ("list", "b", []),
+                                         "interval": ("list", "a", ["--frame_interval", 2]),
+                                         "moved": ("moved", "a", [])}.items():
+            run_ssn_test(mp, setup[lst], setup[ckpt], out / f"{name}.pkl", *flags)
+            fresh[name] = read_results(out / f"{name}.pkl")
+    return {**setup, "fresh": fresh}
+
+
+def assert_same_results(got, want):
+    assert list(got) == list(want)
+    for key in want:
+        for x, y in zip(got[key].as_tuple(), want[key].as_tuple()):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_ssn_test_resumes_from_the_parts_of_a_killed_run(scoring, monkeypatch, tmp_path):
+    out, parts = tmp_path / "r.pkl", tmp_path / "r.pkl.parts"
+    assert run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out, kill_after=2) == scoring["ids"][:2]
+    kept = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.npz")}
+    assert sorted(kept) == [f"{v}.npz" for v in scoring["ids"][:2]] and (parts / "manifest.json").is_file()
+    # 10 mirrored crops are refused for this no-flip model before any part is judged stale
+    with pytest.raises(SystemExit, match="a.pth was trained without flips.*--num_crops 1 or 5"):
+        run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out, "--num_crops", 10)
+    assert run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out, kill_after=1) == scoring["ids"][2:3]
+    assert {p.name: p.stat().st_mtime_ns for p in parts.glob("*.npz") if p.name in kept} == kept   # untouched
+    assert run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out) == scoring["ids"][3:]
+    assert_same_results(read_results(out), scoring["fresh"]["a"])
+    assert not parts.exists()
+
+
+@pytest.mark.parametrize("change", ["checkpoint", "frame_interval", "list"])
+def test_ssn_test_rescores_parts_of_other_settings(scoring, monkeypatch, tmp_path, caplog, change):
+    """A killed run re-run with another checkpoint, frame interval or list gives the fresh run's result."""
+    out, ids = tmp_path / "r.pkl", scoring["ids"]
+    assert run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out, kill_after=2) == ids[:2]
+    plist, ckpt, flags, fresh, want_scored, message = {
+        "checkpoint": (scoring["list"], scoring["b"], [], "b", ids,
+                       f"checkpoint {scoring['a']} -> {scoring['b']} (weights, config or statistics)"),
+        "frame_interval": (scoring["list"], scoring["a"], ["--frame_interval", 2], "interval", ids,
+                           "frame_interval 3 -> 2"),
+        "list": (scoring["moved"], scoring["a"], [], "moved", [ids[0], *ids[2:]],
+                 f"{ids[0]}: scoring again: its proposals or frame folder changed")}[change]
+    assert run_ssn_test(monkeypatch, plist, ckpt, out, *flags) == want_scored
+    assert message in caplog.text
+    got, before = read_results(out), scoring["fresh"]["a"]
+    assert_same_results(got, scoring["fresh"][fresh])
+    key = next(iter(got))                             # the stale part held other scores: the test can fail
+    assert np.abs(got[key].act_scores - before[key].act_scores).max() > 1e-3
+
+
+def test_ssn_test_rescores_a_part_with_other_proposals(scoring, monkeypatch, tmp_path, caplog):
+    out, ids = tmp_path / "r.pkl", scoring["ids"]
+    assert run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out, kill_after=2) == ids[:2]
+    part = tmp_path / "r.pkl.parts" / f"{ids[0]}.npz"
+    r = load_video_result(part)
+    n = len(r.rel_props)
+    save_video_result(part, type(r)(r.rel_props[1:], r.act_scores[1:] + 100, r.comp_scores[1:], r.reg_scores[1:]))
+    assert run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out) == [ids[0], *ids[2:]]
+    assert f"{ids[0]}: scoring again: its part holds {n - 1} proposals, the list {n}" in caplog.text
+    assert_same_results(read_results(out), scoring["fresh"]["a"])
