@@ -2,8 +2,11 @@
 
 One folder per video (video id = file stem) under OUT_ROOT, with
 ``img_00001.jpg``, ``flow_x_00001.jpg``, ``flow_y_00001.jpg`` and a
-``meta.json`` written last (see ops/frames.py).  Videos already complete are
-skipped, so a killed run is resumed by running the same command again.
+``meta.json`` written last (see ops/frames.py).  Videos already complete with
+the same settings are skipped, so a killed run is resumed by running the same
+command again.  Folders made with other settings, or not by this script (no
+``meta.json``), are refused with an error listing them; ``--overwrite``
+re-extracts them and replaces each once its new folder is complete.
 
 Example::
 
@@ -11,7 +14,8 @@ Example::
     python extract_frames.py videos.txt data/frames --modality RGB --fps 10 --short_side 256
 
 Exit status: 0 when every video was extracted (or already complete), 1 when
-any video failed (listed in the final summary), 2 for bad arguments.
+any video failed (listed in the final summary), 2 for bad arguments or
+folders refused as above.
 """
 from __future__ import annotations
 
@@ -21,10 +25,12 @@ import logging
 import os
 import shutil
 import sys
+import math
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,7 +42,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
 
 from ops.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow,  # noqa: E402
                       quantise_flow, resolve_device, to_gray)
-from ops.frames import META_NAME, expected_counts, flow_names, make_meta, rgb_name, write_meta  # noqa: E402
+from ops.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta  # noqa: E402
 from ops.io import atomic_dir  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps,  # noqa: E402
@@ -96,6 +102,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow_truncated", action="store_true",
                    help="keep the frames of a video that decodes to fewer frames than its container "
                         "reports, instead of failing it")
+    p.add_argument("--overwrite", action="store_true",
+                   help="re-extract the videos whose folders were made with other settings or not by this "
+                        "script (no meta.json), replacing each folder once its new one is complete; "
+                        "without it such folders stop the run with an error listing them")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
@@ -219,9 +229,12 @@ def _check_decoded(video: Path, decoded: int, expected: int, allow_truncated: bo
     return None
 
 
-def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: ExtractConfig) -> dict:
+def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: ExtractConfig,
+                  replace_existing: bool = False) -> dict:
     """Extract one video into ``out_dir`` (built under a temp name, renamed when complete).
 
+    ``replace_existing``: an existing ``out_dir`` (other settings, --overwrite)
+    is replaced once the new folder is complete, and kept if extraction fails.
     Returns a result dict: ``video``, ``ok``, ``error`` (message or None),
     ``num_frames``, ``num_flow``, ``seconds``, ``warning``.  Errors about the
     video are caught and returned so that the other videos go on.
@@ -236,7 +249,8 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: Ext
             raise VideoError(f"{video}: the container gives no frame rate; re-encode it (e.g. ffmpeg -r 30)")
         size = target_size(info.width, info.height, cfg.new_width, cfg.new_height, cfg.short_side)
         fps = output_fps(info.fps, cfg.fps)
-        with atomic_dir(out_dir) as tmp, _thread_limits(cfg) as threads:
+        build = _replacing_dir(out_dir) if replace_existing else atomic_dir(out_dir)
+        with build as tmp, _thread_limits(cfg) as threads:
             n_rgb, n_flow, n_kept = _write_frames(video, tmp, size, cfg, threads)
             expected = num_kept_frames(info.num_frames, info.fps, cfg.fps)
             result["warning"] = _check_decoded(video, n_kept, expected, cfg.allow_truncated)
@@ -245,8 +259,8 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: Ext
                              cfg.flow if has_flow else None, cfg.bound if has_flow else None,
                              cfg.frame_step, cfg.jpeg_quality, tuple(cfg.modalities), num_kept=n_kept,
                              source_fps=info.fps, source_num_frames=info.num_frames,
-                             source_size=[info.width, info.height], device=cfg.device,
-                             seconds=round(time.perf_counter() - t0, 3))
+                             source_size=[info.width, info.height], requested=_requested(cfg),
+                             device=cfg.device, seconds=round(time.perf_counter() - t0, 3))
             write_meta(tmp, meta)  # last: its presence marks the folder complete
         result.update(ok=True, num_frames=n_rgb, num_flow=n_flow)
     except (VideoError, OSError, RuntimeError, ValueError, cv2.error) as e:
@@ -257,19 +271,180 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: Ext
     return result
 
 
-def plan(videos: list[Path], out_root: Path) -> tuple[list[Path], list[Path]]:
-    """Split ``videos`` into (to do, already complete); removes incomplete folders (no meta.json)."""
-    todo, done = [], []
+def _requested(cfg: ExtractConfig) -> dict:
+    """The size and rate flags as given; meta's ``size`` and ``fps`` are what they gave for this video."""
+    return {"new_width": cfg.new_width, "new_height": cfg.new_height, "short_side": cfg.short_side, "fps": cfg.fps}
+
+
+# --------------------------------------------------------------------------- resuming: what to redo
+
+
+def _old_name(out_dir: Path) -> Path:
+    """Where a replaced folder waits, between the two renames of a swap, until it is deleted."""
+    return out_dir.with_name(f".{out_dir.name}.old")
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder tree, or a file or link."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _replacing_dir(path: Path) -> Iterator[Path]:
+    """Like ops.io.atomic_dir, but an existing ``path`` is replaced once the new folder is complete.
+
+    Yields ``.ID.partial``; on success the old folder is renamed to ``.ID.old``,
+    the new one to ``path``, and the old one deleted.  On an exception the old
+    folder is left as it was.  A run killed between the two renames is settled
+    by :func:`_settle_swap`.
+    """
+    tmp, old = path.with_name(f".{path.name}.partial"), _old_name(path)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists() or path.is_symlink():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old.exists() or old.is_symlink():
+        _remove(old)
+
+
+def _settle_swap(out_dir: Path) -> None:
+    """Finish a replacement killed half-way: drop ``.ID.old`` when the new folder made it, else restore it."""
+    old = _old_name(out_dir)
+    if not (old.exists() or old.is_symlink()):
+        return
+    if out_dir.exists() or out_dir.is_symlink():
+        _remove(old)
+    else:
+        os.replace(old, out_dir)
+
+
+def _same(stored, requested) -> bool:
+    """Equal, numbers up to float rounding (bound and fps are floats in JSON)."""
+    numbers = (int, float)
+    if isinstance(stored, numbers) and isinstance(requested, numbers) and not isinstance(stored, bool):
+        return math.isclose(stored, requested, rel_tol=1e-9, abs_tol=1e-9)
+    return stored == requested
+
+
+def settings_diff(meta: dict, cfg: ExtractConfig) -> dict[str, tuple]:
+    """Where a complete folder's ``meta.json`` differs from ``cfg``: field -> (stored, requested).
+
+    Only the fields ``meta`` holds are compared: a meta.json from an older
+    version lacking one passes on it.  ``modalities``: the stored ones must
+    include the requested ones (an RGB + Flow folder serves an RGB-only run).
+    ``size`` and ``fps`` are compared as the output the flags give for the
+    recorded source size and rate (``--new_width 0`` on a 340 px wide video
+    is the same as ``--new_width 340``).  ``flow_algorithm``, ``flow_bound``
+    and ``frame_step`` only when both the folder and ``cfg`` have Flow.  Not
+    compared, as they do not change the frames: ``device``, threads, timing,
+    ``--allow_truncated`` and the source path.
+    """
+    diff = {}
+    stored_mods = meta.get("modalities")
+    if stored_mods is not None and not set(cfg.modalities) <= set(stored_mods):
+        diff["modalities"] = (list(stored_mods), list(cfg.modalities))
+    want = {"jpeg_quality": cfg.jpeg_quality}
+    if meta.get("source_size") is not None:
+        want["size"] = list(target_size(*meta["source_size"], cfg.new_width, cfg.new_height, cfg.short_side))
+    if meta.get("source_fps") is not None:
+        want["fps"] = output_fps(meta["source_fps"], cfg.fps)
+    if "Flow" in cfg.modalities and "Flow" in (stored_mods or ("Flow",)):
+        want.update(flow_algorithm=cfg.flow, flow_bound=cfg.bound, frame_step=cfg.frame_step)
+    for key, value in want.items():
+        if key in meta and not _same(meta[key], value):
+            diff[key] = (meta[key], value)
+    return diff
+
+
+class OutputConflict(ValueError):
+    """Folders under the output root that a run must not skip nor replace without --overwrite."""
+
+
+@dataclass
+class Plan:
+    """What a run does: ``todo`` videos to extract, of which those in ``replace`` (ids) replace an
+    existing folder; ``done`` videos already complete with the requested settings."""
+
+    todo: list[Path] = field(default_factory=list)
+    done: list[Path] = field(default_factory=list)
+    replace: set[str] = field(default_factory=set)
+
+
+def _folder_state(folder: Path, cfg: ExtractConfig) -> tuple[str, dict | str | None]:
+    """State of one video's folder: ("new", None), ("done", None), ("mismatched", settings_diff) or
+    ("foreign", why: no or unreadable meta.json, or not a folder)."""
+    _settle_swap(folder)
+    if not (folder.exists() or folder.is_symlink()):
+        return "new", None
+    if not folder.is_dir():
+        return "foreign", f"{folder} (a file)"
+    try:
+        meta = read_meta(folder)
+    except ValueError:  # we always write meta.json atomically: an unreadable one is not ours
+        return "foreign", f"{folder} (unreadable meta.json)"
+    if meta is None:
+        return "foreign", str(folder)
+    diff = settings_diff(meta, cfg)
+    return ("mismatched", diff) if diff else ("done", None)
+
+
+def plan(videos: list[Path], out_root: Path, cfg: ExtractConfig, overwrite: bool = False) -> Plan:
+    """Sort ``videos`` by the state of their folders ``out_root/ID`` (:func:`_folder_state`).
+
+    No folder: to do.  A ``meta.json`` matching ``cfg`` (:func:`settings_diff`):
+    complete, skipped, so that re-running a killed run resumes it.  Made with
+    other settings, or not by this script (no or unreadable ``meta.json``,
+    e.g. DenseFlow's): raises OutputConflict listing them, as deleting them
+    silently could lose data; with ``overwrite`` they are redone and replaced.
+    Our own leftovers are hidden (``.ID.partial``, ``.ID.old``) and cleaned up.
+    """
+    result, mismatched, foreign = Plan(), [], []
     for v in videos:
-        d = out_root / v.stem
-        if (d / META_NAME).is_file():
-            done.append(v)
+        state, detail = _folder_state(out_root / v.stem, cfg)
+        if state == "done":
+            result.done.append(v)
             continue
-        if d.exists():
-            logger.warning("%s has no %s (incomplete); redoing it from scratch", d, META_NAME)
-            shutil.rmtree(d)
-        todo.append(v)
-    return todo, done
+        result.todo.append(v)
+        if state == "mismatched":
+            mismatched.append((out_root / v.stem, detail))
+        elif state == "foreign":
+            foreign.append(detail)
+        if state != "new":
+            result.replace.add(v.stem)
+    if result.replace and not overwrite:
+        raise OutputConflict(_conflict_message(mismatched, foreign))
+    if result.replace:
+        logger.warning("--overwrite: re-extracting %d folder(s) made with other settings or not by this script; "
+                       "each is replaced once its new folder is complete", len(result.replace))
+    return result
+
+
+def _conflict_message(mismatched: list[tuple[Path, dict]], foreign: list[str], shown: int = 5) -> str:
+    """The error for :func:`plan`: the first ``shown`` folders of each kind, then a count."""
+    def more(items):
+        return f"\n  ... and {len(items) - shown} more" if len(items) > shown else ""
+    parts = []
+    if mismatched:
+        rows = [f"  {d}: " + "; ".join(f"{k} stored {s}, requested {r}" for k, (s, r) in diff.items())
+                for d, diff in mismatched[:shown]]
+        parts.append(f"{len(mismatched)} folder(s) were extracted with other settings:\n" + "\n".join(rows)
+                     + more(mismatched) + "\nre-run with the stored settings to resume them, pass --overwrite to "
+                     "re-extract them with the requested ones, or use another output folder")
+    if foreign:
+        rows = [f"  {d}" for d in foreign[:shown]]
+        parts.append(f"{len(foreign)} folder(s) not made by extract_frames.py (no meta.json): move them away or "
+                     "pass --overwrite to replace them:\n" + "\n".join(rows) + more(foreign))
+    return "\n".join(parts)
 
 
 def _config(args, device: str) -> ExtractConfig:
@@ -343,13 +518,17 @@ def main(args: argparse.Namespace) -> int:
         return 2
     out_root = Path(args.out_root)
     out_root.mkdir(parents=True, exist_ok=True)
-    todo, done = plan(videos, out_root)
-    todo, workers, threads = schedule(todo, args.jobs)
+    try:
+        work = plan(videos, out_root, cfg, args.overwrite)
+    except OutputConflict as e:
+        logger.error("%s: %s", out_root, e)
+        return 2
+    todo, workers, threads = schedule(work.todo, args.jobs)
     cfg = replace(cfg, threads=threads)
     logger.info("%d videos: %d to extract, %d already complete; %s; %d worker(s); config %s",
-                len(videos), len(todo), len(done), out_root, workers, asdict(cfg))
+                len(videos), len(todo), len(work.done), out_root, workers, asdict(cfg))
     t0 = time.perf_counter()
-    jobs = (delayed(extract_video)(v, out_root / v.stem, cfg) for v in todo)
+    jobs = (delayed(extract_video)(v, out_root / v.stem, cfg, v.stem in work.replace) for v in todo)
     results = []
     with logging_redirect_tqdm():
         stream = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs) if todo else []
@@ -364,7 +543,7 @@ def main(args: argparse.Namespace) -> int:
                 logger.error("failed: %s", r["error"])
             if r["warning"]:
                 logger.warning("%s", r["warning"])
-    return _report(results, len(done), time.perf_counter() - t0)
+    return _report(results, len(work.done), time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -174,18 +176,147 @@ def test_rgb_only_and_flow_only(videos, tmp_path):
     assert read_meta(d)["flow_algorithm"] == "dis_fast"
 
 
-def test_rerun_skips_complete_and_redoes_incomplete(videos, tmp_path, capfd):
+def test_rerun_with_same_settings_resumes(videos, tmp_path, capfd):
     out = tmp_path / "frames"
     assert run(videos, out, *SMALL) == 0
-    stamp = (out / "walk" / META_NAME).stat().st_mtime_ns
-    (out / "jump" / META_NAME).unlink()  # "jump" is now an incomplete folder
-    (out / "jump" / "img_00013.jpg").unlink()
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "walk").iterdir()}
+    shutil.rmtree(out / "jump")  # "jump" not extracted yet, as after a killed run
     capfd.readouterr()
     assert run(videos, out, *SMALL) == 0
-    err = capfd.readouterr().err
-    assert "1 to extract, 1 already complete" in err
-    assert (out / "walk" / META_NAME).stat().st_mtime_ns == stamp
+    assert "1 to extract, 1 already complete" in capfd.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in (out / "walk").iterdir()} == stamps  # not rewritten
     assert read_meta(out / "jump")["num_frames"] == 13 and (out / "jump" / "img_00013.jpg").exists()
+    # Fewer modalities than stored, --fps at or above the source rate, another device, --overwrite:
+    # the same frames, so nothing to redo.
+    assert run(videos, out, *SMALL, "--modality", "RGB", "--fps", 30, "--device", "cpu", "--overwrite") == 0
+    assert "0 to extract, 2 already complete" in capfd.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in (out / "walk").iterdir()} == stamps
+
+
+def test_rerun_with_other_settings_is_refused_then_overwritten(videos, tmp_path, capfd):
+    out = tmp_path / "frames"
+    assert run(videos, out, *SMALL) == 0
+    old = {p.name: p.read_bytes() for p in (out / "walk").iterdir()}
+    capfd.readouterr()
+    assert run(videos, out, *SMALL, "--flow", "dis_ultrafast", "--jpeg_quality", 80) == 2
+    err = capfd.readouterr().err
+    assert "2 folder(s) were extracted with other settings" in err
+    for vid in ("walk", "jump"):
+        assert (f"{out / vid}: jpeg_quality stored 95, requested 80; "
+                "flow_algorithm stored dis_medium, requested dis_ultrafast") in err
+    assert "--overwrite" in err and "another output folder" in err
+    assert {p.name: p.read_bytes() for p in (out / "walk").iterdir()} == old  # refused: nothing touched
+    assert run(videos / "walk.mp4", out, "--new_width", 0, "--new_height", 64) == 2
+    assert f"{out / 'walk'}: size stored [80, 64], requested [160, 64]" in capfd.readouterr().err
+
+    assert run(videos / "walk.mp4", out, *SMALL, "--flow", "dis_ultrafast", "--jpeg_quality", 80,
+               "--overwrite") == 0
+    meta = read_meta(out / "walk")
+    assert (meta["flow_algorithm"], meta["jpeg_quality"], meta["num_frames"], meta["num_flow"]) == \
+        ("dis_ultrafast", 80, 24, 23)
+    assert meta["requested"] == {"new_width": 80, "new_height": 64, "short_side": 0, "fps": None}
+    new = {p.name: p.read_bytes() for p in (out / "walk").iterdir()}
+    assert new.keys() == old.keys() and new["img_00001.jpg"] != old["img_00001.jpg"]  # re-encoded at q80
+    assert sorted(p.name for p in out.iterdir()) == ["jump", "walk"]  # no .walk.old or .walk.partial left
+    assert read_meta(out / "jump")["flow_algorithm"] == "dis_medium"  # not in this run's list: kept
+
+
+def test_folder_not_made_by_us_is_never_deleted(videos, tmp_path, capfd):
+    """A DenseFlow-style folder (no meta.json) is refused, not deleted; --overwrite replaces it."""
+    out = tmp_path / "frames"
+    dense = out / "walk"
+    dense.mkdir(parents=True)
+    names = ["flow_x_00001.jpg", "flow_y_00001.jpg", "img_00001.jpg"]  # sorted
+    for name in names:
+        (dense / name).write_bytes(b"denseflow " + name.encode())
+    capfd.readouterr()
+    assert run(videos, out, *SMALL, "--modality", "RGB") == 2
+    err = capfd.readouterr().err
+    assert ("1 folder(s) not made by extract_frames.py (no meta.json): move them away or pass --overwrite "
+            f"to replace them:\n  {dense}\n") in err
+    assert sorted(p.name for p in dense.iterdir()) == names
+    assert (dense / names[0]).read_bytes() == b"denseflow flow_x_00001.jpg"
+    assert not (out / "jump").exists()  # refused before anything is extracted
+    assert run(videos, out, *SMALL, "--modality", "RGB", "--overwrite") == 0
+    assert read_meta(dense)["num_frames"] == 24 and files(dense, "flow_") == []
+    assert sorted(p.name for p in out.iterdir()) == ["jump", "walk"]
+
+
+def test_old_meta_without_new_fields_counts_as_complete(videos, tmp_path, capfd):
+    out = tmp_path / "frames"
+    assert run(videos / "walk.mp4", out, *SMALL, "--modality", "RGB") == 0
+    meta = read_meta(out / "walk")
+    del meta["requested"]  # as written before the field existed
+    write_meta(out / "walk", meta)
+    stamp = (out / "walk" / META_NAME).stat().st_mtime_ns
+    capfd.readouterr()
+    assert run(videos / "walk.mp4", out, *SMALL, "--modality", "RGB") == 0
+    assert "0 to extract, 1 already complete" in capfd.readouterr().err
+    assert (out / "walk" / META_NAME).stat().st_mtime_ns == stamp
+
+
+def test_settings_diff_compares_what_changes_the_frames():
+    cfg = extract_frames.ExtractConfig(new_width=80, new_height=64, flow="dis_medium", device="cpu")
+    meta = {"modalities": ["RGB", "Flow"], "jpeg_quality": 95, "size": [80, 64], "source_size": [160, 120],
+            "fps": 25.0, "source_fps": 25.0, "flow_algorithm": "dis_medium", "flow_bound": 20.0, "frame_step": 1,
+            "device": "cuda", "seconds": 9.5, "video": "/elsewhere/walk.mp4"}
+    diff = extract_frames.settings_diff
+    assert diff(meta, cfg) == {}  # device, timing and source path do not count
+    assert diff(meta, replace(cfg, new_width=0, new_height=0)) == {"size": ([80, 64], [160, 120])}
+    assert diff(meta, replace(cfg, short_side=64)) == {"size": ([80, 64], [86, 64])}  # 160 * 64 / 120 -> 86
+    assert diff(meta, replace(cfg, fps=10)) == {"fps": (25.0, 10.0)}
+    assert diff(meta, replace(cfg, fps=30)) == {}  # never above the source rate: the same frames
+    assert diff(meta, replace(cfg, bound=15.0, frame_step=2)) == {"flow_bound": (20.0, 15.0), "frame_step": (1, 2)}
+    assert diff(meta, replace(cfg, modalities=("RGB",), flow=None, frame_step=3)) == {}  # RGB only: flow ignored
+    rgb_only = {**meta, "modalities": ["RGB"], "flow_algorithm": None, "flow_bound": None}
+    assert diff(rgb_only, cfg) == {"modalities": (["RGB"], ["RGB", "Flow"])}  # flow fields not listed too
+    # Only the fields present are compared: an old meta.json without them passes on them.
+    assert diff({"size": [80, 64], "jpeg_quality": 95}, replace(cfg, new_width=0, flow="farneback")) == {}
+
+
+def test_conflict_message_lists_a_few_then_counts(tmp_path):
+    mismatched = [(tmp_path / f"v{i}", {"jpeg_quality": (95, 80)}) for i in range(7)]
+    msg = extract_frames._conflict_message(mismatched, [str(tmp_path / "dense")], shown=5)
+    lines = msg.splitlines()
+    assert lines[0] == "7 folder(s) were extracted with other settings:"
+    assert lines[1:6] == [f"  {tmp_path / f'v{i}'}: jpeg_quality stored 95, requested 80" for i in range(5)]
+    assert lines[6] == "  ... and 2 more"
+    assert lines[-1] == f"  {tmp_path / 'dense'}"
+
+
+def test_failed_overwrite_keeps_the_old_folder(videos, tmp_path, monkeypatch):
+    out = tmp_path / "frames"
+    assert run(videos / "jump.mp4", out, *SMALL, "--modality", "RGB") == 0
+    old = {p.name: p.read_bytes() for p in (out / "jump").iterdir()}
+    calls = [0]
+
+    def fail_on_fifth(*a, **k):
+        calls[0] += 1
+        if calls[0] == 5:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(extract_frames, "write_jpeg", fail_on_fifth)
+    cfg = extract_frames.ExtractConfig(modalities=("RGB",), new_width=80, new_height=64, jpeg_quality=50)
+    result = extract_frames.extract_video(videos / "jump.mp4", out / "jump", cfg, replace_existing=True)
+    assert not result["ok"] and "disk full" in result["error"]
+    assert {p.name: p.read_bytes() for p in (out / "jump").iterdir()} == old
+    assert sorted(p.name for p in out.iterdir()) == ["jump"]  # no .jump.partial or .jump.old left
+
+
+def test_swap_killed_between_renames_is_settled(tmp_path):
+    """A replacement killed after moving the old folder aside: the old one comes back (nothing lost);
+    killed after the new one is in place: the old one is dropped."""
+    root = tmp_path / "frames"
+    (root / ".walk.old").mkdir(parents=True)
+    (root / ".walk.old" / "img_00001.jpg").write_bytes(b"old")
+    extract_frames._settle_swap(root / "walk")
+    assert sorted(p.name for p in root.iterdir()) == ["walk"]
+    assert (root / "walk" / "img_00001.jpg").read_bytes() == b"old"
+    (root / ".walk.old").mkdir()
+    (root / ".walk.old" / "img_00001.jpg").write_bytes(b"replaced")
+    extract_frames._settle_swap(root / "walk")
+    assert sorted(p.name for p in root.iterdir()) == ["walk"]
+    assert (root / "walk" / "img_00001.jpg").read_bytes() == b"old"
 
 
 KILLER = textwrap.dedent("""
