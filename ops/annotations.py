@@ -19,14 +19,18 @@ stage):
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ops.io import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,6 @@ SUBSET_ALIASES = {
     "test": ("test", "testing"), "testing": ("testing", "test"),
 }
 THUMOS_SUBSET_SUFFIX = {"validation": "val", "test": "test"}
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
 
 
 class AnnotationError(ValueError):
@@ -54,6 +57,57 @@ def _frame(rows, columns) -> pd.DataFrame:
     if "label" in df:
         df["label"] = df["label"].astype(np.int64)
     return df
+
+
+# --------------------------------------------------------------------------- checking values read from files
+# ``where`` names the place in the input ("file:line", or "file: video 'v'") so every message points at it.
+
+
+def _read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of an annotation file; a binary or mis-encoded file is an AnnotationError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise AnnotationError(f"{path}: not a UTF-8 text file ({e}); is this the right file?") from None
+
+
+def _number(value, where: str, what: str) -> float:
+    """``value`` (text or number) as a finite float."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise AnnotationError(f"{where}: non-numeric {what} {value!r}; expected a number of seconds, "
+                              "e.g. 12.5") from None
+    if not math.isfinite(x):
+        raise AnnotationError(f"{where}: {what} {value!r} is not a finite number of seconds")
+    return x
+
+
+def _segment(t_start, t_end, where: str) -> tuple[float, float]:
+    """A checked segment in seconds: finite, ``0 <= t_start <= t_end``."""
+    s, e = _number(t_start, where, "t_start"), _number(t_end, where, "t_end")
+    if s < 0:
+        raise AnnotationError(f"{where}: t_start {s} is negative; times are seconds from the video's start")
+    if s > e:
+        raise AnnotationError(f"{where}: t_start {s} is after t_end {e}")
+    return s, e
+
+
+def _duration(value, where: str) -> float:
+    """A checked video duration in seconds (finite, > 0)."""
+    d = _number(value, where, "duration")
+    if d <= 0:
+        raise AnnotationError(f"{where}: duration {d} must be a positive number of seconds")
+    return d
+
+
+def _warn_past_end(db: "AnnotationDB") -> None:
+    """Log (not reject) instances ending after their video's duration: real THUMOS14 files have some."""
+    merged = db.instances.merge(db.videos[["video", "duration"]], on="video")
+    late = merged[merged["t_end"] > merged["duration"]]
+    if len(late):
+        logger.warning("%s: %d instances in %d videos end after the video's duration (e.g. %s); kept as annotated",
+                       db.name, len(late), late["video"].nunique(), late["video"].iloc[0])
 
 
 @dataclass
@@ -80,6 +134,16 @@ class AnnotationDB:
     class_ids: list[int] | None = None
     avoid: frozenset[str] = frozenset()
     name: str = ""
+
+    @classmethod
+    def from_rows(cls, classes: list[str], videos: list[tuple], instances: list[tuple],
+                  class_ids: list[int] | None = None, name: str = "", ambiguous: list[tuple] = (),
+                  avoid: frozenset[str] = frozenset()) -> "AnnotationDB":
+        """Build from plain rows: videos ``(video, subset, duration s)``, instances
+        ``(video, t_start s, t_end s, label 1-based, subset)``, ambiguous ``(video, t_start s, t_end s)``."""
+        return cls(classes=list(classes), class_ids=class_ids, name=name, avoid=frozenset(avoid),
+                   videos=_frame(videos, VIDEO_COLUMNS), instances=_frame(instances, INSTANCE_COLUMNS),
+                   ambiguous=_frame(list(ambiguous), AMBIGUOUS_COLUMNS))
 
     @classmethod
     def without_instances(cls, durations: dict[str, float], subset: str, classes: list[str], name: str = ""
@@ -139,58 +203,70 @@ class AnnotationDB:
 # --------------------------------------------------------------------------- THUMOS14
 
 
+def _lines(path: str | os.PathLike) -> list[tuple[int, list[str]]]:
+    """(1-based line number, whitespace-split fields) of every non-blank line of ``path``."""
+    return [(n, line.split()) for n, line in enumerate(_read_text(path).splitlines(), 1) if line.strip()]
+
+
 def read_class_list(path: str | os.PathLike) -> tuple[list[int], list[str]]:
     """Read ``detclasslist.txt`` (lines ``<official id> <name>``) -> (ids, names) in file order."""
     ids, names = [], []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
+    for lineno, parts in _lines(path):
         if len(parts) != 2 or not parts[0].isdigit():
-            raise AnnotationError(f"{path}:{lineno}: expected '<id> <ClassName>', got {line!r}")
+            raise AnnotationError(f"{path}:{lineno}: expected '<id> <ClassName>', got {' '.join(parts)!r}")
+        if int(parts[0]) in ids or parts[1] in names:
+            raise AnnotationError(f"{path}:{lineno}: class id or name of {' '.join(parts)!r} is listed twice; "
+                                  "each class needs its own id and name")
         ids.append(int(parts[0]))
         names.append(parts[1])
+    if not names:
+        raise AnnotationError(f"{path}: no classes; expected lines '<id> <ClassName>'")
     return ids, names
 
 
 def read_durations(path: str | os.PathLike) -> dict[str, float]:
     """Read a THUMOS14 duration list: alternating lines ``<video file or path>`` / ``<seconds>``.
 
-    Returns video id (file stem) -> duration in seconds.
+    Returns video id (file stem) -> duration in seconds (finite, > 0).
     """
-    lines = [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
+    lines = _lines(path)
     if len(lines) % 2:
         raise AnnotationError(f"{path}: odd number of lines; expected pairs of video name and duration")
     out = {}
-    for k in range(0, len(lines), 2):
-        try:
-            out[Path(lines[k]).stem] = float(lines[k + 1])
-        except ValueError:
-            raise AnnotationError(f"{path}:{k + 2}: duration {lines[k + 1]!r} is not a number") from None
+    for (_, name), (lineno, value) in zip(lines[::2], lines[1::2]):
+        if len(value) != 1:
+            raise AnnotationError(f"{path}:{lineno}: expected one duration in seconds after the line naming "
+                                  f"{' '.join(name)!r}, got {' '.join(value)!r}")
+        out[Path(" ".join(name)).stem] = _duration(value[0], f"{path}:{lineno}")
     return out
 
 
 def read_avoid_list(path: str | os.PathLike) -> frozenset[str]:
     """Read an avoid list (lines ``<video id> [<class>]``) -> set of video ids."""
-    return frozenset(ln.split()[0] for ln in Path(path).read_text().splitlines() if ln.strip())
+    out = set()
+    for lineno, parts in _lines(path):
+        if len(parts) > 2:
+            raise AnnotationError(f"{path}:{lineno}: expected '<video id> [<ClassName>]', got {' '.join(parts)!r}")
+        out.add(parts[0])
+    return frozenset(out)
 
 
 def _read_thumos_file(path: Path) -> list[tuple[str, float, float]]:
+    """Rows ``(video, t_start, t_end)`` (seconds) of one ``<Class>_<val|test>.txt`` file."""
     rows = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
+    for lineno, parts in _lines(path):
         if len(parts) != 3:
-            raise AnnotationError(f"{path}:{lineno}: expected '<video> <t_start> <t_end>', got {line!r}")
-        try:
-            t_start, t_end = float(parts[1]), float(parts[2])
-        except ValueError:
-            raise AnnotationError(f"{path}:{lineno}: non-numeric time in {line!r}") from None
-        if t_start > t_end:
-            raise AnnotationError(f"{path}:{lineno}: t_start {t_start} is after t_end {t_end}")
-        rows.append((parts[0], t_start, t_end))
+            raise AnnotationError(f"{path}:{lineno}: expected '<video> <t_start> <t_end>', got {' '.join(parts)!r}")
+        rows.append((parts[0], *_segment(parts[1], parts[2], f"{path}:{lineno}")))
     return rows
+
+
+def _thumos_subset(subset: str) -> str:
+    """THUMOS14's subset name (``validation``/``test``) of ``subset`` or one of its aliases."""
+    name = {"val": "validation", "testing": "test"}.get(subset, subset)
+    if name not in THUMOS_SUBSET_SUFFIX:
+        raise AnnotationError(f"THUMOS14 subset must be 'validation' or 'test', got {subset!r}")
+    return name
 
 
 def load_thumos14(annotation_dir: str | os.PathLike, subset: str, class_list: str | os.PathLike | None = None,
@@ -206,11 +282,12 @@ def load_thumos14(annotation_dir: str | os.PathLike, subset: str, class_list: st
         durations: a duration list; its videos are included even when they have
             no annotation, and their durations are filled in.
         avoid: an avoid list (``<video> <class>`` lines).
+
+    Instances ending after their video's duration (real THUMOS14 has a few) are
+    kept, with a warning.
     """
     annotation_dir = Path(annotation_dir)
-    subset = {"val": "validation", "testing": "test"}.get(subset, subset)
-    if subset not in THUMOS_SUBSET_SUFFIX:
-        raise AnnotationError(f"THUMOS14 subset must be 'validation' or 'test', got {subset!r}")
+    subset = _thumos_subset(subset)
     suffix = THUMOS_SUBSET_SUFFIX[subset]
     files = {p.name[: -len(f"_{suffix}.txt")]: p for p in sorted(annotation_dir.glob(f"*_{suffix}.txt"))}
     if not files:
@@ -230,17 +307,102 @@ def load_thumos14(annotation_dir: str | os.PathLike, subset: str, class_list: st
     dur = read_durations(durations) if durations is not None else {}
     vids = list(dict.fromkeys(list(instances["video"]) + list(ambiguous["video"]) + list(dur)))
     videos = _frame([(v, subset, dur.get(v, np.nan)) for v in sorted(vids)], VIDEO_COLUMNS)
-    return AnnotationDB(classes=classes, class_ids=class_ids, videos=videos, instances=instances,
-                        ambiguous=ambiguous, avoid=read_avoid_list(avoid) if avoid else frozenset(),
-                        name=f"thumos14:{annotation_dir}")
+    db = AnnotationDB(classes=classes, class_ids=class_ids, videos=videos, instances=instances,
+                      ambiguous=ambiguous, avoid=read_avoid_list(avoid) if avoid else frozenset(),
+                      name=f"thumos14:{annotation_dir}")
+    _warn_past_end(db)
+    return db
+
+
+def _check_thumos_names(db: AnnotationDB, subset_db: AnnotationDB) -> None:
+    """Class names and video ids must be single words: THUMOS14 lines are split on whitespace."""
+    names = list(db.classes) + list(subset_db.videos["video"])
+    bad = [n for n in names if not n or len(n.split()) != 1 or "/" in n or n != n.strip()]
+    if bad:
+        raise AnnotationError(f"{db.name}: {bad[:3]} cannot be written in the THUMOS14 layout (names there are "
+                              "single words without '/'); write the ActivityNet JSON instead")
+
+
+def _segment_lines(video, t_start, t_end, decimals: int) -> str:
+    """THUMOS14 annotation lines ``<video>  <t_start> <t_end>`` (seconds, ``decimals`` decimals)."""
+    return "".join(f"{v}  {s:.{decimals}f} {e:.{decimals}f}\n" for v, s, e in zip(video, t_start, t_end))
+
+
+def write_thumos14(db: AnnotationDB, out_dir: str | os.PathLike, subset: str, *, decimals: int = 2,
+                   video_ext: str = ".mp4") -> None:
+    """Write ``subset`` of ``db`` in the THUMOS14 layout that :func:`load_annotations` reads back.
+
+    Files, each written atomically (``sfx`` is ``val`` or ``test``)::
+
+        out_dir/temporal_annotations_<subset>/<Class>_<sfx>.txt  '<video>  <t_start> <t_end>' lines, one file per class
+        out_dir/temporal_annotations_<subset>/Ambiguous_<sfx>.txt  db.ambiguous (may be empty)
+        out_dir/detclasslist.txt                                 '<id> <Class>' (class_ids, else 1..K)
+        out_dir/<subset>_durations.txt                           '<video><video_ext>' / '<seconds>' line pairs
+        out_dir/<subset>_avoid_videos.txt                        only when db.avoid names videos of the subset
+
+    Times are written with ``decimals`` decimals (THUMOS14's own files use 1;
+    2 keeps times of frames at 10, 20, 25 or 50 fps exact); durations with 6.
+    Every video of the subset needs a known duration.
+    """
+    out_dir = Path(out_dir)
+    subset = _thumos_subset(subset)
+    sub = db.select(subset)
+    _check_thumos_names(db, sub)
+    unknown = sub.videos.loc[sub.videos["duration"].isna(), "video"].tolist()
+    if unknown:
+        raise AnnotationError(f"{db.name}: no duration for videos {unknown[:3]} ({len(unknown)} in all); "
+                              "a THUMOS14 duration list needs every video's duration")
+    folder, suffix = out_dir / f"temporal_annotations_{subset}", THUMOS_SUBSET_SUFFIX[subset]
+    for label, name in enumerate(db.classes, 1):
+        rows = sub.instances[sub.instances["label"] == label]
+        atomic_write_text(folder / f"{name}_{suffix}.txt",
+                          _segment_lines(rows["video"], rows["t_start"], rows["t_end"], decimals))
+    amb = sub.ambiguous
+    atomic_write_text(folder / f"Ambiguous_{suffix}.txt",
+                      _segment_lines(amb["video"], amb["t_start"], amb["t_end"], decimals))
+    ids = db.class_ids if db.class_ids is not None else range(1, db.num_classes + 1)
+    atomic_write_text(out_dir / "detclasslist.txt", "".join(f"{k} {n}\n" for k, n in zip(ids, db.classes)))
+    atomic_write_text(out_dir / f"{subset}_durations.txt", "".join(
+        f"{v}{video_ext}\n{d:.6f}\n" for v, d in sub.videos[["video", "duration"]].itertuples(index=False)))
+    avoid = sorted(db.avoid & set(sub.videos["video"]))
+    if avoid:
+        atomic_write_text(out_dir / f"{subset}_avoid_videos.txt", "".join(f"{v}\n" for v in avoid))
 
 
 # --------------------------------------------------------------------------- ActivityNet-style JSON
 
 
-def _taxonomy_leaves(taxonomy: list[dict]) -> list[str]:
-    parents = {node.get("parentId") for node in taxonomy}
-    return sorted(node["nodeName"] for node in taxonomy if node.get("nodeId") not in parents)
+def _taxonomy_leaves(taxonomy: list[dict], source: str) -> list[str]:
+    """Names of the taxonomy's leaf nodes (the classes), sorted."""
+    try:
+        parents = {node.get("parentId") for node in taxonomy}
+        return sorted(node["nodeName"] for node in taxonomy if node.get("nodeId") not in parents)
+    except (AttributeError, KeyError, TypeError):
+        raise AnnotationError(f"{source}: 'taxonomy' must be a list of nodes "
+                              "{'nodeId', 'nodeName', 'parentId'}") from None
+
+
+def _video_entry(vid: str, entry, where: str) -> tuple[tuple, list[tuple]]:
+    """One ``database`` entry -> video row ``(video, subset, duration)`` and annotation rows
+    ``(video, t_start, t_end, label name, subset, index in the entry)``; a null duration is unknown (NaN)."""
+    if not isinstance(entry, dict):
+        raise AnnotationError(f"{where}: expected an object {{'subset', 'duration', 'annotations'}}, "
+                              f"got {entry!r}")
+    subset = entry.get("subset", "")
+    duration = np.nan if entry.get("duration") is None else _duration(entry["duration"], where)
+    annotations = entry.get("annotations", [])
+    if not isinstance(annotations, list):
+        raise AnnotationError(f"{where}: 'annotations' must be a list, got {annotations!r}")
+    rows = []
+    for k, ann in enumerate(annotations):
+        at = f"{where} annotation {k}"
+        segment = ann.get("segment") if isinstance(ann, dict) else None
+        if not isinstance(segment, (list, tuple)) or len(segment) != 2:
+            raise AnnotationError(f"{at}: segment {segment!r} is not a [t_start, t_end] pair of seconds")
+        if not isinstance(ann.get("label"), str):
+            raise AnnotationError(f"{at}: label {ann.get('label')!r} is not a class name")
+        rows.append((vid, *_segment(*segment, at), ann["label"], subset, k))
+    return (vid, subset, duration), rows
 
 
 def parse_activitynet(data: dict, source: str, classes: list[str] | None = None) -> AnnotationDB:
@@ -249,75 +411,117 @@ def parse_activitynet(data: dict, source: str, classes: list[str] | None = None)
     Class order: ``classes`` if given, else the taxonomy's leaves sorted by
     name, else the sorted annotated label names.
     """
-    if "database" not in data:
-        raise AnnotationError(f"{source}: no 'database' key; expected ActivityNet layout "
-                              "{{'database': {{video: {{'subset', 'duration', 'annotations'}}}}}}")
-    database = data["database"]
+    database = data.get("database") if isinstance(data, dict) else None
+    if not isinstance(database, dict):
+        raise AnnotationError(f"{source}: no 'database' object; expected ActivityNet layout "
+                              "{'database': {video: {'subset', 'duration', 'annotations'}}}")
+    vrows, raw = [], []
+    for vid, entry in database.items():
+        vrow, rows = _video_entry(vid, entry, f"{source}: video {vid!r}")
+        vrows.append(vrow)
+        raw += rows
     if classes is None:
         taxonomy = data.get("taxonomy") or []
-        classes = _taxonomy_leaves(taxonomy) if taxonomy else sorted(
-            {a["label"] for v in database.values() for a in v.get("annotations", [])})
+        classes = _taxonomy_leaves(taxonomy, source) if taxonomy else sorted({r[3] for r in raw})
     index = {name: k for k, name in enumerate(classes, 1)}
-    vrows, irows = [], []
-    for vid, entry in database.items():
-        subset = entry.get("subset", "")
-        vrows.append((vid, subset, float(entry.get("duration", np.nan))))
-        for k, ann in enumerate(entry.get("annotations", [])):
-            try:
-                t_start, t_end = (float(x) for x in ann["segment"])
-                label = index[ann["label"]]
-            except KeyError as e:
-                raise AnnotationError(f"{source}: video {vid!r} annotation {k}: missing or unknown {e}") from None
-            if t_start > t_end:
-                raise AnnotationError(f"{source}: video {vid!r} annotation {k}: segment start after end")
-            irows.append((vid, t_start, t_end, label, subset))
-    return AnnotationDB(classes=list(classes), videos=_frame(vrows, VIDEO_COLUMNS),
-                        instances=_frame(irows, INSTANCE_COLUMNS), name=f"activitynet:{source}")
+    unknown = [r for r in raw if r[3] not in index]
+    if unknown:
+        vid, name, k = unknown[0][0], unknown[0][3], unknown[0][5]
+        raise AnnotationError(f"{source}: video {vid!r} annotation {k}: label {name!r} is not a known class "
+                              f"({len(unknown)} such annotations); known: {list(classes)[:10]}"
+                              f"{' ...' if len(classes) > 10 else ''}")
+    db = AnnotationDB.from_rows(classes, vrows, [(v, s, e, index[n], sub) for v, s, e, n, sub, _ in raw],
+                                name=f"activitynet:{source}")
+    _warn_past_end(db)
+    return db
 
 
 def load_activitynet(path: str | os.PathLike, classes: list[str] | None = None) -> AnnotationDB:
     """Load an ActivityNet v1.2/v1.3 JSON file (also our custom JSON, same layout)."""
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise AnnotationError(f"{path}: invalid JSON ({e})") from None
     return parse_activitynet(data, str(path), classes)
+
+
+def to_activitynet_json(db: AnnotationDB, version: str = "custom", video_fields: dict[str, dict] | None = None
+                        ) -> dict:
+    """Export ``db`` in the ActivityNet layout (flat taxonomy, one node per class).
+
+    Times and durations in seconds; an unknown (NaN) duration becomes null.
+    ``video_fields`` maps a video id to extra keys of its entry (e.g.
+    ``{"fps": 10}``), placed between ``duration`` and ``annotations``.
+    """
+    taxonomy = [{"nodeId": 0, "nodeName": "Root", "parentId": None, "parentName": None}]
+    taxonomy += [{"nodeId": k, "nodeName": name, "parentId": 0, "parentName": "Root"}
+                 for k, name in enumerate(db.classes, 1)]
+    gt, extra = db.ground_truth(), video_fields or {}
+    database = {}
+    for vid, subset, duration in db.videos[VIDEO_COLUMNS].itertuples(index=False):
+        bounds, labels = gt[vid]
+        database[vid] = {
+            "subset": subset, "duration": None if np.isnan(duration) else float(duration), **extra.get(vid, {}),
+            "annotations": [{"segment": [float(s), float(e)], "label": db.classes[lab - 1]}
+                            for (s, e), lab in zip(bounds.tolist(), labels.tolist())],
+        }
+    return {"version": version, "taxonomy": taxonomy, "database": database}
+
+
+def write_activitynet(db: AnnotationDB, path: str | os.PathLike, version: str = "custom",
+                      video_fields: dict[str, dict] | None = None) -> None:
+    """Write ``db`` as an ActivityNet-layout JSON file (:func:`to_activitynet_json`), atomically."""
+    atomic_write_json(path, to_activitynet_json(db, version, video_fields))
 
 
 # --------------------------------------------------------------------------- custom datasets
 
 
 def _probe_durations(video_dir: Path, videos: list[str]) -> dict[str, float]:
-    from ops.video import probe_video  # lazy: only custom datasets without durations need OpenCV
+    """Duration in seconds of each of ``videos``, read from its file in ``video_dir`` (file stem = video id)."""
+    from ops.video import VIDEO_EXTS, probe_video  # lazy: only custom datasets without durations need OpenCV
 
-    files = {p.stem: p for p in video_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS}
+    files = {p.stem: p for p in video_dir.iterdir() if p.suffix.lower().lstrip(".") in VIDEO_EXTS}
     out = {}
     for vid in videos:
         if vid not in files:
-            raise AnnotationError(f"{video_dir}: no video file for {vid!r} (looked for {VIDEO_EXTENSIONS})")
-        out[vid] = float(probe_video(files[vid]).duration)
+            raise AnnotationError(f"{video_dir}: no video file for {vid!r} (looked for {VIDEO_EXTS}); "
+                                  "give its duration (seconds) in the annotations instead")
+        duration = float(probe_video(files[vid]).duration)
+        if not duration > 0:
+            raise AnnotationError(f"{files[vid]}: the container reports no frame count or frame rate, so the "
+                                  f"duration of {vid!r} is unknown; give it (seconds) in the annotations")
+        out[vid] = duration
     return out
 
 
+def _csv_record(rec: dict, columns: list[str], where: str) -> tuple[str, float, float, str, str, float]:
+    """One CSV record -> ``(video, t_start, t_end, label, subset, duration)``; seconds, duration NaN if empty."""
+    if None in rec or None in rec.values():          # DictReader's marks of too many / too few fields
+        n = len(columns) + len(rec[None]) if None in rec else sum(v is not None for v in rec.values())
+        raise AnnotationError(f"{where}: {n} fields, but the header names {len(columns)} columns {columns}; "
+                              "give one value per column (quote values that contain commas)")
+    for col in ("video", "label"):
+        if not rec[col].strip():
+            raise AnnotationError(f"{where}: empty {col!r}; every row needs a video id and a label")
+    t_start, t_end = _segment(rec["t_start"], rec["t_end"], where)
+    duration = _duration(rec["duration"], where) if (rec.get("duration") or "").strip() else np.nan
+    return rec["video"], t_start, t_end, rec["label"], rec.get("subset") or "test", duration
+
+
 def _read_custom_csv(path: Path) -> tuple[list[tuple], dict[str, tuple[str, float]]]:
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        need = {"video", "t_start", "t_end", "label"}
-        if reader.fieldnames is None or not need <= set(reader.fieldnames):
-            raise AnnotationError(f"{path}: header must name the columns {sorted(need)} "
-                                  f"(optional: subset, duration); got {reader.fieldnames}")
-        rows, videos = [], {}
-        for lineno, rec in enumerate(reader, 2):
-            try:
-                t_start, t_end = float(rec["t_start"]), float(rec["t_end"])
-                dur = float(rec["duration"]) if rec.get("duration") else np.nan
-            except ValueError:
-                raise AnnotationError(f"{path}:{lineno}: non-numeric time in {rec}") from None
-            if t_start > t_end:
-                raise AnnotationError(f"{path}:{lineno}: t_start {t_start} is after t_end {t_end}")
-            subset = rec.get("subset") or "test"
-            videos.setdefault(rec["video"], (subset, dur))
-            rows.append((rec["video"], t_start, t_end, rec["label"], subset))
+    """Instance rows ``(video, t_start, t_end, label name, subset)`` and video -> (subset, duration)."""
+    reader = csv.DictReader(io.StringIO(_read_text(path)))
+    need = {"video", "t_start", "t_end", "label"}
+    if reader.fieldnames is None or not need <= set(reader.fieldnames):
+        raise AnnotationError(f"{path}: header must name the columns {sorted(need)} "
+                              f"(optional: subset, duration); got {reader.fieldnames}")
+    rows, videos = [], {}
+    for rec in reader:
+        video, t_start, t_end, label, subset, duration = _csv_record(rec, reader.fieldnames,
+                                                                     f"{path}:{reader.line_num}")
+        videos.setdefault(video, (subset, duration))
+        rows.append((video, t_start, t_end, label, subset))
     return rows, videos
 
 
@@ -339,34 +543,17 @@ def load_custom(path: str | os.PathLike, video_dir: str | os.PathLike | None = N
         unknown = sorted({r[3] for r in rows} - set(index))
         if unknown:
             raise AnnotationError(f"{path}: labels {unknown} are not in the class list")
-        db = AnnotationDB(
-            classes=classes, name=f"custom:{path}",
-            videos=_frame([(v, s, d) for v, (s, d) in videos.items()], VIDEO_COLUMNS),
-            instances=_frame([(v, s, e, index[lab], sub) for v, s, e, lab, sub in rows], INSTANCE_COLUMNS))
+        db = AnnotationDB.from_rows(classes, [(v, s, d) for v, (s, d) in videos.items()],
+                                    [(v, s, e, index[lab], sub) for v, s, e, lab, sub in rows], name=f"custom:{path}")
     else:
         raise AnnotationError(f"{path}: custom annotations must be .json (ActivityNet layout) or .csv")
     unknown = db.videos["duration"].isna()
     if unknown.any() and video_dir is not None:
         found = _probe_durations(Path(video_dir), db.videos.loc[unknown, "video"].tolist())
         db.videos.loc[unknown, "duration"] = db.videos.loc[unknown, "video"].map(found)
+    if path.suffix.lower() == ".csv":                # the JSON reader has checked its own durations
+        _warn_past_end(db)
     return db
-
-
-def to_activitynet_json(db: AnnotationDB, version: str = "custom") -> dict:
-    """Export ``db`` in the ActivityNet layout (flat taxonomy, one node per class)."""
-    taxonomy = [{"nodeId": 0, "nodeName": "Root", "parentId": None, "parentName": None}]
-    taxonomy += [{"nodeId": k, "nodeName": name, "parentId": 0, "parentName": "Root"}
-                 for k, name in enumerate(db.classes, 1)]
-    gt = db.ground_truth()
-    database = {}
-    for vid, subset, duration in db.videos[VIDEO_COLUMNS].itertuples(index=False):
-        bounds, labels = gt[vid]
-        database[vid] = {
-            "subset": subset, "duration": None if np.isnan(duration) else float(duration),
-            "annotations": [{"segment": [float(s), float(e)], "label": db.classes[lab - 1]}
-                            for (s, e), lab in zip(bounds.tolist(), labels.tolist())],
-        }
-    return {"version": version, "taxonomy": taxonomy, "database": database}
 
 
 # --------------------------------------------------------------------------- one entry point
@@ -379,6 +566,12 @@ def _find_near(folder: Path, *names: str) -> Path | None:
             if (root / name).is_file():
                 return root / name
     return None
+
+
+def add_video_dir_arg(parser) -> None:
+    """``--video_dir`` of the scripts that need video durations (see :func:`load_custom`)."""
+    parser.add_argument("--video_dir", type=Path, default=None,
+                        help="folder of the video files: durations a custom CSV lacks are read from them")
 
 
 def load_annotations(path: str | os.PathLike, subset: str | None = None, video_dir: str | os.PathLike | None = None,

@@ -22,7 +22,8 @@ Times are frame-exact: an event drawn on frames ``[f0, f1)`` has
 ``t_start = f0 / fps`` and ``t_end = f1 / fps`` (fps divides 100, so the
 2-decimal times in the annotation files are exact).
 
-Outputs of :func:`generate_dataset` (``OUT`` is the output folder)::
+Outputs of ``gen_synthetic_dataset.py`` (``OUT`` is the output folder; the annotation files come from
+:func:`write_annotations`, through the writers of :mod:`ops.annotations`)::
 
     OUT/videos/video_{validation,test}_NNNNNNN.mp4
     OUT/annotations/temporal_annotations_{validation,test}/<Class>_{val,test}.txt
@@ -42,8 +43,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ops.annotations import THUMOS_SUBSET_SUFFIX
-from ops.io import atomic_write_json, atomic_write_text
+from ops.annotations import AnnotationDB, write_activitynet, write_thumos14
+from ops.io import atomic_write_json
+from ops.temporal import frames_to_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +106,8 @@ class VideoSpec:
 
     @property
     def duration(self) -> float:
-        return self.num_frames / self.fps
+        """Seconds."""
+        return float(frames_to_seconds(self.num_frames, self.fps))
 
     @property
     def actions(self) -> list[Event]:
@@ -273,47 +276,23 @@ def write_video(spec: VideoSpec, path: Path, width: int, height: int) -> None:
 # --------------------------------------------------------------------------- annotation files
 
 
-def _fmt_time(frames: int, fps: int) -> str:
-    return f"{frames / fps:.2f}"
-
-
-def thumos_annotation_files(specs: list[VideoSpec], subset: str) -> dict[str, str]:
-    """Return {file name: text} of one subset's THUMOS14 annotation folder."""
-    suffix = THUMOS_SUBSET_SUFFIX[subset]
-    lines = {name: [] for name in CLASSES}
-    for spec in specs:
-        for ev in spec.actions:
-            lines[CLASSES[ev.label - 1]].append(
-                f"{spec.video}  {_fmt_time(ev.start_frame, spec.fps)} {_fmt_time(ev.end_frame, spec.fps)}\n")
-    files = {f"{name}_{suffix}.txt": "".join(rows) for name, rows in lines.items()}
-    files[f"Ambiguous_{suffix}.txt"] = ""
-    return files
-
-
-def activitynet_json(specs: list[VideoSpec]) -> dict:
-    """The same ground truth in the ActivityNet layout (flat taxonomy)."""
-    taxonomy = [{"nodeId": 0, "nodeName": "Root", "parentId": None, "parentName": None}]
-    taxonomy += [{"nodeId": k, "nodeName": n, "parentId": 0, "parentName": "Root"}
-                 for k, n in enumerate(CLASSES, 1)]
-    database = {
-        s.video: {"subset": s.subset, "duration": round(s.duration, 2), "fps": s.fps,
-                  "annotations": [{"segment": [round(e.start_frame / s.fps, 2), round(e.end_frame / s.fps, 2)],
-                                   "label": CLASSES[e.label - 1]} for e in s.actions]}
-        for s in specs}
-    return {"version": "synthetic", "taxonomy": taxonomy, "database": database}
+def annotation_db(specs: list[VideoSpec]) -> AnnotationDB:
+    """The ground truth of ``specs``: their actions (distractors are not ground truth), seconds, ids 1..K."""
+    videos = [(s.video, s.subset, s.duration) for s in specs]
+    instances = [(s.video, *frames_to_seconds([e.start_frame, e.end_frame], s.fps).tolist(), e.label, s.subset)
+                 for s in specs for e in s.actions]
+    return AnnotationDB.from_rows(CLASSES, videos, instances, class_ids=list(range(1, len(CLASSES) + 1)),
+                                  name="synthetic")
 
 
 def write_annotations(out_dir: Path, specs: list[VideoSpec], cfg: SynthConfig, seed: int, preset: str) -> None:
     """Write every annotation file (THUMOS14 layout, ActivityNet JSON, generation record)."""
-    ann = out_dir / "annotations"
+    db = annotation_db(specs)
     for subset in SUBSETS:
-        sub = [s for s in specs if s.subset == subset]
-        for name, text in thumos_annotation_files(sub, subset).items():
-            atomic_write_text(ann / f"temporal_annotations_{subset}" / name, text)
-        atomic_write_text(ann / f"{subset}_durations.txt",
-                          "".join(f"{s.video}.mp4\n{s.duration:.6f}\n" for s in sub))
-    atomic_write_text(ann / "detclasslist.txt", "".join(f"{k} {n}\n" for k, n in enumerate(CLASSES, 1)))
-    atomic_write_json(out_dir / "annotations.json", activitynet_json(specs))
+        # 2 decimals: fps divides 100, so every frame time is exact
+        write_thumos14(db, out_dir / "annotations", subset, decimals=2, video_ext=".mp4")
+    write_activitynet(db, out_dir / "annotations.json", version="synthetic",
+                      video_fields={s.video: {"fps": s.fps} for s in specs})
     record = {"seed": seed, "preset": preset, "classes": list(CLASSES), "config": asdict(cfg),
               "videos": {s.video: {"subset": s.subset, "num_frames": s.num_frames, "fps": s.fps,
                                    "events": [asdict(e) for e in s.events]} for s in specs}}

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
 
-from ops.annotations import (AnnotationError, load_activitynet, load_annotations, load_custom, load_thumos14,
-                             read_durations, to_activitynet_json)
+from ops.annotations import (AnnotationDB, AnnotationError, load_activitynet, load_annotations, load_custom,
+                             load_thumos14, read_avoid_list, read_class_list, read_durations, to_activitynet_json,
+                             write_activitynet, write_thumos14)
 
 
 def thumos_paths(shared_data, subset):
@@ -135,3 +137,209 @@ def test_thumos_malformed_line(tmp_path):
         load_thumos14(folder, "test")
     with pytest.raises(AnnotationError, match="no '\\*_val.txt' annotation files"):
         load_thumos14(folder, "validation")
+
+
+# --------------------------------------------------------------------------- bad input: clear errors naming the place
+
+
+@pytest.mark.parametrize("row, message", [
+    ("a,1\n", "mine.csv:2: 2 fields, but the header names 4 columns"),          # used to be a bare TypeError
+    ("a,1,2,x,extra\n", "mine.csv:2: 5 fields, but the header names 4 columns"),
+    ("a,abc,2,x\n", "mine.csv:2: non-numeric t_start 'abc'"),
+    ("a,1,nan,x\n", "mine.csv:2: t_end 'nan' is not a finite number"),
+    ("a,-1,2,x\n", "mine.csv:2: t_start -1.0 is negative"),
+    ("a,1,2,\n", "mine.csv:2: empty 'label'"),
+    (",1,2,x\n", "mine.csv:2: empty 'video'"),
+])
+def test_custom_csv_bad_rows(tmp_path, row, message):
+    path = tmp_path / "mine.csv"
+    path.write_text("video,t_start,t_end,label\n" + row)
+    with pytest.raises(AnnotationError, match=message):
+        load_custom(path)
+
+
+def test_custom_csv_bad_duration_and_line_numbers(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("video,t_start,t_end,label,duration\na,1,2,x,10\n\nb,1,2,x,abc\n")   # line 3 is blank
+    with pytest.raises(AnnotationError, match="mine.csv:4: non-numeric duration 'abc'"):
+        load_custom(path)
+    path.write_text("video,t_start,t_end,label,duration\na,1,2,x,0\n")
+    with pytest.raises(AnnotationError, match="mine.csv:2: duration 0.0 must be a positive number"):
+        load_custom(path)
+
+
+def anet_with(video, **entry):
+    data = json.loads(json.dumps(ANET))
+    data["database"][video].update(entry)
+    return data
+
+
+@pytest.mark.parametrize("data, message", [
+    (anet_with("v1", duration="abc"), "video 'v1': non-numeric duration 'abc'"),   # used to be a bare ValueError
+    (anet_with("v3", duration=-5), "video 'v3': duration -5.0 must be a positive"),
+    (anet_with("v2", annotations=[{"segment": ["abc", 2.0], "label": "Archery"}]),
+     "video 'v2' annotation 0: non-numeric t_start 'abc'"),
+    (anet_with("v2", annotations=[{"segment": [1.0, 2.0, 3.0], "label": "Archery"}]),
+     "video 'v2' annotation 0: segment \\[1.0, 2.0, 3.0\\] is not a \\[t_start, t_end\\] pair"),
+    (anet_with("v2", annotations=[{"segment": 4.0, "label": "Archery"}]), "annotation 0: segment 4.0 is not a"),
+    (anet_with("v2", annotations=[{"label": "Archery"}]), "annotation 0: segment None is not a"),
+    (anet_with("v2", annotations=[{"segment": [3.0, 2.0], "label": "Archery"}]),
+     "annotation 0: t_start 3.0 is after t_end 2.0"),
+    (anet_with("v2", annotations=[{"segment": [1.0, 2.0]}]), "annotation 0: label None is not a class name"),
+    (anet_with("v2", annotations={"segment": [1.0, 2.0]}), "video 'v2': 'annotations' must be a list"),
+    ({"database": {"v1": [1, 2]}}, "video 'v1': expected an object"),
+    ({"database": [1, 2]}, "no 'database' object"),
+    ({"taxonomy": [{"nodeId": 1}], "database": {}}, "'taxonomy' must be a list of nodes"),
+])
+def test_activitynet_bad_values(tmp_path, data, message):
+    path = tmp_path / "anet.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(AnnotationError, match=message):
+        load_activitynet(path)
+
+
+def test_activitynet_unknown_label_and_null_duration(tmp_path):
+    path = tmp_path / "anet.json"
+    path.write_text(json.dumps(anet_with("v2", annotations=[{"segment": [1.0, 2.0], "label": "Unknown"}])))
+    with pytest.raises(AnnotationError, match="video 'v2' annotation 0: label 'Unknown' is not a known class"):
+        load_activitynet(path)
+    path.write_text(json.dumps(anet_with("v3", duration=None)))      # what to_activitynet_json writes for NaN
+    assert np.isnan(load_activitynet(path).duration("v3"))
+
+
+@pytest.mark.parametrize("line, message", [
+    ("v1  abc 2.0", "Jump_test.txt:2: non-numeric t_start 'abc'"),
+    ("v1  1.0 inf", "Jump_test.txt:2: t_end 'inf' is not a finite number"),
+    ("v1  -0.5 2.0", "Jump_test.txt:2: t_start -0.5 is negative"),
+    ("v1  3.0 2.0", "Jump_test.txt:2: t_start 3.0 is after t_end 2.0"),
+])
+def test_thumos_bad_times(tmp_path, line, message):
+    (tmp_path / "Jump_test.txt").write_text(f"v0  1.0 2.0\n{line}\n")
+    with pytest.raises(AnnotationError, match=message):
+        load_thumos14(tmp_path, "test")
+
+
+def test_thumos_side_files(tmp_path):
+    durations = tmp_path / "durations.txt"
+    durations.write_text("a.mp4\n10.5\n\nb.mp4\n\nabc\n")                       # blank lines 3 and 5
+    with pytest.raises(AnnotationError, match="durations.txt:6: non-numeric duration 'abc'"):
+        read_durations(durations)
+    durations.write_text("a.mp4\n0\n")
+    with pytest.raises(AnnotationError, match="durations.txt:2: duration 0.0 must be a positive"):
+        read_durations(durations)
+    durations.write_text("a.mp4\n10.5 11\n")
+    with pytest.raises(AnnotationError, match="durations.txt:2: expected one duration"):
+        read_durations(durations)
+    durations.write_text("a.mp4\n10.5\n\n/data/b.avi\n 3 \n")
+    assert read_durations(durations) == {"a": 10.5, "b": 3.0}
+    classes = tmp_path / "classes.txt"
+    classes.write_text("7 Jump\n9 Jump\n")
+    with pytest.raises(AnnotationError, match="classes.txt:2: class id or name of '9 Jump' is listed twice"):
+        read_class_list(classes)
+    classes.write_text("\n")
+    with pytest.raises(AnnotationError, match="classes.txt: no classes"):
+        read_class_list(classes)
+    avoid = tmp_path / "avoid.txt"
+    avoid.write_text("v1 Jump\nv2\nv3 Jump extra\n")
+    with pytest.raises(AnnotationError, match="avoid.txt:3: expected '<video id> \\[<ClassName>\\]'"):
+        read_avoid_list(avoid)
+    avoid.write_text("v1 Jump\n\nv2\n")
+    assert read_avoid_list(avoid) == {"v1", "v2"}
+    binary = tmp_path / "Jump_test.txt"
+    binary.write_bytes(b"\xff\xfe\x00video")
+    with pytest.raises(AnnotationError, match="Jump_test.txt: not a UTF-8 text file"):
+        load_thumos14(tmp_path, "test")
+
+
+def test_instances_after_the_video_end_are_kept_with_a_warning(tmp_path, caplog):
+    (tmp_path / "Jump_test.txt").write_text("v1  1.0 2.0\nv1  9.0 10.5\nv2  0.0 1.0\n")
+    (tmp_path / "durations.txt").write_text("v1.mp4\n10.0\nv2.mp4\n5.0\n")
+    with caplog.at_level(logging.WARNING, logger="ops.annotations"):
+        db = load_thumos14(tmp_path, "test", durations=tmp_path / "durations.txt")
+    assert len(db.instances) == 3
+    assert "1 instances in 1 videos end after the video's duration (e.g. v1)" in caplog.text
+
+
+def test_custom_durations_probed_from_flv_and_wmv(tmp_path):
+    """Every extension extract_frames.py accepts (ops.video.VIDEO_EXTS) is found; .flv and .wmv used to be missed."""
+    import cv2
+
+    for name, fourcc in (("a.flv", "FLV1"), ("b.wmv", "WMV2")):
+        writer = cv2.VideoWriter(str(tmp_path / name), cv2.VideoWriter_fourcc(*fourcc), 10, (32, 24))
+        for i in range(12):                                     # 12 frames at 10 fps = 1.2 s
+            writer.write(np.full((24, 32, 3), 20 * i, np.uint8))
+        writer.release()
+    path = tmp_path / "mine.csv"
+    path.write_text("video,t_start,t_end,label\na,0.1,0.5,x\nb,0.2,0.4,x\n")
+    db = load_custom(path, video_dir=tmp_path)
+    assert db.videos["duration"].tolist() == pytest.approx([1.2, 1.2])
+    path.write_text("video,t_start,t_end,label\nc,0.1,0.5,x\n")
+    with pytest.raises(AnnotationError, match="no video file for 'c'"):
+        load_custom(path, video_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- writers: THUMOS14 layout and ActivityNet JSON
+
+
+def hand_made_db():
+    return AnnotationDB.from_rows(
+        ["Jump", "Run"], class_ids=[7, 9], name="hand-made", avoid={"v2", "w1"},
+        videos=[("v1", "test", 30.0), ("v2", "test", 12.5), ("v3", "test", 8.25), ("w1", "validation", 20.0)],
+        instances=[("v1", 1.5, 3.25, 2, "test"), ("v1", 10.0, 12.0, 1, "test"), ("v2", 0.0, 4.1, 2, "test"),
+                   ("w1", 2.0, 3.0, 1, "validation")],
+        ambiguous=[("v2", 5.0, 6.0)])
+
+
+def test_write_thumos14_files_and_round_trip(tmp_path):
+    db = hand_made_db()
+    out = tmp_path / "th"
+    write_thumos14(db, out, "test")
+    write_thumos14(db, out, "val")                                      # alias of validation
+    folder = out / "temporal_annotations_test"
+    assert (folder / "Jump_test.txt").read_text() == "v1  10.00 12.00\n"
+    assert (folder / "Run_test.txt").read_text() == "v1  1.50 3.25\nv2  0.00 4.10\n"
+    assert (folder / "Ambiguous_test.txt").read_text() == "v2  5.00 6.00\n"
+    assert (out / "detclasslist.txt").read_text() == "7 Jump\n9 Run\n"
+    assert (out / "test_durations.txt").read_text() == "v1.mp4\n30.000000\nv2.mp4\n12.500000\nv3.mp4\n8.250000\n"
+    assert (out / "test_avoid_videos.txt").read_text() == "v2\n"
+    assert (out / "temporal_annotations_validation" / "Ambiguous_val.txt").read_text() == ""
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [   # no temp files left
+        "detclasslist.txt", "temporal_annotations_test/Ambiguous_test.txt", "temporal_annotations_test/Jump_test.txt",
+        "temporal_annotations_test/Run_test.txt", "temporal_annotations_validation/Ambiguous_val.txt",
+        "temporal_annotations_validation/Jump_val.txt", "temporal_annotations_validation/Run_val.txt",
+        "test_avoid_videos.txt", "test_durations.txt", "validation_avoid_videos.txt", "validation_durations.txt"]
+    for subset in ("test", "validation"):
+        back, want = load_annotations(out, subset), db.select(subset)
+        assert back.classes == want.classes and back.class_ids == [7, 9]
+        assert back.videos.equals(want.videos)
+        key = ["video", "t_start"]
+        assert back.instances.sort_values(key).reset_index(drop=True).equals(
+            want.instances.sort_values(key).reset_index(drop=True))
+        assert back.ambiguous.values.tolist() == want.ambiguous.values.tolist()    # (empty frames differ in dtype)
+        assert back.avoid == db.avoid & set(want.video_ids)
+
+
+def test_write_thumos14_refuses_what_the_layout_cannot_hold(tmp_path):
+    spaced = AnnotationDB.from_rows(["Baking cookies"], [("v1", "test", 10.0)], [])
+    with pytest.raises(AnnotationError, match="cannot be written in the THUMOS14 layout"):
+        write_thumos14(spaced, tmp_path, "test")
+    unknown = AnnotationDB.from_rows(["Jump"], [("v1", "test", 10.0), ("x", "test", np.nan)], [], name="db")
+    with pytest.raises(AnnotationError, match="db: no duration for videos \\['x'\\]"):
+        write_thumos14(unknown, tmp_path, "test")
+    assert not any(tmp_path.iterdir())                                  # nothing half-written
+
+
+def test_write_activitynet_round_trip(tmp_path):
+    db = hand_made_db()
+    db.videos.loc[db.videos["video"] == "v3", "duration"] = np.nan     # unknown duration: null, read back as NaN
+    path = tmp_path / "sub" / "gt.json"
+    write_activitynet(db, path, version="mine", video_fields={"v1": {"fps": 25}})
+    raw = json.loads(path.read_text())
+    assert raw["version"] == "mine"
+    assert list(raw["database"]["v1"]) == ["subset", "duration", "fps", "annotations"]
+    assert raw["database"]["v1"]["annotations"] == [{"segment": [1.5, 3.25], "label": "Run"},
+                                                    {"segment": [10.0, 12.0], "label": "Jump"}]
+    assert raw["database"]["v3"] == {"subset": "test", "duration": None, "annotations": []}
+    back = load_activitynet(path)
+    assert back.classes == db.classes
+    assert back.videos.equals(db.videos) and back.instances.equals(db.instances)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -107,6 +108,52 @@ def test_generator_is_deterministic_and_resumes(tmp_path, tiny_dataset):
     assert (other / "annotations.json").read_bytes() != (tiny_dataset / "annotations.json").read_bytes()
 
 
+def generate(out, *argv):
+    import gen_synthetic_dataset as gen
+    return gen.main(gen.get_args_parser().parse_args([str(out), *map(str, argv)]))
+
+
+def test_rerun_with_another_seed_or_preset_is_refused(tmp_path, tiny_dataset, capfd):
+    """Video names do not depend on the seed: resuming with another one would pair old videos with new
+    ground truth (video_validation_0000001 has 118 frames under seed 0, 128 under seed 1)."""
+    out = tmp_path / "synth"
+    shutil.copytree(tiny_dataset, out)  # a finished seed-0 dataset, as an older version left it (no marker)
+    record = out / "generation.json"
+    assert json.loads(record.read_text())["videos"]["video_validation_0000001"]["num_frames"] == 118
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "videos").iterdir()}
+    capfd.readouterr()
+    assert generate(out, "--seed", 1) == 2
+    err = capfd.readouterr().err
+    assert f"{record} records seed 0, preset tiny; this run asks for seed 1, preset tiny" in err
+    assert "use another output folder, or pass --overwrite" in err
+    assert generate(out, "--preset", "demo") == 2
+    assert f"{record} records seed 0, preset tiny; this run asks for seed 0, preset demo" in capfd.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "videos").iterdir()} == stamps
+    assert record.read_bytes() == (tiny_dataset / "generation.json").read_bytes()
+
+    assert generate(out, "--seed", 0) == 0  # same seed: resumes, nothing to write
+    assert "(0 to write)" in capfd.readouterr().err
+    marker = out / "videos" / ".seed.json"
+    assert json.loads(marker.read_text()) == {"seed": 0, "preset": "tiny"}
+    # Killed before the annotations: the marker, written before the first video, still tells the seed.
+    record.unlink()
+    assert generate(out, "--seed", 1) == 2
+    assert f"{marker} records seed 0, preset tiny; this run asks for seed 1" in capfd.readouterr().err
+    assert generate(out, "--seed", 0) == 0
+    assert record.read_bytes() == (tiny_dataset / "generation.json").read_bytes()
+    # Neither record: the videos may be of any seed, even the requested one.
+    record.unlink()
+    marker.unlink()
+    assert generate(out, "--seed", 0) == 2
+    assert f"{out / 'videos'} holds 8 video(s) but neither generation.json nor" in capfd.readouterr().err
+
+    assert generate(out, "--seed", 1, "--overwrite", "-j", 2) == 0
+    assert json.loads(record.read_text())["seed"] == 1 and json.loads(marker.read_text())["seed"] == 1
+    assert json.loads(record.read_text())["videos"]["video_validation_0000001"]["num_frames"] == 128
+    assert len(decode(out / "videos" / "video_validation_0000001.mp4")) == 128
+    assert all(p.stat().st_mtime_ns != stamps[p.name] for p in (out / "videos").glob("*.mp4"))
+
+
 def test_thumos_and_json_agree(tiny_dataset):
     for subset in ("validation", "test"):
         a = load_annotations(tiny_dataset / "annotations", subset)
@@ -115,3 +162,36 @@ def test_thumos_and_json_agree(tiny_dataset):
         key = ["video", "t_start"]
         assert a.instances.sort_values(key).reset_index(drop=True).equals(b.instances.sort_values(key).reset_index(drop=True))
         np.testing.assert_allclose(a.videos.sort_values("video")["duration"], b.videos.sort_values("video")["duration"])
+
+
+# ---------------------------------------------------------------- annotation files through ops.annotations' writers
+
+
+def test_annotation_files_of_a_hand_made_timeline(tmp_path):
+    """The generator's THUMOS14 files and JSON (written by ops.annotations) hold exactly the drawn actions."""
+    val = synthetic.VideoSpec("video_validation_0000001", "validation", 50, 10, (), (0, 0, 1))
+    events = (synthetic.Event(3, 17, 2, "action", 0.0, 1.0),         # MoveLeft, frames [3, 17) at 20 fps
+              synthetic.Event(20, 25, 1, "start", 0.0, 0.3),         # a distractor: not ground truth
+              synthetic.Event(40, 57, 5, "action", 0.0, 1.0))        # Orbit
+    test = synthetic.VideoSpec("video_test_0000001", "test", 125, 20, events, (0, 1, 1))
+    synthetic.write_annotations(tmp_path, [val, test], synthetic.SIZE_PRESETS["tiny"], seed=0, preset="tiny")
+    ann = tmp_path / "annotations"
+    folder = ann / "temporal_annotations_test"
+    assert (folder / "MoveLeft_test.txt").read_text() == "video_test_0000001  0.15 0.85\n"
+    assert (folder / "Orbit_test.txt").read_text() == "video_test_0000001  2.00 2.85\n"
+    assert (folder / "MoveDown_test.txt").read_text() == (folder / "Ambiguous_test.txt").read_text() == ""
+    assert (ann / "temporal_annotations_validation" / "Orbit_val.txt").read_text() == ""
+    assert (ann / "test_durations.txt").read_text() == "video_test_0000001.mp4\n6.250000\n"
+    assert (ann / "validation_durations.txt").read_text() == "video_validation_0000001.mp4\n5.000000\n"
+    assert (ann / "detclasslist.txt").read_text() == "1 MoveDown\n2 MoveLeft\n3 MoveRight\n4 MoveUp\n5 Orbit\n"
+    data = json.loads((tmp_path / "annotations.json").read_text())
+    assert data["version"] == "synthetic"
+    assert data["database"] == {
+        "video_validation_0000001": {"subset": "validation", "duration": 5.0, "fps": 10, "annotations": []},
+        "video_test_0000001": {"subset": "test", "duration": 6.25, "fps": 20, "annotations": [
+            {"segment": [0.15, 0.85], "label": "MoveLeft"}, {"segment": [2.0, 2.85], "label": "Orbit"}]}}
+    assert list(data["database"]["video_test_0000001"]) == ["subset", "duration", "fps", "annotations"]
+    db = synthetic.annotation_db([val, test])
+    assert db.class_ids == [1, 2, 3, 4, 5]
+    assert db.instances.values.tolist() == [["video_test_0000001", 0.15, 0.85, 2, "test"],
+                                            ["video_test_0000001", 2.0, 2.85, 5, "test"]]
