@@ -32,7 +32,7 @@ from tqdm import tqdm  # noqa: E402
 
 from ops import tag  # noqa: E402
 from ops.actionness import load_actionness  # noqa: E402
-from ops.annotations import AnnotationDB, load_annotations  # noqa: E402
+from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_eval import recall_report  # noqa: E402
@@ -48,6 +48,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="dataset preset name (data/*.json) or preset JSON path")
     p.add_argument("--subset", default=None, help="annotation subset (default: the preset's test subset)")
     p.add_argument("--annotations", type=Path, required=True, help="THUMOS14 folder, ActivityNet JSON or CSV")
+    add_video_dir_arg(p)
     p.add_argument("--write_proposals", type=Path, default=None, help="normalized proposal list to write")
     p.add_argument("--score_weights", type=float, nargs="+", default=None,
                    help="weight of each actionness file in the average (default: equal)")
@@ -78,7 +79,8 @@ def select_videos(db: AnnotationDB, all_videos: bool, available: dict) -> list[s
                          "run binary_test.py on this subset (or check --subset)")
     no_duration = [v for v in videos if not np.isfinite(db.duration(v)) or db.duration(v) <= 0]
     if no_duration:
-        raise SystemExit(f"{db.name}: no valid duration for {len(no_duration)} video(s), e.g. {no_duration[:3]}")
+        raise SystemExit(f"{db.name}: no valid duration for {len(no_duration)} video(s), e.g. {no_duration[:3]}; "
+                         "give annotations with durations, or --video_dir to read them from the video files")
     return videos
 
 
@@ -100,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
     subset = args.subset or preset["test_subset"]
-    db = load_annotations(args.annotations, subset)
+    db = load_annotations(args.annotations, subset, video_dir=args.video_dir)
     names = [str(p) for p in args.actionness]
     try:
         fused = tag.fuse_actionness([load_actionness(p) for p in args.actionness], args.score_weights, names)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ops.annotations import load_annotations  # noqa: E402
-from ops.frames import preflight  # noqa: E402
+from ops.annotations import add_video_dir_arg, load_annotations  # noqa: E402
+from ops.frames import add_preflight_args, preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_list import ProposalList, read_proposal_list, to_frame_based, write_proposal_list  # noqa: E402
@@ -47,11 +47,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotations", type=Path, default=None,
                    help="annotations giving video durations for the duration x fps check")
     p.add_argument("--subset", default=None, help="subset of --annotations (default: all)")
-    p.add_argument("--fps", type=float, default=None,
-                   help="frame rate of the extracted frames when folders have no meta.json")
-    p.add_argument("--count_tolerance", type=float, default=0.05,
-                   help="allowed relative difference between frame count and duration x fps")
-    p.add_argument("--skip_bad", action="store_true", help="drop videos that fail the pre-flight check")
+    add_video_dir_arg(p)
+    add_preflight_args(p)
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
@@ -70,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"--input has {len(args.input)} lists but --output {len(args.output)}: give one output per input")
     durations = {}
     if args.annotations is not None:
-        db = load_annotations(args.annotations, args.subset)
+        db = load_annotations(args.annotations, args.subset, video_dir=args.video_dir)
         durations = dict(zip(db.videos["video"], db.videos["duration"]))
     else:
         logger.info("no --annotations: the duration x fps check is skipped")

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from ops.annotations import AnnotationDB, load_annotations, read_avoid_list  # noqa: E402
-from ops.frames import preflight  # noqa: E402
+from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations, read_avoid_list  # noqa: E402
+from ops.frames import add_preflight_args, preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_eval import recall_report  # noqa: E402
@@ -57,7 +57,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--avoid", type=Path, default=None, help="avoid list: videos left out")
     p.add_argument("--all_videos", action="store_true",
                    help="also videos without any annotation (default: annotated videos only, as the original)")
-    p.add_argument("--skip_bad", action="store_true", help="drop videos failing the frame pre-flight check")
+    add_video_dir_arg(p)
+    add_preflight_args(p)
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
@@ -66,10 +67,12 @@ def select_videos(db: AnnotationDB, all_videos: bool, avoid: frozenset[str]) -> 
     """Video ids to cover, in database order."""
     annotated = set(db.instances["video"]) | set(db.ambiguous["video"])
     videos = [v for v in db.video_ids if (all_videos or v in annotated) and v not in avoid]
-    missing = [v for v in videos if not db.duration(v) == db.duration(v)]
+    missing = [v for v in videos if not db.duration(v) > 0]     # NaN (unknown) or <= 0
     if missing:
-        raise SystemExit(f"{db.name}: no duration for {len(missing)} video(s), e.g. {missing[:3]}; "
-                         "give annotations with durations (THUMOS14: a <subset>_durations.txt beside them)")
+        raise SystemExit(f"{db.name}: no positive duration for {len(missing)} video(s), e.g. "
+                         f"{[(v, db.duration(v)) for v in missing[:3]]}; give annotations with durations "
+                         "(THUMOS14: a <subset>_durations.txt beside them; a custom CSV: a duration column, or --video_dir "
+                         "to read them from the videos), or leave those videos out (--avoid)")
     return videos
 
 
@@ -89,13 +92,14 @@ def build_list(db: AnnotationDB, videos: list[str], args) -> ProposalList:
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
-    db = load_annotations(args.annotations, args.subset)
+    db = load_annotations(args.annotations, args.subset, video_dir=args.video_dir)
     avoid = db.avoid | (read_avoid_list(args.avoid) if args.avoid else frozenset())
     videos = select_videos(db, args.all_videos, avoid)
     plist = build_list(db, videos, args)
     if args.frame_path is not None:
         durations = dict(zip(db.videos["video"], db.videos["duration"]))
-        counts, problems = preflight(videos, args.frame_path, args.modality, durations)
+        counts, problems = preflight(videos, args.frame_path, args.modality, durations, args.fps,
+                                     args.count_tolerance)
         for p in problems:
             logger.warning("pre-flight: %s: %s", p.video, p.reason)
         if problems and not args.skip_bad:

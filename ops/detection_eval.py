@@ -43,7 +43,7 @@ import numpy as np
 from ops.annotations import AnnotationDB
 from ops.detections import Detections
 from ops.proposal_list import ProposalList
-from ops.temporal import paired_iou
+from ops.temporal import frames_to_fraction, paired_iou
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def ground_truth_from_proposal_list(plist: ProposalList, num_classes: int) -> Gr
     vids, bounds, labels = [], [], []
     for v in plist:
         vids += [v.video_id] * v.num_gt
-        bounds.append(np.asarray(v.gt_bounds, dtype=np.float64).reshape(-1, 2) / float(v.num_frames))
+        bounds.append(frames_to_fraction(np.reshape(v.gt_bounds, (-1, 2)), v.num_frames))
         labels.append(v.gt_labels)
     b = np.concatenate(bounds) if bounds else np.zeros((0, 2))
     return GroundTruth(video=np.array(vids, dtype=object), t_start=b[:, 0], t_end=b[:, 1],

@@ -9,16 +9,23 @@ Layout (as written by the TSN/DenseFlow tools, so folders are interchangeable)::
         flow_y_00001.jpg ...   vertical flow
         meta.json              how the folder was made; written LAST
 
-A folder without ``meta.json`` is incomplete (an interrupted extraction) when
-it was produced by our extractor; folders from other tools (DenseFlow) have no
-metadata and are counted by listing their files.
+Our extractor builds each folder under a hidden temp name (``.ID.partial``)
+and renames it once ``meta.json`` is written, so a visible folder without
+``meta.json`` was made by another tool (DenseFlow): it is read by listing its
+files, and extract_frames.py never deletes it without ``--overwrite``.
 
 ``meta.json`` keys (see :func:`make_meta`): ``video`` (source path),
 ``num_frames`` (RGB frames written), ``num_flow`` (flow pairs written),
 ``num_kept`` (frames kept from the video: all decoded frames, or those kept
 by a reduced fps), ``fps`` (frames per second of the kept frames), ``size``
 ([width, height]), ``flow_algorithm``, ``flow_bound``, ``frame_step``,
-``jpeg_quality``, ``modalities`` and ``version``.
+``jpeg_quality``, ``modalities`` and ``version``; extract_frames.py adds
+``source_fps``, ``source_num_frames``, ``source_size``, ``device``,
+``seconds`` and ``requested`` (the size and rate flags as given:
+``new_width``, ``new_height``, ``short_side``, ``fps``; absent from folders
+made before it was added, which stay version 2 as every other key kept its
+meaning).  A re-run compares the settings the folder holds with its own
+(extract_frames.settings_diff); readers must not require the optional keys.
 
 Frame counts (the contract every check relies on), with N = ``num_kept``
 and k = ``frame_step``::
@@ -262,6 +269,16 @@ def check_frame_folder(video: str, folder: Path, modality: str = "RGB", duration
             return None, FolderProblem(video, f"{folder}: {kept} frames but duration {duration:.2f} s x "
                                               f"{fps:g} fps = {expected:.0f} (wrong video or fps?)")
     return n, None
+
+
+def add_preflight_args(parser) -> None:
+    """The pre-flight flags of the scripts that turn frame folders into frame-based lists (``--fps``,
+    ``--count_tolerance``, ``--skip_bad``), for :func:`preflight`."""
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of the extracted frames when folders have no meta.json")
+    parser.add_argument("--count_tolerance", type=float, default=0.05,
+                        help="allowed relative difference between frame count and duration x fps")
+    parser.add_argument("--skip_bad", action="store_true", help="drop videos that fail the pre-flight check")
 
 
 def preflight(videos: list[str], frame_root: Path, modality: str = "RGB", durations: dict | None = None,

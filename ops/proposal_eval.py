@@ -41,7 +41,7 @@ import numpy as np
 
 from ops.detection_eval import GroundTruth, _pairs, _video_codes, ground_truth_from_proposal_list
 from ops.detections import Detections
-from ops.temporal import paired_iou
+from ops.temporal import frames_to_fraction, paired_iou
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def proposals_from_list(plist) -> Detections:
     for v in plist:
         n = v.num_proposals
         vids += [v.video_id] * n
-        bounds.append(np.asarray(v.bounds, dtype=np.float64).reshape(-1, 2) / float(v.num_frames))
+        bounds.append(frames_to_fraction(np.reshape(v.bounds, (-1, 2)), v.num_frames))
         scores.append(-np.arange(n, dtype=np.float64))
     b = np.concatenate(bounds) if bounds else np.zeros((0, 2))
     return Detections(np.array(vids, dtype=object), b[:, 0], b[:, 1], np.zeros(len(b), np.int64),

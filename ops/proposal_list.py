@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ops.io import atomic_write_text
-from ops.temporal import overlap_over_first, pairwise_iou
+from ops.temporal import fraction_to_frames, overlap_over_first, pairwise_iou
 
 
 class ProposalListError(ValueError):
@@ -166,6 +166,11 @@ class _Lines:
                     except ValueError:
                         raise self.error(f"non-numeric field {tok!r} in a {what} line", first + k) from None
             raise
+        nonfinite = np.flatnonzero(~np.isfinite(values).all(1))
+        if nonfinite.size:
+            k = int(nonfinite[0])
+            raise self.error(f"non-finite value in a {what} line: {' '.join(rows[k])!r} (nan or inf: was a "
+                             "video's duration zero or missing when the list was made?)", first + k)
         bad = np.flatnonzero(values[:, -2] > values[:, -1])
         if bad.size:
             k = int(bad[0])
@@ -257,7 +262,12 @@ def format_proposal_list(plist: ProposalList) -> str:
 
 
 def write_proposal_list(path: str | os.PathLike, plist: ProposalList) -> None:
-    """Write ``plist`` to ``path`` atomically (temp file, then rename)."""
+    """Write ``plist`` to ``path`` atomically (temp file, then rename); refuses non-finite bounds or scores,
+    which the reader would reject (raises ValueError naming the video)."""
+    for v in plist.videos:
+        if not all(np.isfinite(a).all() for a in (v.gt_bounds, v.bounds, v.best_iou, v.overlap_self)):
+            raise ValueError(f"{path}: not written: {v.video} has a nan or inf bound or overlap "
+                             "(zero or missing video duration?)")
     atomic_write_text(path, format_proposal_list(plist))
 
 
@@ -306,13 +316,14 @@ def make_video_proposals(video: str, num_frames: int, gt_bounds, gt_labels, boun
 
 
 def to_frame_based(v: VideoProposals, num_frames: int, video: str | None = None) -> VideoProposals:
-    """Convert a normalized block to frame indices: ``floor(fraction * num_frames)``.
+    """Convert a normalized block to frame indices: ``floor(fraction * num_frames)``
+    (:func:`ops.temporal.fraction_to_frames`).
 
     Labels, IoU and overlap are kept (they are scale-free).  ``video`` replaces
     the path field (the frame folder); by default it is kept.
     """
     return replace(
         v, video=v.video if video is None else video, num_frames=int(num_frames),
-        gt_bounds=np.floor(np.asarray(v.gt_bounds) * num_frames),
-        bounds=np.floor(np.asarray(v.bounds) * num_frames),
+        gt_bounds=fraction_to_frames(v.gt_bounds, num_frames),
+        bounds=fraction_to_frames(v.bounds, num_frames),
     )

@@ -49,7 +49,7 @@ import logging
 import numpy as np
 
 from ops.actionness import Actionness
-from ops.temporal import batched_temporal_nms, fraction_to_seconds
+from ops.temporal import batched_temporal_nms, fraction_to_seconds, frames_to_fraction
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ def boxes_to_fractions(bounds, scores, frame_interval: int, num_frames: int, dur
     """
     b = np.asarray(bounds, dtype=np.float64).reshape(-1, 2)
     sc = np.asarray(scores, dtype=np.float64).reshape(-1)
-    frac = b * float(frame_interval) / float(num_frames)  # frames -> fraction of the video
+    frac = frames_to_fraction(b * float(frame_interval), num_frames)
     seconds = fraction_to_seconds(frac, duration)
     keep = (seconds[:, 1] - seconds[:, 0]) > min_length_seconds
     frac, sc = np.clip(frac[keep], 0.0, 1.0), sc[keep]

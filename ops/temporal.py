@@ -79,6 +79,22 @@ def fraction_to_seconds(x, duration: float) -> np.ndarray:
     return np.asarray(x, dtype=np.float64) * float(duration)
 
 
+def frames_to_fraction(frames, num_frames: int) -> np.ndarray:
+    """Frame positions -> fraction of a video of ``num_frames`` frames."""
+    return np.asarray(frames, dtype=np.float64) / float(num_frames)
+
+
+# a fraction made from seconds (3.0 s / 10.3 s) times the frame count can land an ulp below the integer it
+# stands for (29.999999999999996 for frame 30); this much slack (1e-6 frame) absorbs such float noise only
+FRAME_EPS = 1e-6
+
+
+def fraction_to_frames(x, num_frames: int) -> np.ndarray:
+    """Fraction of a video -> index of the frame it falls in, ``floor(x * num_frames)`` (float64), as the
+    original SSN truncates; products within :data:`FRAME_EPS` below an integer count as that integer."""
+    return np.floor(np.asarray(x, dtype=np.float64) * int(num_frames) + FRAME_EPS)
+
+
 # --------------------------------------------------------------------------- element-wise IoU and NMS
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from ops.io import atomic_dir, atomic_open, atomic_write_text
-from ops.temporal import (batched_temporal_nms, frames_to_seconds, overlap_over_first, pairwise_iou,
-                          seconds_to_frames, temporal_nms)
+from ops.temporal import (batched_temporal_nms, fraction_to_frames, frames_to_fraction, frames_to_seconds,
+                          overlap_over_first, pairwise_iou, seconds_to_frames, temporal_nms)
 
 
 def test_atomic_open_keeps_old_file_on_failure(tmp_path):
@@ -52,6 +52,9 @@ def test_iou_and_overlap_hand_computed():
 def test_unit_conversions():
     np.testing.assert_allclose(seconds_to_frames([1.5, 2.0], 30), [45, 60])
     np.testing.assert_allclose(frames_to_seconds(seconds_to_frames([1.25], 25), 25), [1.25])
+    np.testing.assert_allclose(frames_to_fraction([0, 25, 100], 100), [0, 0.25, 1.0])
+    # floor as the original SSN, but a product an ulp below an integer (3.0 / 10.3 * 103) is that integer
+    np.testing.assert_array_equal(fraction_to_frames([0.0999, 3.0 / 10.3, 0.5], 103), [10, 30, 51])
 
 
 # --------------------------------------------------------------------------- NMS (ops.temporal, shared by SSN and TAG)

@@ -140,6 +140,8 @@ def test_label_proposals_hand_computed():
     (NORMALIZED.replace("# 2\n", "#2\n"), 12, "block header"),
     (NORMALIZED.replace("vid_b\n1\n1\n0\n0\n", "vid_b\n1\n1\nx\n0\n"), 16, "number of ground-truth"),
     (NORMALIZED.replace("vid_b\n1\n1\n0\n0\n", "vid_b\n1\n1\n"), 15, "file ends where"),
+    (NORMALIZED.replace("0.3500 0.4500", "nan nan"), 10, "non-finite value"),         # zero duration upstream
+    (NORMALIZED.replace("5 0.5000 0.9000", "5 0.5000 inf"), 7, "non-finite value"),
 ])
 def test_malformed_input_names_file_and_line(tmp_path, text, line, message):
     path = write(tmp_path, text, "bad.txt")
@@ -147,6 +149,28 @@ def test_malformed_input_names_file_and_line(tmp_path, text, line, message):
         read_proposal_list(path)
     assert f"{path}:{line}:" in str(err.value)
     assert message in str(err.value)
+
+
+def test_writer_refuses_nan_bounds(tmp_path):
+    v = make_video_proposals("vid", 1, [[0.1, 0.2]], [1], [[np.nan, np.nan], [0.1, 0.3]])
+    with pytest.raises(ValueError, match="vid has a nan or inf"):
+        write_proposal_list(tmp_path / "out.txt", ProposalList([v], normalized=True))
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_to_frame_based_exact_for_fractions_made_from_seconds():
+    # 3.0 s of a 10.3 s video at 10 fps is frame 30; 3.0 / 10.3 * 103 is 29.999999999999996 in float64
+    assert 3.0 / 10.3 * 103 < 30
+    v = make_video_proposals("vid", 1, np.zeros((0, 2)), [], [[3.0 / 10.3, 1.0]])
+    np.testing.assert_array_equal(to_frame_based(v, 103).bounds, [[30, 103]])
+    # every whole second of every 10 fps video of 100..999 frames lands on its own frame
+    num_frames = np.arange(100, 1000)
+    seconds = np.arange(0, 100)[None, :]
+    inside = seconds * 10 <= num_frames[:, None]
+    frames = np.stack([to_frame_based(make_video_proposals("v", 1, np.zeros((0, 2)), [],
+                                                           np.repeat(seconds / (n / 10), 2, 0).T), n).bounds[:, 0]
+                       for n in num_frames])
+    np.testing.assert_array_equal(frames[inside], np.broadcast_to(seconds * 10, inside.shape)[inside])
 
 
 def test_to_frame_based_floors_like_the_original():

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from ops.proposal_list import VideoProposals, make_video_proposals
+from ops.proposal_list import VideoProposals, make_video_proposals, read_proposal_list
 from ops.sampling import ProposalSampler, ProposalTable, SamplingConfig, categorize
 from ops.sliding_window import sliding_windows
+from tests.conftest import run_script
 
 
 def video(name, bounds, gt=((100, 200),), num_frames=1000):
@@ -78,3 +79,37 @@ def test_sliding_windows_hand_computed():
     assert sliding_windows(0.5).shape == (0, 2)
     # 0.5 s steps: level 0 (0.5 s windows) is below the 1 s minimum; level 1 gives 1 s windows every 1 s
     assert sliding_windows(3.0, time_step=0.5, max_level=2, overlap=0.0).tolist() == [[0, 1], [1, 2], [2, 3]]
+
+
+def test_sliding_window_script_refuses_a_zero_duration(tmp_path):
+    csv = tmp_path / "ann.csv"
+    csv.write_text("video,t_start,t_end,label,subset,duration\n"
+                   "good,1.0,2.0,jump,validation,10.0\nempty,0.0,0.0,jump,validation,0\n")
+    res = run_script("gen_sliding_window_proposals.py", "synthetic", "validation", tmp_path / "sw.txt",
+                     "--annotations", csv, check=False)
+    assert res.returncode != 0 and not (tmp_path / "sw.txt").exists()
+    assert f"{csv}:3: duration 0.0 must be a positive number of seconds" in res.stderr
+
+
+def test_sliding_window_script_reads_missing_durations_from_video_dir(tmp_path):
+    import cv2
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    writer = cv2.VideoWriter(str(videos / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for _ in range(35):                                   # 3.5 s at 10 fps
+        writer.write(np.zeros((24, 32, 3), np.uint8))
+    writer.release()
+    csv = tmp_path / "ann.csv"
+    csv.write_text("video,t_start,t_end,label,subset\nclip,1.0,2.0,jump,validation\n")
+    out = tmp_path / "sw.txt"
+    res = run_script("gen_sliding_window_proposals.py", "synthetic", "validation", out, "--annotations", csv,
+                     check=False)
+    assert res.returncode != 0 and "--video_dir" in res.stderr      # no duration: the error names the flag
+    run_script("gen_sliding_window_proposals.py", "synthetic", "validation", out, "--annotations", csv,
+               "--video_dir", videos, "--max_level", "2")
+    # windows of 1 and 2 s over 3.5 s (hand-checked as in test_sliding_windows_hand_computed)
+    expected = np.array([[0, 1], [1, 2], [2, 3], [0, 2], [2, 3.5]]) / 3.5
+    block = read_proposal_list(out).videos[0]
+    np.testing.assert_allclose(block.bounds, expected, atol=1e-4)
+    np.testing.assert_allclose(block.gt_bounds, [[1 / 3.5, 2 / 3.5]], atol=1e-4)
