@@ -3,7 +3,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 for MOD in $MODALITIES; do
   "$PY" "$REPO/binary_train.py" "$DATASET" "$MOD" --train_list "$WORK/sw_$TRAIN_SUBSET.txt" \
-      --output "$WORK/binary_$MOD" --arch "$ARCH" $ARCH_ARGS $PRETRAINED_ARG -j "$JOBS" $BINARY_ARGS $SEED_ARG
+      --output "$WORK/binary_$MOD" --arch "$ARCH" $ARCH_ARGS $PRETRAINED_ARG -j "$JOBS" $BINARY_ARGS $SEED_ARG $RESTART_ARG
   for SUBSET in "$TRAIN_SUBSET" "$TEST_SUBSET"; do
     "$PY" "$REPO/binary_test.py" "$DATASET" "$MOD" "$WORK/sw_$SUBSET.txt" "$WORK/binary_$MOD/checkpoint_last.pth" \
         "$WORK/actionness_${MOD}_$SUBSET.npz" --frame_interval "$TEST_INTERVAL" -j "$JOBS"

@@ -125,3 +125,26 @@ def test_one_stream_evaluation_leaves_the_other_and_the_fusion_alone(pipeline):
     assert (pipeline / "eval_Flow.json").stat().st_mtime_ns > before
     assert {name: (pipeline / name).stat().st_mtime_ns for name in kept} == kept
     assert "ssn_RGB" not in res.stderr
+
+
+def _stage(work, stage, **variables) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")], env=_env(work, JOBS="2", **variables),
+                          capture_output=True, text=True)
+
+
+def test_changed_settings_are_refused_until_overwrite_or_restart(pipeline):
+    """Last in this file (it changes the Flow frames and classifier): the README's workflow of switching the
+    flow algorithm.  Stage 1 refuses folders made with another algorithm until OVERWRITE=1; stage 3 refuses
+    the old checkpoint, trained on other frames and with another lr, until RESTART=1."""
+    res = _stage(pipeline, "01_extract_frames", FLOW="farneback")
+    assert res.returncode != 0 and "flow_algorithm stored dis_fast, requested farneback" in res.stderr
+    assert json.loads(next((pipeline / "frames").glob("*/meta.json")).read_text())["flow_algorithm"] == "dis_fast"
+    assert _stage(pipeline, "01_extract_frames", FLOW="farneback", OVERWRITE="1").returncode == 0
+    metas = [json.loads(p.read_text()) for p in (pipeline / "frames").glob("*/meta.json")]
+    assert len(metas) == 8 and {m["flow_algorithm"] for m in metas} == {"farneback"}
+    args = dict(MODALITIES="Flow", TRAIN_SEED="3", BINARY_ARGS="--epochs 1 -b 2 --lr 0.02 --epoch_multiplier 1")
+    res = _stage(pipeline, "03_binary_actionness", **args)
+    assert res.returncode != 0 and "--restart" in res.stderr and "lr: stored 0.01, current 0.02" in res.stderr
+    assert _stage(pipeline, "03_binary_actionness", RESTART="1", **args).returncode == 0
+    ckpt = torch.load(pipeline / "binary_Flow" / "checkpoint_last.pth", map_location="cpu", weights_only=True)
+    assert ckpt["epoch"] == 1 and ckpt["train_config"]["lr"] == 0.02
