@@ -57,7 +57,7 @@ from ops.annotations import (AnnotationDB, load_annotations,  # noqa: E402
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import checkpoint_data_spec  # noqa: E402
 from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
-from ops.engine import load_checkpoint  # noqa: E402
+from ops.engine import add_num_crops_arg, load_checkpoint  # noqa: E402
 from ops.flow import FLOW_ALGORITHMS  # noqa: E402
 from ops.frames import META_NAME, count_frames, read_meta  # noqa: E402
 from ops.io import atomic_open, atomic_write_json  # noqa: E402
@@ -68,6 +68,7 @@ from ops.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fus
 from ops.results import ResultFileError, read_results  # noqa: E402
 from ops.temporal import frames_to_seconds  # noqa: E402
 from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
+from ops.transforms import check_num_crops  # noqa: E402
 from ops.video import VideoError, probe_video  # noqa: E402
 
 logger = logging.getLogger("detect")
@@ -109,8 +110,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--min_length_seconds", type=float, default=None, help="TAG: drop proposals not longer than this (s)")
     g = p.add_argument_group("scoring (binary_test.py, ssn_test.py)")
     g.add_argument("--frame_interval", type=int, default=2, help="score every k-th frame (demo: 2)")
-    crops = stage_option(ssn_test, "num_crops")
-    g.add_argument("--num_crops", type=int, default=1, choices=crops.choices, help=crops.help)
+    add_num_crops_arg(g)
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
     g.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes / videos in parallel")
     g = p.add_argument_group("fusion and post-processing (defaults: the preset's, as eval_detection_results.py)")
@@ -130,11 +130,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--timeline_min_score", type=float, default=0.0, help="detections scoring less are not drawn")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
-
-
-def stage_option(module, dest: str) -> argparse.Action:
-    """The option ``dest`` of a stage script's parser, so a flag passed on to the stage takes its choices."""
-    return next(a for a in module.get_args_parser()._actions if a.dest == dest)
 
 
 # --------------------------------------------------------------------------- models and dataset
@@ -165,9 +160,11 @@ def _check_checkpoint(path: Path, kind: str, modality: str, num_crops: int) -> d
                          f"({'ssn_train.py' if kind == 'ssn' else 'binary_train.py'})")
     if cfg["backbone"]["modality"] != modality:
         raise SystemExit(f"error: {path} is a {cfg['backbone']['modality']} model, given as {modality}")
-    if num_crops == 10 and not checkpoint_data_spec(ckpt, BackboneConfig.from_dict(cfg["backbone"]))["flip"]:
-        raise SystemExit(f"error: {path} was trained without flips (its classes change under a mirror), but "
-                         "--num_crops 10 includes mirrored views: use --num_crops 1 or 5")
+    try:
+        check_num_crops(num_crops, checkpoint_data_spec(ckpt, BackboneConfig.from_dict(cfg["backbone"]))["flip"],
+                        str(path))
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     return {"num_classes": cfg.get("num_classes"), "dataset": ckpt.get("extra", {}).get("dataset")}
 
 

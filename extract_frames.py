@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
-import shutil
-import sys
 import math
+import os
+import sys
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -43,7 +41,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
 from ops.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow,  # noqa: E402
                       quantise_flow, resolve_device, to_gray)
 from ops.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta  # noqa: E402
-from ops.io import atomic_dir  # noqa: E402
+from ops.io import atomic_dir, settle_replaced_dir  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps,  # noqa: E402
                        probe_video, target_size, write_jpeg)
@@ -249,8 +247,7 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: Ext
             raise VideoError(f"{video}: the container gives no frame rate; re-encode it (e.g. ffmpeg -r 30)")
         size = target_size(info.width, info.height, cfg.new_width, cfg.new_height, cfg.short_side)
         fps = output_fps(info.fps, cfg.fps)
-        build = _replacing_dir(out_dir) if replace_existing else atomic_dir(out_dir)
-        with build as tmp, _thread_limits(cfg) as threads:
+        with atomic_dir(out_dir, replace=replace_existing) as tmp, _thread_limits(cfg) as threads:
             n_rgb, n_flow, n_kept = _write_frames(video, tmp, size, cfg, threads)
             expected = num_kept_frames(info.num_frames, info.fps, cfg.fps)
             result["warning"] = _check_decoded(video, n_kept, expected, cfg.allow_truncated)
@@ -277,55 +274,6 @@ def _requested(cfg: ExtractConfig) -> dict:
 
 
 # --------------------------------------------------------------------------- resuming: what to redo
-
-
-def _old_name(out_dir: Path) -> Path:
-    """Where a replaced folder waits, between the two renames of a swap, until it is deleted."""
-    return out_dir.with_name(f".{out_dir.name}.old")
-
-
-def _remove(path: Path) -> None:
-    """Delete a folder tree, or a file or link."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-@contextlib.contextmanager
-def _replacing_dir(path: Path) -> Iterator[Path]:
-    """Like ops.io.atomic_dir, but an existing ``path`` is replaced once the new folder is complete.
-
-    Yields ``.ID.partial``; on success the old folder is renamed to ``.ID.old``,
-    the new one to ``path``, and the old one deleted.  On an exception the old
-    folder is left as it was.  A run killed between the two renames is settled
-    by :func:`_settle_swap`.
-    """
-    tmp, old = path.with_name(f".{path.name}.partial"), _old_name(path)
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists() or path.is_symlink():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old.exists() or old.is_symlink():
-        _remove(old)
-
-
-def _settle_swap(out_dir: Path) -> None:
-    """Finish a replacement killed half-way: drop ``.ID.old`` when the new folder made it, else restore it."""
-    old = _old_name(out_dir)
-    if not (old.exists() or old.is_symlink()):
-        return
-    if out_dir.exists() or out_dir.is_symlink():
-        _remove(old)
-    else:
-        os.replace(old, out_dir)
 
 
 def _same(stored, requested) -> bool:
@@ -383,7 +331,7 @@ class Plan:
 def _folder_state(folder: Path, cfg: ExtractConfig) -> tuple[str, dict | str | None]:
     """State of one video's folder: ("new", None), ("done", None), ("mismatched", settings_diff) or
     ("foreign", why: no or unreadable meta.json, or not a folder)."""
-    _settle_swap(folder)
+    settle_replaced_dir(folder)
     if not (folder.exists() or folder.is_symlink()):
         return "new", None
     if not folder.is_dir():

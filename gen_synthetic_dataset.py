@@ -16,7 +16,6 @@ first video) is refused, as are videos whose seed nothing records;
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -29,13 +28,9 @@ from joblib import Parallel, delayed  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ops import synthetic  # noqa: E402
-from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 
 logger = logging.getLogger("gen_synthetic_dataset")
-# In OUT/videos: the seed and preset of the videos there, written before the first one, because
-# generation.json (ops/synthetic.write_annotations) only comes after the last.
-SEED_MARKER = ".seed.json"
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -71,23 +66,22 @@ def conflicts(out_dir: Path, seed: int, preset: str) -> list[str]:
     either may be of any seed.
     """
     problems, recorded = [], False
-    for path in (out_dir / "generation.json", out_dir / "videos" / SEED_MARKER):
+    for path in (out_dir / synthetic.GENERATION_NAME, out_dir / "videos" / synthetic.SEED_MARKER):
         try:
-            record = json.loads(path.read_text())
-        except FileNotFoundError:
-            continue
+            stored = synthetic.recorded_origin(path)
         except ValueError as e:
             problems.append(f"{path} is unreadable ({e})")
             continue
+        if stored is None:
+            continue
         recorded = True
-        stored = (record.get("seed"), record.get("preset"))
         if stored != (seed, preset):
             problems.append(f"{path} records seed {stored[0]}, preset {stored[1]}; this run asks for "
                             f"seed {seed}, preset {preset}")
     videos = [p for p in _our_videos(out_dir / "videos") if not p.name.startswith(".")]
     if videos and not recorded and not problems:
         problems.append(f"{out_dir / 'videos'} holds {len(videos)} video(s) but neither generation.json nor "
-                        f"videos/{SEED_MARKER} records their seed and preset (an older version killed before "
+                        f"videos/{synthetic.SEED_MARKER} records their seed and preset (an older version killed before "
                         "writing its annotations?)")
     return problems
 
@@ -99,7 +93,7 @@ def clear(out_dir: Path) -> None:
     """
     for path in _our_videos(out_dir / "videos"):
         path.unlink()
-    for name in ("videos/" + SEED_MARKER, "generation.json", "annotations.json"):
+    for name in ("videos/" + synthetic.SEED_MARKER, synthetic.GENERATION_NAME, "annotations.json"):
         (out_dir / name).unlink(missing_ok=True)
     shutil.rmtree(out_dir / "annotations", ignore_errors=True)
 
@@ -119,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
     if problems:
         logger.warning("--overwrite: deleting the dataset in %s (%s)", args.out_dir, "; ".join(problems))
         clear(args.out_dir)
-    atomic_write_json(video_dir / SEED_MARKER, {"seed": args.seed, "preset": args.preset})  # before any video
+    synthetic.write_seed_marker(video_dir, args.seed, args.preset)  # before any video
     todo = [s for s in specs if not (video_dir / f"{s.video}.mp4").exists()]
     logger.info("%s preset, seed %d: %d videos (%d to write) in %s",
                 args.preset, args.seed, len(specs), len(todo), video_dir)

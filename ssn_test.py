@@ -67,6 +67,7 @@ from ops.proposal_list import read_proposal_list  # noqa: E402
 from ops.results import (RawOutputs, VideoResult, load_video_result, save_raw_outputs,  # noqa: E402
                          save_video_result, write_results)
 from ops.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames  # noqa: E402
+from ops.transforms import check_num_crops  # noqa: E402
 
 logger = logging.getLogger("ssn_test")
 MANIFEST_NAME = "manifest.json"
@@ -276,9 +277,10 @@ def main(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     backbone = check_checkpoint(ckpt, args.checkpoint, args.modality)
     spec = checkpoint_data_spec(ckpt, backbone)
-    if args.num_crops == 10 and not spec["flip"]:    # refused before any part is discarded as stale
-        raise SystemExit(f"{args.checkpoint} was trained without flips (its classes change under a mirror), but "
-                         "--num_crops 10 includes mirrored views: use --num_crops 1 or 5")
+    try:                                              # refused before any part is discarded as stale
+        check_num_crops(args.num_crops, spec["flip"], str(args.checkpoint))
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     model = build_model(ckpt["model_config"])
     model.load_state_dict(ckpt["state_dict"])
     model.to(rt.device).eval()

@@ -27,7 +27,7 @@ from ops.frames import count_frames, flow_names, rgb_name
 from ops.proposal_list import VideoProposals
 from ops.sampling import ProposalSampler
 from ops.ssn import KIND_CODES, stage_layout, targets_for_regression
-from ops.transforms import normalize, eval_crops, to_channel_order, train_crop
+from ops.transforms import check_num_crops, eval_crops, normalize, to_channel_order, train_crop
 
 logger = logging.getLogger(__name__)
 
@@ -168,9 +168,7 @@ class FrameSequenceDataset(FrameDataset):
                  chunk: int = 64):
         super().__init__(videos, modality, new_length, input_spec)
         self.frame_interval, self.num_crops = frame_interval, num_crops
-        if num_crops == 10 and not self.spec.get("flip", True):   # fail before any frame is read
-            raise ValueError("--num_crops 10 includes mirrored views, but this model was trained without flips "
-                             "(its classes change under a mirror): use --num_crops 1 or 5")
+        check_num_crops(num_crops, self.spec.get("flip", True))   # fail before any frame is read
         self.positions = [np.arange(0, max(c, 1), frame_interval) for c in self.counts]
         self.items = [(v, s) for v, p in enumerate(self.positions) for s in range(0, len(p), chunk)]
         self.chunk = chunk

@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ops.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
+from ops.transforms import NUM_CROPS
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "ssn-toolkit-checkpoint"
@@ -470,6 +471,13 @@ def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int 
                    help="train from scratch, ignoring an existing OUTPUT/checkpoint_last.pth")
 
 
+def add_num_crops_arg(parser) -> None:
+    """``--num_crops`` of the scoring scripts (binary_test.py, ssn_test.py, detect.py)."""
+    parser.add_argument("--num_crops", type=int, default=1, choices=NUM_CROPS,
+                        help="1 centre, 5 corners + centre, 10 with their mirrors (not for models trained "
+                             "without flips)")
+
+
 def train_config_from_args(args) -> TrainConfig:
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_steps=list(args.lr_steps),
                        lr_gamma=args.lr_gamma, momentum=args.momentum, weight_decay=args.weight_decay,
@@ -492,9 +500,7 @@ def add_stage_args(parser, training: bool, output_help: str = "") -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("output", type=Path, help=output_help)
     parser.add_argument("--frame_interval", type=int, default=6, help="score every k-th frame")
-    parser.add_argument("--num_crops", type=int, default=1, choices=[1, 5, 10],
-                        help="1 centre, 5 corners + centre, 10 with their mirrors (not for models trained "
-                             "without flips)")
+    add_num_crops_arg(parser)
     parser.add_argument("--chunk", type=int, default=32, help="frames per backbone batch")
     parser.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

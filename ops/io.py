@@ -58,24 +58,59 @@ def atomic_write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
     atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
 
 
+def _old_name(path: Path) -> Path:
+    """Where a folder being replaced waits, between the two renames of :func:`atomic_dir`, until deleted."""
+    return path.with_name(f".{path.name}.old")
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder tree, or a file or link."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
     """Build a folder under a temp name and rename it to ``path`` on success.
 
-    Yields the temp folder (a sibling of ``path``).  A stale temp folder from
-    an earlier killed run is removed first, so an interrupted item is redone
-    from scratch.  Raises FileExistsError if ``path`` already exists.
+    Yields the temp folder ``.NAME.partial`` (a sibling of ``path``).  A stale
+    temp folder from an earlier killed run is removed first, so an interrupted
+    item is redone from scratch.  An existing ``path`` raises FileExistsError,
+    unless ``replace``: then it is kept until the new folder is complete,
+    renamed to ``.NAME.old``, the new one renamed to ``path`` and the old one
+    deleted (a kill between the two renames is settled by
+    :func:`settle_replaced_dir`); on an exception it is left as it was.
     """
     path = Path(path)
-    if path.exists():
+    exists = path.exists() or path.is_symlink()
+    if exists and not replace:
         raise FileExistsError(f"{path} already exists")
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp, old = path.with_name(f".{path.name}.partial"), _old_name(path)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
         yield tmp
+        if path.exists() or path.is_symlink():
+            os.replace(path, old)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old.exists() or old.is_symlink():
+        _remove(old)
+
+
+def settle_replaced_dir(path: str | os.PathLike) -> None:
+    """Finish a replacement by :func:`atomic_dir` killed between its renames: drop ``.NAME.old`` when the
+    new folder made it, else put the old one back."""
+    path = Path(path)
+    old = _old_name(path)
+    if not (old.exists() or old.is_symlink()):
+        return
+    if path.exists() or path.is_symlink():
+        _remove(old)
+    else:
+        os.replace(old, path)

@@ -26,6 +26,7 @@ Outputs of ``gen_synthetic_dataset.py`` (``OUT`` is the output folder; the annot
 :func:`write_annotations`, through the writers of :mod:`ops.annotations`)::
 
     OUT/videos/video_{validation,test}_NNNNNNN.mp4
+    OUT/videos/.seed.json                     seed and preset, written before the first video
     OUT/annotations/temporal_annotations_{validation,test}/<Class>_{val,test}.txt
     OUT/annotations/temporal_annotations_{validation,test}/Ambiguous_{val,test}.txt  (empty)
     OUT/annotations/detclasslist.txt          ids 1..K
@@ -35,6 +36,7 @@ Outputs of ``gen_synthetic_dataset.py`` (``OUT`` is the output folder; the annot
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -296,7 +298,28 @@ def write_annotations(out_dir: Path, specs: list[VideoSpec], cfg: SynthConfig, s
     record = {"seed": seed, "preset": preset, "classes": list(CLASSES), "config": asdict(cfg),
               "videos": {s.video: {"subset": s.subset, "num_frames": s.num_frames, "fps": s.fps,
                                    "events": [asdict(e) for e in s.events]} for s in specs}}
-    atomic_write_json(out_dir / "generation.json", record)
+    atomic_write_json(out_dir / GENERATION_NAME, record)
+
+
+# Where a dataset's seed and preset are recorded: OUT/generation.json (with everything drawn, written after
+# the last video) and OUT/videos/.seed.json (just seed and preset, written before the first video)
+GENERATION_NAME = "generation.json"
+SEED_MARKER = ".seed.json"
+
+
+def write_seed_marker(video_dir: Path, seed: int, preset: str) -> None:
+    """Record in ``video_dir`` which seed and preset its videos are drawn from (before writing any)."""
+    atomic_write_json(Path(video_dir) / SEED_MARKER, {"seed": seed, "preset": preset})
+
+
+def recorded_origin(path: Path) -> tuple | None:
+    """(seed, preset) recorded in a generation.json or seed marker; None when the file does not exist.
+    Raises ValueError when it is unreadable."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    return record.get("seed"), record.get("preset")
 
 
 def dataset_specs(cfg: SynthConfig, seed: int) -> list[VideoSpec]:

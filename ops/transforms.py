@@ -58,6 +58,19 @@ def scale_short_side(x: torch.Tensor, size: int) -> torch.Tensor:
     return _resize(x, (max(size, round(h * s)), max(size, round(w * s))))
 
 
+NUM_CROPS = (1, 5, 10)   # test-time crops per frame: centre; 4 corners + centre; those 5 and their mirrors
+
+
+def check_num_crops(num_crops: int, allow_flip: bool = True, model: str = "this model") -> None:
+    """Raise ValueError unless ``num_crops`` is one of NUM_CROPS that ``model`` can take: 10 crops include
+    mirrored views, which a model trained without flips (``allow_flip`` False) never saw."""
+    if num_crops not in NUM_CROPS:
+        raise ValueError(f"num_crops must be 1, 5 or 10, got {num_crops}")
+    if num_crops == 10 and not allow_flip:
+        raise ValueError(f"{model} was trained without flips (its classes change under a mirror), but "
+                         "--num_crops 10 includes mirrored views: use --num_crops 1 or 5")
+
+
 def eval_crops(x: torch.Tensor, input_size: int, scale_size: int, num_crops: int, modality: str,
                allow_flip: bool = True) -> torch.Tensor:
     """Deterministic crops: 1 (centre), 5 (4 corners + centre) or 10 (those 5 and their flips).
@@ -65,11 +78,7 @@ def eval_crops(x: torch.Tensor, input_size: int, scale_size: int, num_crops: int
     Returns (N, num_crops, C, input_size, input_size) float 0..255.  10 crops
     need ``allow_flip`` (a model trained without flips never saw mirrored input).
     """
-    if num_crops not in (1, 5, 10):
-        raise ValueError(f"num_crops must be 1, 5 or 10, got {num_crops}")
-    if num_crops == 10 and not allow_flip:
-        raise ValueError("10 crops include mirrored views, but this model was trained without flips "
-                         "(its classes change under a mirror): use 1 or 5 crops")
+    check_num_crops(num_crops, allow_flip)
     x = scale_short_side(x, scale_size)
     _, _, h, w = x.shape
     s = input_size

@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 import extract_frames  # noqa: E402
 from ops.flow import dequantise_flow  # noqa: E402
+from ops.io import settle_replaced_dir  # noqa: E402
 from ops.frames import (META_NAME, FrameCounts, check_frame_folder, count_frames, expected_counts,  # noqa: E402
                         flow_names, preflight, read_meta, rgb_name, write_meta)
 from ops.video import iter_frames, keep_frame, num_kept_frames, probe_video, read_jpeg, target_size  # noqa: E402
@@ -309,12 +310,12 @@ def test_swap_killed_between_renames_is_settled(tmp_path):
     root = tmp_path / "frames"
     (root / ".walk.old").mkdir(parents=True)
     (root / ".walk.old" / "img_00001.jpg").write_bytes(b"old")
-    extract_frames._settle_swap(root / "walk")
+    settle_replaced_dir(root / "walk")
     assert sorted(p.name for p in root.iterdir()) == ["walk"]
     assert (root / "walk" / "img_00001.jpg").read_bytes() == b"old"
     (root / ".walk.old").mkdir()
     (root / ".walk.old" / "img_00001.jpg").write_bytes(b"replaced")
-    extract_frames._settle_swap(root / "walk")
+    settle_replaced_dir(root / "walk")
     assert sorted(p.name for p in root.iterdir()) == ["walk"]
     assert (root / "walk" / "img_00001.jpg").read_bytes() == b"old"
 
