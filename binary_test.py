@@ -31,6 +31,7 @@ from ops.actionness import Actionness, save_actionness  # noqa: E402
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import build_model  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -93,4 +94,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

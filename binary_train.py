@@ -36,6 +36,7 @@ from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import BinaryTrainDataset, data_spec  # noqa: E402
 from ops.engine import (ConfigMismatchError, Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
                         seed_everything, train_config_from_args)
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
@@ -112,4 +113,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

@@ -58,6 +58,7 @@ from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import checkpoint_data_spec  # noqa: E402
 from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
 from ops.engine import add_num_crops_arg, load_checkpoint  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.flow import FLOW_ALGORITHMS  # noqa: E402
 from ops.frames import META_NAME, count_frames, read_meta  # noqa: E402
 from ops.io import atomic_open, atomic_write_json  # noqa: E402
@@ -410,4 +411,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

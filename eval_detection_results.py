@@ -42,6 +42,7 @@ from ops.detection_eval import (GroundTruth, evaluate_detections, false_positive
                                 ground_truth_from_db, ground_truth_from_proposal_list)
 from ops.detections import (Detections, read_detection_file, write_activitynet_json,  # noqa: E402
                             write_thumos14_txt)
+from ops.errors import run_main  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
@@ -285,4 +286,4 @@ def main(args) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    sys.exit(run_main(main, get_args_parser()))

@@ -24,6 +24,7 @@ import logging  # noqa: E402
 from ops.annotations import load_annotations  # noqa: E402
 from ops.detection_eval import ground_truth_from_db, ground_truth_from_proposal_list  # noqa: E402
 from ops.detections import read_activitynet_json, read_proposal_csv  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -105,4 +106,4 @@ def main(args) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    sys.exit(run_main(main, get_args_parser()))

@@ -38,6 +38,7 @@ from joblib import Parallel, delayed  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
 
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow,  # noqa: E402
                       quantise_flow, resolve_device, to_gray)
 from ops.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta  # noqa: E402
@@ -133,7 +134,7 @@ def check_unique_ids(videos: list[Path]) -> None:
             clashes.append(f"{seen[v.stem]} and {v}")
         seen.setdefault(v.stem, v)
     if clashes:
-        raise ValueError("video ids (file stems) must be unique; clashes: " + "; ".join(clashes[:10]))
+        raise InputError("video ids (file stems) must be unique; clashes: " + "; ".join(clashes[:10]))
 
 
 @contextlib.contextmanager
@@ -314,7 +315,7 @@ def settings_diff(meta: dict, cfg: ExtractConfig) -> dict[str, tuple]:
     return diff
 
 
-class OutputConflict(ValueError):
+class OutputConflict(InputError):
     """Folders under the output root that a run must not skip nor replace without --overwrite."""
 
 
@@ -398,15 +399,15 @@ def _conflict_message(mismatched: list[tuple[Path, dict]], foreign: list[str], s
 def _config(args, device: str) -> ExtractConfig:
     """Validate arguments into an ExtractConfig; raises ValueError with the offending flag."""
     if not 1 <= args.jpeg_quality <= 100:
-        raise ValueError(f"--jpeg_quality must be in 1..100, got {args.jpeg_quality}")
+        raise InputError(f"--jpeg_quality must be in 1..100, got {args.jpeg_quality}")
     if args.frame_step < 1:
-        raise ValueError(f"--frame_step must be >= 1, got {args.frame_step}")
+        raise InputError(f"--frame_step must be >= 1, got {args.frame_step}")
     if args.jobs < 1:
-        raise ValueError(f"-j/--jobs must be >= 1 (the number of cores to use), got {args.jobs}")
+        raise InputError(f"-j/--jobs must be >= 1 (the number of cores to use), got {args.jobs}")
     if args.fps is not None and args.fps <= 0:
-        raise ValueError(f"--fps must be > 0, got {args.fps}")
+        raise InputError(f"--fps must be > 0, got {args.fps}")
     if min(args.new_width, args.new_height, args.short_side) < 0:
-        raise ValueError("--new_width, --new_height and --short_side must be >= 0")
+        raise InputError("--new_width, --new_height and --short_side must be >= 0")
     flow = None
     if "Flow" in args.modality:
         flow = args.flow or default_flow_algorithm(device)
@@ -495,4 +496,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

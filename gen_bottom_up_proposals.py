@@ -33,6 +33,7 @@ from tqdm import tqdm  # noqa: E402
 from ops import tag  # noqa: E402
 from ops.actionness import load_actionness  # noqa: E402
 from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_eval import recall_report  # noqa: E402
@@ -124,4 +125,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ops.annotations import add_video_dir_arg, load_annotations  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.frames import add_preflight_args, preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -95,4 +96,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

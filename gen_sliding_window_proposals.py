@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations, read_avoid_list  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.frames import add_preflight_args, preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -116,4 +117,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

@@ -28,6 +28,7 @@ from joblib import Parallel, delayed  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ops import synthetic  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 
 logger = logging.getLogger("gen_synthetic_dataset")
@@ -130,4 +131,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

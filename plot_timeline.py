@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from ops.annotations import load_annotations  # noqa: E402
 from ops.detections import read_activitynet_json  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
 from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
@@ -94,4 +95,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

@@ -58,6 +58,7 @@ from tqdm import tqdm  # noqa: E402
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.frames import META_NAME  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
@@ -316,4 +317,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

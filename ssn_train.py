@@ -38,6 +38,7 @@ from ops.backbones import BackboneConfig, load_pretrained  # noqa: E402
 from ops.dataset import SSNTrainDataset, data_spec  # noqa: E402
 from ops.engine import (ConfigMismatchError, Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
                         load_checkpoint, seed_everything, train_config_from_args)
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
@@ -153,4 +154,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(run_main(main, get_args_parser()))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ops.errors import InputError
 from ops.io import atomic_open
 
 
@@ -53,8 +54,8 @@ def load_actionness(path: str | os.PathLike) -> dict[str, Actionness]:
             videos, offsets, scores = data["videos"], data["offsets"], data["scores"]
             num_frames, interval = data["num_frames"], int(data["frame_interval"])
     except (KeyError, ValueError, OSError) as e:
-        raise ValueError(f"{path}: not an actionness file ({e}); produce it with binary_test.py") from None
+        raise InputError(f"{path}: not an actionness file ({e}); produce it with binary_test.py") from None
     if len(offsets) != len(videos) + 1 or offsets[-1] != len(scores):
-        raise ValueError(f"{path}: inconsistent offsets; the file is corrupt, re-run binary_test.py")
+        raise InputError(f"{path}: inconsistent offsets; the file is corrupt, re-run binary_test.py")
     return {str(v): Actionness(scores[offsets[i]:offsets[i + 1]], int(num_frames[i]), interval)
             for i, v in enumerate(videos)}

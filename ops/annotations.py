@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ops.errors import InputError
 from ops.io import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ SUBSET_ALIASES = {
 THUMOS_SUBSET_SUFFIX = {"validation": "val", "test": "test"}
 
 
-class AnnotationError(ValueError):
+class AnnotationError(InputError):
     """Malformed annotation input; the message names the file (and line)."""
 
 

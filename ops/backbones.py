@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ops.errors import InputError, SetupError
+
 log = logging.getLogger(__name__)
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -110,9 +112,9 @@ class BackboneConfig:
         _check_choice("bn_mode", self.bn_mode, BN_MODES)
         _check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
         if self.new_length is not None and (isinstance(self.new_length, bool) or int(self.new_length) < 1):
-            raise ValueError(f"new_length must be a positive integer or None, got {self.new_length!r}")
+            raise InputError(f"new_length must be a positive integer or None, got {self.new_length!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     @property
     def length(self) -> int:
@@ -132,13 +134,13 @@ class BackboneConfig:
         known = {f.name for f in fields(cls)}
         extra = sorted(set(d) - known)
         if extra:
-            raise ValueError(f"unknown BackboneConfig keys {extra}; expected a subset of {sorted(known)}")
+            raise InputError(f"unknown BackboneConfig keys {extra}; expected a subset of {sorted(known)}")
         return cls(**dict(d))
 
 
 def _check_choice(name: str, value, choices: tuple) -> None:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+        raise InputError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
 # --------------------------------------------------------------------- input spec
@@ -240,7 +242,7 @@ def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
 def _imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
     """torchvision's IMAGENET1K_V1 weights for ``arch`` (download or torch hub cache)."""
     if arch not in RESNETS + ("inception_v3",):
-        raise ValueError(f"pretrained='imagenet' is only available for torchvision archs; for {arch} "
+        raise InputError(f"pretrained='imagenet' is only available for torchvision archs; for {arch} "
                          f"pass a local weights file path (for bninception e.g. the Caffe-converted "
                          f"bn_inception-*.pth used by TSN-PyTorch)")
     import torchvision
@@ -250,7 +252,7 @@ def _imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
         return weights.get_state_dict(progress=False)
     except Exception as err:  # URLError, HTTP errors, DNS failures, truncated downloads
         cache = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
-        raise RuntimeError(f"no network: pass --pretrained PATH to a local weights file "
+        raise SetupError(f"no network: pass --pretrained PATH to a local weights file "
                            f"(could not fetch {weights.url} and no cached copy at {cache}: {err})") from err
 
 
@@ -434,7 +436,7 @@ def load_pretrained(model: nn.Module, path_or_state: str | os.PathLike | Mapping
         report["loaded"].append(key)
     report["unexpected"] = [k for k in state if k not in target]
     if not new_state:
-        raise ValueError(f"{source}: no tensor names match the {type(model).__name__} backbone "
+        raise InputError(f"{source}: no tensor names match the {type(model).__name__} backbone "
                          f"(file keys start {list(state)[:3]}, expected e.g. {list(target)[:3]})")
     model.load_state_dict(new_state, strict=False)
     _log_report(source, report, len(target))
@@ -447,12 +449,12 @@ def read_weights_file(path: str) -> Mapping:
     Full unpickling is never used: a weights file from a stranger must not run code.
     """
     if not os.path.isfile(path):
-        raise ValueError(f"{path}: weights file not found")
+        raise InputError(f"{path}: weights file not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # old TSN/SSN checkpoints may pickle numpy scalars or other objects
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(
+        raise InputError(
             f"{path}: not a tensors-only weights file ({first}). If you trust this file, convert it once: "
             f"python -c \"import torch; c = torch.load('{path}', weights_only=False, encoding='latin1'); "
             f"torch.save(c.get('state_dict', c), 'converted.pth')\" and pass converted.pth") from None
@@ -461,7 +463,7 @@ def read_weights_file(path: str) -> Mapping:
 def _unwrap_checkpoint(obj, source: str) -> dict[str, torch.Tensor]:
     """The state dict inside a checkpoint dict (or the dict itself), tensors only."""
     if not isinstance(obj, Mapping):
-        raise ValueError(f"{source}: expected a state dict or checkpoint dict, got {type(obj).__name__}")
+        raise InputError(f"{source}: expected a state dict or checkpoint dict, got {type(obj).__name__}")
     for key in CHECKPOINT_KEYS:
         if isinstance(obj.get(key), Mapping):
             obj = obj[key]

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ops.backbones import BackboneConfig, input_spec
+from ops.errors import InputError
 from ops.frames import count_frames, flow_names, rgb_name
 from ops.proposal_list import VideoProposals
 from ops.sampling import ProposalSampler
@@ -58,7 +59,7 @@ class FrameLoader:
         """Snippets starting at 0-based ``positions`` (K,) of a folder holding ``count`` frames."""
         folder = Path(folder)
         if count <= 0:
-            raise ValueError(f"{folder} has no {self.modality} frames")
+            raise InputError(f"{folder} has no {self.modality} frames")
         pos = np.asarray(positions, dtype=np.int64).reshape(-1, 1) + np.arange(self.new_length)
         files = np.clip(pos, 0, count - 1) + 1
         cache = {int(i): self._frame(folder, int(i)) for i in np.unique(files)}

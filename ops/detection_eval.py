@@ -42,6 +42,7 @@ import numpy as np
 
 from ops.annotations import AnnotationDB
 from ops.detections import Detections
+from ops.errors import InputError
 from ops.proposal_list import ProposalList
 from ops.temporal import frames_to_fraction, paired_iou
 
@@ -338,11 +339,11 @@ class DetectionMetrics:
 
 def _prepare(dets: Detections, gt: GroundTruth):
     if dets.unit != gt.unit:
-        raise ValueError(f"detections are in {dets.unit} but the ground truth in {gt.unit}; "
+        raise InputError(f"detections are in {dets.unit} but the ground truth in {gt.unit}; "
                          "convert one of them (fractions need video durations)")
     bad = (dets.label < 1) | (dets.label > gt.num_classes)
     if bad.any():
-        raise ValueError(f"detection labels must be 1..{gt.num_classes}; video {dets.video[bad][0]!r} has "
+        raise InputError(f"detection labels must be 1..{gt.num_classes}; video {dets.video[bad][0]!r} has "
                          f"label {dets.label[bad][0]}")
     unknown = ~np.isin(dets.video.astype(str), np.asarray(gt.videos, dtype=str))
     if unknown.any():
@@ -356,7 +357,7 @@ def _prepare(dets: Detections, gt: GroundTruth):
 def evaluate_detections(dets: Detections, gt: GroundTruth, protocol: str, iou_thresholds) -> DetectionMetrics:
     """Score ``dets`` against ``gt`` with ``protocol`` (``activitynet`` or ``thumos14``)."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+        raise InputError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
     thresholds = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
     dv, gv, av = _prepare(dets, gt)
     args = (dv, dets.t_start, dets.t_end, dets.label, dets.score, gv, gt.t_start, gt.t_end, gt.label, thresholds)

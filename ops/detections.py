@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ops.errors import InputError
 from ops.io import atomic_open, atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ UNITS = ("seconds", "fraction", "frames")
 THUMOS_VIDEO_SUFFIXES = (".mp4", ".mpeg")
 
 
-class DetectionFormatError(ValueError):
+class DetectionFormatError(InputError):
     """A malformed detection or proposal file; the message names file and line/video."""
 
 

@@ -43,6 +43,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ops.errors import InputError
 from ops.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
 from ops.transforms import NUM_CROPS
@@ -252,9 +253,11 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     except FileNotFoundError:
         raise FileNotFoundError(f"checkpoint {path} does not exist") from None
     except Exception as e:  # the weights-only unpickler refuses anything that could run code
-        raise ValueError(f"{path}: not a loadable checkpoint ({type(e).__name__}: {e})") from None
+        first = next((line for line in str(e).splitlines() if line.strip()), "")   # torch's message runs over many lines
+        raise InputError(f"{path}: not a loadable checkpoint ({type(e).__name__}: {first}); pass a "
+                         "checkpoint_*.pth written by binary_train.py or ssn_train.py") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a checkpoint of this toolkit (no model config inside)")
+        raise InputError(f"{path}: not a checkpoint of this toolkit (no model config inside)")
     return ckpt
 
 
@@ -284,7 +287,7 @@ def _write_logs(out_dir: Path, history: list) -> None:
         writer.writerows(history)
 
 
-class ConfigMismatchError(ValueError):
+class ConfigMismatchError(InputError):
     """OUTPUT/checkpoint_last.pth was trained with other settings than the current run."""
 
 

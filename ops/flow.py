@@ -30,6 +30,8 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
+from ops.errors import InputError, SetupError
+
 # Default algorithm per device, chosen by speed and end-point error on synthetic
 # motion (docs/extract_frames.md, bench/bench_flow.py).  Change the default here.
 DEFAULT_FLOW = {"cpu": "dis_medium", "cuda": "tvl1_torch"}
@@ -92,7 +94,7 @@ def _farneback() -> Callable:
 
 def _opencv_tvl1() -> Callable:
     if not has_opencv_tvl1():
-        raise RuntimeError("flow algorithm 'tvl1' needs OpenCV's contrib modules (cv2.optflow), which this "
+        raise SetupError("flow algorithm 'tvl1' needs OpenCV's contrib modules (cv2.optflow), which this "
                            "OpenCV lacks: `pip install opencv-contrib-python-headless` (instead of "
                            "opencv-python), or use --flow tvl1_torch / dis_medium")
     algo = cv2.optflow.DualTVL1OpticalFlow_create()
@@ -131,7 +133,7 @@ FLOW_ALGORITHMS: dict[str, Callable[..., FlowFn]] = {
 def resolve_device(device: str = "auto") -> str:
     """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is an error."""
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
+        raise InputError(f"unknown device {device!r}; use auto, cpu or cuda")
     if device == "cpu":
         return device
     try:
@@ -142,7 +144,7 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if has_cuda else "cpu"
     if not has_cuda:
-        raise RuntimeError(f"--device {device} requested but no CUDA GPU is visible to torch; use --device cpu")
+        raise SetupError(f"--device {device} requested but no CUDA GPU is visible to torch; use --device cpu")
     return device
 
 
@@ -158,11 +160,11 @@ def make_flow(name: str, device: str = "cpu", **params) -> FlowFn:
     Raises ValueError for an unknown name, RuntimeError when it is unavailable here.
     """
     if name not in FLOW_ALGORITHMS:
-        raise ValueError(f"unknown flow algorithm {name!r}; choose one of {sorted(FLOW_ALGORITHMS)}")
+        raise InputError(f"unknown flow algorithm {name!r}; choose one of {sorted(FLOW_ALGORITHMS)}")
     if params and name != "tvl1_torch":
-        raise ValueError(f"flow algorithm {name!r} takes no parameters, got {sorted(params)}")
+        raise InputError(f"flow algorithm {name!r} takes no parameters, got {sorted(params)}")
     if device != "cpu" and name != "tvl1_torch":
-        raise ValueError(f"flow algorithm {name!r} runs on the CPU only; use tvl1_torch on {device}")
+        raise InputError(f"flow algorithm {name!r} runs on the CPU only; use tvl1_torch on {device}")
     return FLOW_ALGORITHMS[name](device=device, **params)
 
 
@@ -173,7 +175,7 @@ def quantise_flow(flow: np.ndarray, bound: float = DEFAULT_BOUND) -> np.ndarray:
     OpenCV's cvRound, so files match DenseFlow's byte for byte before JPEG.
     """
     if bound <= 0:
-        raise ValueError(f"flow bound must be > 0, got {bound}")
+        raise InputError(f"flow bound must be > 0, got {bound}")
     v = np.clip(np.asarray(flow, np.float32), -bound, bound)
     # Same float32 operation order as DenseFlow's 255 * (v - lo) / (hi - lo), so ties round alike.
     return np.rint(np.float32(255) * (v + np.float32(bound)) / np.float32(2 * bound)).astype(np.uint8)

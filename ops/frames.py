@@ -46,6 +46,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops.errors import InputError
 from ops.io import atomic_write_json
 
 META_NAME = "meta.json"
@@ -144,7 +145,7 @@ def read_meta(video_dir: str | os.PathLike) -> dict | None:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid metadata JSON ({e}); delete the folder and re-extract") from e
+        raise InputError(f"{path}: invalid metadata JSON ({e}); delete the folder and re-extract") from e
 
 
 def count_frames(video_dir: str | os.PathLike, trust_meta: bool = True) -> FrameCounts:

@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ops.errors import InputError
 from ops.io import atomic_write_json
 from ops.results import ResultFileError, VideoResult
 
@@ -41,7 +42,7 @@ FORMAT = "ssn-fusion-weights/1"
 OUTPUTS = ("act", "comp", "reg")
 
 
-class FusionWeightsError(ValueError):
+class FusionWeightsError(InputError):
     """A weights file or flag that cannot be used; the message names it and says what to do."""
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ops.backbones import BackboneConfig, apply_bn_mode, build_backbone
+from ops.errors import InputError
 from ops.ssn import SSN
 
 
@@ -61,7 +62,7 @@ def build_model(config: dict, pretrained: bool = False) -> nn.Module:
         config["backbone"] = {**config["backbone"], "pretrained": None}
     kind = config.pop("type", None)
     if kind not in MODEL_TYPES:
-        raise ValueError(f"unknown model type {kind!r} in the checkpoint config; known: {sorted(MODEL_TYPES)}")
+        raise InputError(f"unknown model type {kind!r} in the checkpoint config; known: {sorted(MODEL_TYPES)}")
     return MODEL_TYPES[kind](**config)
 
 

@@ -29,6 +29,8 @@ import json
 import os
 from pathlib import Path
 
+from ops.errors import InputError
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 REQUIRED_KEYS = ("name", "num_classes", "annotation_format", "train_subset", "test_subset",
                  "sampling", "model", "evaluation")
@@ -49,15 +51,15 @@ def load_preset(name_or_path: str | os.PathLike) -> dict:
     if not path.suffix == ".json":
         path = DATA_DIR / f"{name_or_path}.json"
     if not path.is_file():
-        raise ValueError(f"unknown dataset preset {str(name_or_path)!r}: choose one of {list_presets()} "
+        raise InputError(f"unknown dataset preset {str(name_or_path)!r}: choose one of {list_presets()} "
                          "or give the path of a preset JSON file")
     try:
         preset = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid preset JSON ({e})") from None
+        raise InputError(f"{path}: invalid preset JSON ({e})") from None
     missing = [k for k in REQUIRED_KEYS if k not in preset]
     if missing:
-        raise ValueError(f"{path}: preset lacks keys {missing}")
+        raise InputError(f"{path}: preset lacks keys {missing}")
     return copy.deepcopy(preset)
 
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from ops.detection_eval import GroundTruth, _pairs, _video_codes, ground_truth_from_proposal_list
 from ops.detections import Detections
+from ops.errors import InputError
 from ops.temporal import frames_to_fraction, paired_iou
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def ar_an(props: Detections, gt: GroundTruth, max_avg: float = 100.0,
     gt_videos = np.unique(gt.video.astype(str))
     nvid = len(gt_videos)
     if nvid == 0 or len(props) == 0:
-        raise ValueError("AR@AN needs ground truth and at least one proposal")
+        raise InputError("AR@AN needs ground truth and at least one proposal")
     ratio = max_avg * float(nvid) / len(props)
     # rank of every proposal inside its video: score descending, ties later input first (argsort()[::-1])
     pv, = _video_codes(props.video)
@@ -144,7 +145,7 @@ def ar_an(props: Detections, gt: GroundTruth, max_avg: float = 100.0,
     kept_per_video = dict(zip(props.video[first].astype(str), kept_n[first].tolist()))
     total = int(sum(kept_per_video.values()))
     if total == 0:
-        raise ValueError("no proposal is left after the AN cut; check videos and max_avg")
+        raise InputError("no proposal is left after the AN cut; check videos and max_avg")
     hit, gv = _first_hits(kept, gt, thresholds, strict=False, hull=False, rank=rank[keep])
     pcn = np.arange(1, num_points + 1) / float(num_points) * (max_avg * float(nvid) / total)
     gt_kept = np.array([kept_per_video.get(v, 1) for v in gt.video.astype(str)])  # no proposal: 1 (IoU 0)

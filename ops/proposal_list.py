@@ -43,11 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ops.errors import InputError
 from ops.io import atomic_write_text
 from ops.temporal import fraction_to_frames, overlap_over_first, pairwise_iou
 
 
-class ProposalListError(ValueError):
+class ProposalListError(InputError):
     """A malformed proposal list; the message names the file and line."""
 
 
@@ -266,7 +267,7 @@ def write_proposal_list(path: str | os.PathLike, plist: ProposalList) -> None:
     which the reader would reject (raises ValueError naming the video)."""
     for v in plist.videos:
         if not all(np.isfinite(a).all() for a in (v.gt_bounds, v.bounds, v.best_iou, v.overlap_self)):
-            raise ValueError(f"{path}: not written: {v.video} has a nan or inf bound or overlap "
+            raise InputError(f"{path}: not written: {v.video} has a nan or inf bound or overlap "
                              "(zero or missing video duration?)")
     atomic_write_text(path, format_proposal_list(plist))
 

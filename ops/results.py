@@ -62,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ops.errors import InputError
 from ops.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -76,11 +77,11 @@ SAFE_GLOBALS = frozenset(
 )
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(InputError, pickle.UnpicklingError):
     """A pickle refers to something other than numpy arrays and plain containers."""
 
 
-class ResultFileError(ValueError):
+class ResultFileError(InputError):
     """A result file that is not in the SSN layout; the message names file and video."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from ops.errors import InputError
 from ops.proposal_list import VideoProposals
 from ops.temporal import pairwise_iou
 
@@ -113,7 +114,7 @@ class ProposalSampler:
         self.quota = cfg.counts()
         for kind, n in self.quota.items():
             if n and len(self.pools[kind]) == 0:
-                raise ValueError(f"no {kind} proposal in the whole training list with the thresholds {cfg}; "
+                raise InputError(f"no {kind} proposal in the whole training list with the thresholds {cfg}; "
                                  "check the proposal list's labels or lower the thresholds")
 
     def sample(self, video: int, generator: torch.Generator | None = None) -> list[tuple[int, int, str]]:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.errors import InputError
+
 
 def sliding_windows(duration: float, time_step: float = 1.0, max_level: int = 8, overlap: float = 0.4,
                     min_seconds: float = 1.0) -> np.ndarray:
     """Windows of one video, (N, 2) ``[t_start, t_end]`` seconds, ordered by level then start."""
     if not 0 <= overlap < 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+        raise InputError(f"overlap must be in [0, 1), got {overlap}")
     spans = 2.0 ** np.arange(max_level)
     steps = np.ceil(spans * (1 - overlap))
     out = []

@@ -35,6 +35,7 @@ from torch import nn
 
 from ops.backbones import (CHECKPOINT_KEYS, BackboneConfig, read_weights_file, apply_bn_mode, build_backbone,
                            load_pretrained)
+from ops.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def pooling_matrix(num_segments: tuple[int, int, int], stpp) -> tuple[torch.Tens
         parts = 0
         for level in _levels(stage):
             if level > n_seg:
-                raise ValueError(f"STPP level {level} exceeds the stage's {n_seg} segments")
+                raise InputError(f"STPP level {level} exceeds the stage's {n_seg} segments")
             edges = [int(np.floor(i * n_seg / level)) for i in range(level + 1)]
             for a, b in zip(edges[:-1], edges[1:]):
                 row = torch.zeros(sum(num_segments))
@@ -323,7 +324,7 @@ def _map_reference_head(key: str, value: torch.Tensor, model: SSN) -> torch.Tens
     inputs = dim if name == "activity_fc" else dim * parts
     expected = (outputs, inputs) if kind == "weight" else (outputs,)
     if tuple(value.shape) != expected:
-        raise ValueError(
+        raise InputError(
             f"{key}: the checkpoint's shape {tuple(value.shape)} differs from {expected} of this model "
             f"({k} classes, {dim}-d features, STPP {model.stpp_cfg} = {parts} parts); build the model with "
             f"the published model's --num_classes, --arch and --stpp")

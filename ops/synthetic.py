@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from ops.annotations import AnnotationDB, write_activitynet, write_thumos14
+from ops.errors import SetupError
 from ops.io import atomic_write_json
 from ops.temporal import frames_to_seconds
 
@@ -266,7 +267,7 @@ def write_video(spec: VideoSpec, path: Path, width: int, height: int) -> None:
     tmp = path.with_name(f".{path.stem}.partial.mp4")
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), spec.fps, (width, height))
     if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {tmp} (mp4v codec missing?)")
+        raise SetupError(f"OpenCV cannot write {tmp} (mp4v codec missing?)")
     try:
         for img in render_frames(spec, width, height):
             writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))

@@ -49,6 +49,7 @@ import logging
 import numpy as np
 
 from ops.actionness import Actionness
+from ops.errors import InputError
 from ops.temporal import batched_temporal_nms, fraction_to_seconds, frames_to_fraction
 
 logger = logging.getLogger(__name__)
@@ -82,12 +83,12 @@ def fuse_actionness(files: list[dict[str, Actionness]], weights=None,
     """
     names = names or [f"file {i}" for i in range(len(files))]
     if not files:
-        raise ValueError("no actionness file given")
+        raise InputError("no actionness file given")
     w = np.ones(len(files)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     if len(w) != len(files):
-        raise ValueError(f"{len(w)} score weights for {len(files)} actionness files {names}")
+        raise InputError(f"{len(w)} score weights for {len(files)} actionness files {names}")
     if np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"score weights must be non-negative with a positive sum, got {w.tolist()}")
+        raise InputError(f"score weights must be non-negative with a positive sum, got {w.tolist()}")
     if len(files) == 1:
         return dict(files[0])
     _check_same_videos(files, names)
@@ -107,7 +108,7 @@ def _check_same_videos(files, names) -> None:
     for f, name in zip(files[1:], names[1:]):
         if set(f) != ref:
             only_a, only_b = sorted(ref - set(f)), sorted(set(f) - ref)
-            raise ValueError(f"actionness files {names[0]} and {name} hold different videos: "
+            raise InputError(f"actionness files {names[0]} and {name} hold different videos: "
                              f"{len(only_a)} only in the first (e.g. {only_a[:3]}), "
                              f"{len(only_b)} only in the second (e.g. {only_b[:3]})")
 
@@ -116,9 +117,9 @@ def _check_aligned(vid: str, recs: list[Actionness], names) -> None:
     intervals = [r.frame_interval for r in recs]
     lengths = [len(r.scores) for r in recs]
     if len(set(intervals)) > 1:
-        raise ValueError(f"video {vid}: frame intervals {intervals} differ between {names}")
+        raise InputError(f"video {vid}: frame intervals {intervals} differ between {names}")
     if max(lengths) - min(lengths) > 1:
-        raise ValueError(f"video {vid}: {lengths} actionness scores in {names}; "
+        raise InputError(f"video {vid}: {lengths} actionness scores in {names}; "
                          "they must agree within one snippet (same frame folders?)")
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ops.errors import InputError
+
 
 def as_intervals(x) -> np.ndarray:
     """Return ``x`` as a float64 array of shape (N, 2) (an empty input gives (0, 2))."""
@@ -214,7 +216,7 @@ def batched_temporal_nms(bounds, scores, groups, threshold: float, *, inclusive:
     n = len(sc)
     g = np.zeros(n, np.int64) if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
     if not threshold >= 0:
-        raise ValueError(f"NMS threshold must be >= 0, got {threshold}")
+        raise InputError(f"NMS threshold must be >= 0, got {threshold}")
     if len(b) != n or len(g) != n:
         raise ValueError(f"{len(b)} bounds, {n} scores and {len(g)} groups: they must agree")
     if n == 0:

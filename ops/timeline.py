@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ops.errors import InputError
 from ops.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _rows(value, width: int, what: str, video: str) -> np.ndarray:
     rows = np.asarray(value if value is not None else [], dtype=np.float64)
     rows = rows.reshape(-1, width) if rows.size else np.zeros((0, width))
     if len(rows) and not np.isfinite(rows).all():
-        raise ValueError(f"timeline: video {video!r}: {what} holds a non-finite value")
+        raise InputError(f"timeline: video {video!r}: {what} holds a non-finite value")
     return rows
 
 
@@ -114,7 +115,7 @@ def prepare_video(entry: dict, num_classes: int, min_score: float, top_k: int) -
     dets = _rows(entry.get("detections"), 4, "detections", video)
     for name, rows in (("gt", gt), ("detections", dets)):
         if rows is not None and len(rows) and ((rows[:, 2] < 0) | (rows[:, 2] >= num_classes)).any():
-            raise ValueError(f"timeline: video {video!r}: {name} class_idx outside 0..{num_classes - 1}")
+            raise InputError(f"timeline: video {video!r}: {name} class_idx outside 0..{num_classes - 1}")
     duration = float(entry.get("duration") or np.nan)
     if not duration > 0:
         ends = np.concatenate([dets[:, 1], gt[:, 1] if gt is not None else []])
@@ -225,7 +226,7 @@ def render_timeline(videos: list[dict], class_names, width: int = 1200, min_scor
         (H, width, 3) uint8 BGR image.
     """
     if layout.plot_width(width) < 50:
-        raise ValueError(f"timeline: width {width} px leaves no room for the time axis")
+        raise InputError(f"timeline: width {width} px leaves no room for the time axis")
     colors = class_colors(len(class_names)).astype(np.float64)
     prepared = [prepare_video(v, len(class_names), min_score, top_k) for v in videos]
     used = [v["drawn"][:, 2] for v in prepared] + [v["gt"][:, 2] for v in prepared if v["gt"] is not None]
@@ -245,7 +246,7 @@ def write_png(path: str | os.PathLike, img: np.ndarray) -> None:
     """Encode ``img`` (H, W, 3) uint8 BGR as PNG and write it atomically."""
     ok, buf = cv2.imencode(".png", img)
     if not ok:
-        raise ValueError(f"{path}: OpenCV could not encode the picture as PNG")
+        raise InputError(f"{path}: OpenCV could not encode the picture as PNG")
     with atomic_open(path, "wb") as f:
         f.write(buf.tobytes())
 
@@ -272,7 +273,7 @@ def timeline_videos(dets, durations: dict[str, float], videos: list[str],
             None draws no GT lanes.
     """
     if dets.unit != "seconds":
-        raise ValueError(f"timeline needs detections in seconds, got {dets.unit}")
+        raise InputError(f"timeline needs detections in seconds, got {dets.unit}")
     if (dets.label == 0).any():
         logger.warning("timeline: %d class-agnostic rows (label 0) are not drawn", int((dets.label == 0).sum()))
     out = []

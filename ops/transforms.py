@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ops.errors import InputError
+
 MULTI_SCALES = (1.0, 0.875, 0.75, 0.66)
 
 
@@ -65,9 +67,9 @@ def check_num_crops(num_crops: int, allow_flip: bool = True, model: str = "this 
     """Raise ValueError unless ``num_crops`` is one of NUM_CROPS that ``model`` can take: 10 crops include
     mirrored views, which a model trained without flips (``allow_flip`` False) never saw."""
     if num_crops not in NUM_CROPS:
-        raise ValueError(f"num_crops must be 1, 5 or 10, got {num_crops}")
+        raise InputError(f"num_crops must be 1, 5 or 10, got {num_crops}")
     if num_crops == 10 and not allow_flip:
-        raise ValueError(f"{model} was trained without flips (its classes change under a mirror), but "
+        raise InputError(f"{model} was trained without flips (its classes change under a mirror), but "
                          "--num_crops 10 includes mirrored views: use --num_crops 1 or 5")
 
 

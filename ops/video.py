@@ -22,10 +22,12 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ops.errors import InputError
+
 VIDEO_EXTS = ("mp4", "avi", "mkv", "webm", "mov", "m4v", "mpg", "mpeg", "flv", "wmv")
 
 
-class VideoError(RuntimeError):
+class VideoError(InputError, RuntimeError):
     """A video that cannot be used (unreadable, truncated, zero frames); the message names it."""
 
 

@@ -23,7 +23,10 @@ def test_script_layout(script):
     assert doc and "python " in doc, f"{script.name}: module docstring needs an example command"
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert {"get_args_parser", "main"} <= names, script.name
-    assert any(isinstance(n, ast.If) and "__main__" in ast.unparse(n.test) for n in tree.body), script.name
+    main_blocks = [n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
+    assert main_blocks, script.name
+    # bad input is reported as one line, not a traceback (tests/test_errors.py)
+    assert "run_main(main, get_args_parser())" in ast.unparse(main_blocks[0]), script.name
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
