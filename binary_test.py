@@ -31,7 +31,7 @@ from ops.actionness import Actionness, save_actionness  # noqa: E402
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import build_model  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -68,18 +68,18 @@ def main(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     model_config = ckpt["model_config"]
     if model_config.get("type") != "binary":
-        raise SystemExit(f"{args.checkpoint} is a {model_config.get('type')!r} checkpoint, not an actionness "
+        raise InputError(f"{args.checkpoint} is a {model_config.get('type')!r} checkpoint, not an actionness "
                          "(binary) one: give a checkpoint of binary_train.py")
     backbone = BackboneConfig.from_dict(model_config["backbone"])
     if backbone.modality != args.modality:
-        raise SystemExit(f"{args.checkpoint} is a {backbone.modality} model but --modality is {args.modality}")
+        raise InputError(f"{args.checkpoint} is a {backbone.modality} model but --modality is {args.modality}")
     rt = setup_runtime(args.device)
     model = build_model(model_config)
     model.load_state_dict(ckpt["state_dict"])
     model.to(rt.device).eval()
     plist = read_proposal_list(args.proposal_list)
     if plist.normalized:
-        raise SystemExit(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
+        raise InputError(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
     dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length,
                                    checkpoint_data_spec(ckpt, backbone), args.frame_interval, args.num_crops,
                                    args.chunk)

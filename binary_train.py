@@ -29,14 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import BinaryTrainDataset, data_spec  # noqa: E402
-from ops.engine import (ConfigMismatchError, Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
+from ops.engine import (Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
                         seed_everything, train_config_from_args)
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
@@ -76,7 +75,7 @@ def binary_loss(model, batch, device):
 def make_dataset(list_path: Path, args, sampling: SamplingConfig, backbone: dict, flip: bool) -> BinaryTrainDataset:
     plist = read_proposal_list(list_path)
     if plist.normalized:
-        raise SystemExit(f"{list_path} is a normalized list: run gen_proposal_list.py (or "
+        raise InputError(f"{list_path} is a normalized list: run gen_proposal_list.py (or "
                          "gen_sliding_window_proposals.py --frame_path) to get frame indices first")
     cfg = BackboneConfig.from_dict(backbone)
     return BinaryTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
@@ -102,10 +101,7 @@ def main(args: argparse.Namespace) -> int:
              "epoch_multiplier": args.epoch_multiplier, "sampling": sampling.__dict__, "input_spec": train_set.spec,
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list)}
     trainer = Trainer(model, binary_loss, cfg, args.output, model.config(), extra)
-    try:
-        trainer.resume_default(args.resume, args.restart)
-    except ConfigMismatchError as e:
-        raise SystemExit(f"error: {e}") from None
+    trainer.resume_default(args.resume, args.restart)    # ConfigMismatchError: one line (ops.errors.run_main)
     logger.info("%d training videos, %s, %s backbone, %d epochs", len(train_set.videos), args.modality,
                 args.arch, cfg.epochs)
     trainer.fit(train_set, val_set)

@@ -58,7 +58,7 @@ from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import checkpoint_data_spec  # noqa: E402
 from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
 from ops.engine import add_num_crops_arg, load_checkpoint  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.flow import FLOW_ALGORITHMS  # noqa: E402
 from ops.frames import META_NAME, count_frames, read_meta  # noqa: E402
 from ops.io import atomic_open, atomic_write_json  # noqa: E402
@@ -66,11 +66,11 @@ from ops.log import setup_logging  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
 from ops.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights  # noqa: E402
-from ops.results import ResultFileError, read_results  # noqa: E402
+from ops.results import read_results  # noqa: E402
 from ops.temporal import frames_to_seconds  # noqa: E402
 from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
 from ops.transforms import check_num_crops  # noqa: E402
-from ops.video import VideoError, probe_video  # noqa: E402
+from ops.video import probe_video  # noqa: E402
 
 logger = logging.getLogger("detect")
 MODALITIES = ("RGB", "Flow")
@@ -151,21 +151,15 @@ class Setup:
 def _check_checkpoint(path: Path, kind: str, modality: str, num_crops: int) -> dict:
     """The checkpoint's model config and extra; exits naming the file when it does not fit (its type, its
     modality, or mirrored crops for a model trained without flips)."""
-    try:
-        ckpt = load_checkpoint(path)
-    except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"error: {e}") from None
+    ckpt = load_checkpoint(path)
     cfg = ckpt["model_config"]
     if cfg.get("type") != kind:
-        raise SystemExit(f"error: {path} is a {cfg.get('type')!r} checkpoint; expected {kind!r} "
+        raise InputError(f"{path} is a {cfg.get('type')!r} checkpoint; expected {kind!r} "
                          f"({'ssn_train.py' if kind == 'ssn' else 'binary_train.py'})")
     if cfg["backbone"]["modality"] != modality:
-        raise SystemExit(f"error: {path} is a {cfg['backbone']['modality']} model, given as {modality}")
-    try:
-        check_num_crops(num_crops, checkpoint_data_spec(ckpt, BackboneConfig.from_dict(cfg["backbone"]))["flip"],
-                        str(path))
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise InputError(f"{path} is a {cfg['backbone']['modality']} model, given as {modality}")
+    flip = checkpoint_data_spec(ckpt, BackboneConfig.from_dict(cfg["backbone"]))["flip"]
+    check_num_crops(num_crops, flip, str(path))
     return {"num_classes": cfg.get("num_classes"), "dataset": ckpt.get("extra", {}).get("dataset")}
 
 
@@ -177,7 +171,7 @@ def class_names(preset: dict, num_classes: int, source: Path | None) -> list[str
         names = preset.get("classes") or []
     if len(names) != num_classes:
         if names:
-            raise SystemExit(f"error: {len(names)} class names ({source or preset['name']}) for a model of "
+            raise InputError(f"{len(names)} class names ({source or preset['name']}) for a model of "
                              f"{num_classes} classes")
         logger.warning("preset %s names no classes; give --class_names ANNOTATIONS (using class_1 ..)",
                        preset["name"])
@@ -190,9 +184,9 @@ def check_setup(args) -> Setup:
     ssn = {m: p for m, p in zip(MODALITIES, (args.rgb_model, args.flow_model)) if p is not None}
     act = {m: p for m, p in zip(MODALITIES, (args.rgb_actionness, args.flow_actionness)) if p is not None}
     if not ssn:
-        raise SystemExit("error: give at least one SSN model (--rgb_model and/or --flow_model)")
+        raise InputError("give at least one SSN model (--rgb_model and/or --flow_model)")
     if args.proposals == "tag" and not act:
-        raise SystemExit("error: TAG proposals need an actionness model (--rgb_actionness and/or "
+        raise InputError("TAG proposals need an actionness model (--rgb_actionness and/or "
                          "--flow_actionness); or pass --proposals sliding")
     if args.proposals == "sliding" and act:
         logger.info("--proposals sliding: the actionness models are not used")
@@ -200,23 +194,23 @@ def check_setup(args) -> Setup:
     for flag, weights, models in (("--score_weights", args.score_weights, ssn),
                                   ("--actionness_weights", args.actionness_weights, act)):
         if weights is not None and len(weights) != len(models):
-            raise SystemExit(f"error: {flag} has {len(weights)} weights for {len(models)} model(s) "
+            raise InputError(f"{flag} has {len(weights)} weights for {len(models)} model(s) "
                              f"({', '.join(models)})")
     fusion = fusion_weights(args, ssn)
     infos = [_check_checkpoint(p, "ssn", m, args.num_crops) for m, p in ssn.items()]
     infos += [_check_checkpoint(p, "binary", m, args.num_crops) for m, p in act.items()]
     num_classes = {i["num_classes"] for i in infos if i["num_classes"] is not None}
     if len(num_classes) != 1:
-        raise SystemExit(f"error: the SSN models have different numbers of classes {sorted(num_classes)}")
+        raise InputError(f"the SSN models have different numbers of classes {sorted(num_classes)}")
     stored = sorted({i["dataset"] for i in infos if i["dataset"]})
     if args.dataset is None and len(stored) != 1:
-        raise SystemExit(f"error: the checkpoints name the datasets {stored}; give --dataset PRESET")
+        raise InputError(f"the checkpoints name the datasets {stored}; give --dataset PRESET")
     dataset = args.dataset or stored[0]
     try:
         preset = load_preset(dataset)
     except ValueError as e:
         where = "--dataset" if args.dataset else "the checkpoints; give --dataset PRESET_JSON"
-        raise SystemExit(f"error: {e} (preset {dataset!r} from {where})") from None
+        raise InputError(f"{e} (preset {dataset!r} from {where})") from None
     return Setup(ssn, act, preset, dataset, class_names(preset, num_classes.pop(), args.class_names), fusion)
 
 
@@ -224,7 +218,7 @@ def fusion_weights(args, ssn: dict[str, Path]) -> FusionWeights | None:
     """The SSN models' fusion weights: --fusion_weights FILE, --score_weights (one per model, checked by
     :func:`check_setup`), or RGB : Flow 1 : 1.5 for two models; None (equal) otherwise."""
     if args.fusion_weights and args.score_weights:
-        raise SystemExit("error: give --fusion_weights FILE or --score_weights, not both")
+        raise InputError("give --fusion_weights FILE or --score_weights, not both")
     try:
         if args.fusion_weights:
             return read_fusion_weights(args.fusion_weights, len(ssn))
@@ -232,7 +226,7 @@ def fusion_weights(args, ssn: dict[str, Path]) -> FusionWeights | None:
             return FusionWeights.make(args.score_weights)
     except FusionWeightsError as e:
         flag = "--fusion_weights" if args.fusion_weights else "--score_weights"
-        raise SystemExit(f"error: {flag} {e} (models: {', '.join(ssn)})") from None
+        raise InputError(f"{flag} {e} (models: {', '.join(ssn)})") from None
     return FusionWeights.make(DEFAULT_FUSION_WEIGHTS) if len(ssn) == 2 else None
 
 
@@ -258,7 +252,7 @@ def run_stage(module, argv: list, outputs: list[Path], inputs: list[Path], work:
     logger.info("running %s.py %s", module.__name__, " ".join(argv))
     rc = module.main(module.get_args_parser().parse_args(argv + ["-v"] * verbose))
     if rc:
-        raise SystemExit(f"error: {module.__name__}.py failed (exit status {rc}); see the messages above")
+        raise InputError(f"{module.__name__}.py failed (exit status {rc}); see the messages above")
     atomic_write_json(stamp_path, stamp)
 
 
@@ -267,20 +261,14 @@ def run_stage(module, argv: list, outputs: list[Path], inputs: list[Path], work:
 
 def collect(sources: list[str]) -> list[Path]:
     """Video paths from the positional arguments; exits naming the first unreadable or clashing video."""
-    try:
-        videos = [v.resolve() for s in sources for v in extract_frames.collect_videos(s)]
-        extract_frames.check_unique_ids(videos)
-    except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"error: {e}") from None
+    videos = [v.resolve() for s in sources for v in extract_frames.collect_videos(s)]
+    extract_frames.check_unique_ids(videos)
     if not videos:
-        raise SystemExit(f"error: no video files in {sources}")
+        raise InputError(f"no video files in {sources}")
     for v in videos:
-        try:
-            info = probe_video(v)
-        except VideoError as e:
-            raise SystemExit(f"error: {e}") from None
+        info = probe_video(v)
         if info.fps <= 0 or info.num_frames <= 0:
-            raise SystemExit(f"error: {v}: no frame rate or no frames (unreadable video); re-encode it")
+            raise InputError(f"{v}: no frame rate or no frames (unreadable video); re-encode it")
     return videos
 
 
@@ -306,7 +294,7 @@ def extract(videos: list[Path], frames: Path, work: Path, flow: bool, args) -> d
     extract_frames.main(extract_frames.get_args_parser().parse_args(argv))
     failed = [str(v) for v in videos if not (frames / v.stem / META_NAME).is_file()]
     if failed:
-        raise SystemExit(f"error: could not extract the frames of {failed}; see the messages above")
+        raise InputError(f"could not extract the frames of {failed}; see the messages above")
     durations = {}
     for v in videos:
         counts = count_frames(frames / v.stem)
@@ -374,10 +362,7 @@ def detections(setup: Setup, result_files: list[Path], durations: dict[str, floa
                             nms_threshold=resolve(args.nms_threshold, ev["nms_threshold"]),
                             softmax_before_filter=resolve(args.softmax_before_filter, ev["softmax_before_filter"]),
                             regression=not args.no_regression)
-    try:
-        fused = fuse_results([read_results(r) for r in result_files], setup.fusion, [str(r) for r in result_files])
-    except (ValueError, ResultFileError, FusionWeightsError) as e:
-        raise SystemExit(f"error: {e}") from None
+    fused = fuse_results([read_results(r) for r in result_files], setup.fusion, [str(r) for r in result_files])
     dets = results_to_detections(fused, cfg).scaled(durations, "seconds", "detect")
     dets = dets.take(dets.score >= args.min_score)
     rank = {v: k for k, v in enumerate(order)}

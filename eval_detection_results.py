@@ -42,7 +42,7 @@ from ops.detection_eval import (GroundTruth, evaluate_detections, false_positive
                                 ground_truth_from_db, ground_truth_from_proposal_list)
 from ops.detections import (Detections, read_detection_file, write_activitynet_json,  # noqa: E402
                             write_thumos14_txt)
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
@@ -50,7 +50,7 @@ from ops.presets import load_preset, resolve  # noqa: E402
 from ops.proposal_list import read_proposal_list  # noqa: E402
 from ops.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights,  # noqa: E402
                         search_fusion_weights, write_fusion_weights)
-from ops.results import ResultFileError, read_class_scores, read_results  # noqa: E402
+from ops.results import read_class_scores, read_results  # noqa: E402
 
 logger = logging.getLogger("eval_detection_results")
 
@@ -113,7 +113,7 @@ def load_ground_truth(args, preset: dict) -> GroundTruth:
         return gt
     plist_path = args.proposal_list or preset.get("test_proposal_list")
     if not plist_path:
-        raise SystemExit("error: give --annotations PATH or --proposal_list PATH for the ground truth")
+        raise InputError("give --annotations PATH or --proposal_list PATH for the ground truth")
     gt = ground_truth_from_proposal_list(read_proposal_list(plist_path), preset["num_classes"])
     gt.classes, gt.class_ids = preset.get("classes"), preset.get("class_ids")
     return gt
@@ -128,26 +128,20 @@ def fusion_weights_from_args(args, num_sources: int) -> FusionWeights:
     """The fusion weights the flags ask for (equal when none), checked against the number of files."""
     per_output = (args.act_weights, args.comp_weights, args.reg_weights)
     if args.fusion_weights and _weights_given(args):
-        raise SystemExit("error: give --fusion_weights FILE or weights on the command line, not both")
-    try:
-        if args.fusion_weights:
-            return read_fusion_weights(args.fusion_weights, num_sources)
-        base = args.score_weights or [1.0] * num_sources
-        weights = FusionWeights.make(*[base if w is None else w for w in per_output])
-    except FusionWeightsError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise InputError("give --fusion_weights FILE or weights on the command line, not both")
+    if args.fusion_weights:
+        return read_fusion_weights(args.fusion_weights, num_sources)
+    base = args.score_weights or [1.0] * num_sources
+    weights = FusionWeights.make(*[base if w is None else w for w in per_output])
     if weights.num_sources != num_sources:
-        raise SystemExit(f"error: {weights.num_sources} fusion weights for {num_sources} result files")
+        raise InputError(f"{weights.num_sources} fusion weights for {num_sources} result files")
     return weights
 
 
 def results_detections(sources: list, names: list[str], weights: FusionWeights, cfg: PostprocessConfig,
                        cls, gt: GroundTruth) -> Detections:
     """Fuse, post-process and express in the ground truth's unit."""
-    try:
-        fused = fuse_results(sources, weights, names)
-    except (FusionWeightsError, ResultFileError) as e:
-        raise SystemExit(f"error: {e}") from None
+    fused = fuse_results(sources, weights, names)
     return in_ground_truth_unit(results_to_detections(fused, cfg, cls), gt, names[0])
 
 
@@ -156,7 +150,7 @@ def in_ground_truth_unit(dets: Detections, gt: GroundTruth, source: str) -> Dete
     if dets.unit == "fraction" and gt.unit == "seconds":
         dets = dets.scaled(gt.durations, gt.unit, source)
     if dets.unit != gt.unit:
-        raise SystemExit(f"error: detections are in {dets.unit} but the ground truth (proposal list) in "
+        raise InputError(f"detections are in {dets.unit} but the ground truth (proposal list) in "
                          f"{gt.unit}; evaluate detection files against --annotations")
     return dets
 
@@ -168,9 +162,9 @@ def search_weights(args, sources, names, cfg, cls, gt, protocol: str, ious, pres
         logger.warning("choosing fusion weights on %s, the preset's test subset: figures with them are optimistic; "
                        "choose them on the training or a held-out subset", subset)
     if args.fusion_weights or _weights_given(args):
-        raise SystemExit("error: --search_weights chooses the weights; do not give them as well")
+        raise InputError("--search_weights chooses the weights; do not give them as well")
     if len(sources) < 2:
-        raise SystemExit("error: --search_weights needs at least two result files")
+        raise InputError("--search_weights needs at least two result files")
 
     def score(w: FusionWeights) -> float:
         return evaluate_detections(results_detections(sources, names, w, cfg, cls, gt), gt, protocol, ious).average_map
@@ -178,7 +172,7 @@ def search_weights(args, sources, names, cfg, cls, gt, protocol: str, ious, pres
     try:
         best, value, evaluations = search_fusion_weights(score, len(sources), args.search_step)
     except FusionWeightsError as e:
-        raise SystemExit(f"error: --search_step: {e}") from None
+        raise InputError(f"--search_step: {e}") from None
     write_fusion_weights(args.search_weights, best, sources=names, criterion="average_mAP", value=value,
                          protocol=protocol, iou_thresholds=list(map(float, ious)), subset=subset,
                          step=args.search_step, evaluations=evaluations)
@@ -191,7 +185,7 @@ def load_detections(args, preset: dict, gt: GroundTruth, protocol: str, ious) ->
     """Detections (in the ground truth's unit) and the settings that produced them."""
     if args.detections:
         if args.results:
-            raise SystemExit("error: give SSN result files or --detections, not both")
+            raise InputError("give SSN result files or --detections, not both")
         dets = read_detection_file(args.detections, gt.classes or preset.get("classes"),
                                    gt.class_ids or preset.get("class_ids"))
         dets = in_ground_truth_unit(dets, gt, str(args.detections))
@@ -215,7 +209,7 @@ def load_detections(args, preset: dict, gt: GroundTruth, protocol: str, ious) ->
                     "fusion_weights": weights.as_dict(), "fusion_weights_file": args.fusion_weights,
                     "cls_scores": args.cls_scores, "postprocess": cfg.as_dict()}
     else:
-        raise SystemExit("error: give SSN result files or --detections FILE")
+        raise InputError("give SSN result files or --detections FILE")
     return dets, settings
 
 
@@ -248,7 +242,7 @@ def export(args, dets: Detections, gt: GroundTruth) -> None:
         logger.info("wrote %s", args.export_json)
     if args.export_thumos:
         if not gt.class_ids:
-            raise SystemExit("error: --export_thumos needs official class ids (THUMOS14 annotations or preset)")
+            raise InputError("--export_thumos needs official class ids (THUMOS14 annotations or preset)")
         write_thumos14_txt(args.export_thumos, dets, gt.class_ids)
         logger.info("wrote %s", args.export_thumos)
 

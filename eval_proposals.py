@@ -24,7 +24,7 @@ import logging  # noqa: E402
 from ops.annotations import load_annotations  # noqa: E402
 from ops.detection_eval import ground_truth_from_db, ground_truth_from_proposal_list  # noqa: E402
 from ops.detections import read_activitynet_json, read_proposal_csv  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -70,7 +70,7 @@ def load_inputs(args):
         num_classes = max([int(v.gt_labels.max()) for v in plist if v.num_gt] + [1])
         return proposals_from_list(plist), ground_truth_from_proposal_list(plist, num_classes)
     if not args.annotations:
-        raise SystemExit(f"error: {path} is a proposal file; give --annotations for its ground truth")
+        raise InputError(f"{path} is a proposal file; give --annotations for its ground truth")
     preset = load_preset(args.dataset) if args.dataset else None
     db = load_annotations(args.annotations, _default_subset(args, preset), classes=(preset or {}).get("classes"))
     gt = ground_truth_from_db(db)

@@ -33,7 +33,7 @@ from tqdm import tqdm  # noqa: E402
 from ops import tag  # noqa: E402
 from ops.actionness import load_actionness  # noqa: E402
 from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_eval import recall_report  # noqa: E402
@@ -76,11 +76,11 @@ def select_videos(db: AnnotationDB, all_videos: bool, available: dict) -> list[s
     videos = [v for v in db.video_ids if (all_videos or v in annotated) and v not in db.avoid]
     missing = [v for v in videos if v not in available]
     if missing:
-        raise SystemExit(f"{db.name}: {len(missing)} video(s) have no actionness, e.g. {missing[:5]}; "
+        raise InputError(f"{db.name}: {len(missing)} video(s) have no actionness, e.g. {missing[:5]}; "
                          "run binary_test.py on this subset (or check --subset)")
     no_duration = [v for v in videos if not np.isfinite(db.duration(v)) or db.duration(v) <= 0]
     if no_duration:
-        raise SystemExit(f"{db.name}: no valid duration for {len(no_duration)} video(s), e.g. {no_duration[:3]}; "
+        raise InputError(f"{db.name}: no valid duration for {len(no_duration)} video(s), e.g. {no_duration[:3]}; "
                          "give annotations with durations, or --video_dir to read them from the video files")
     return videos
 

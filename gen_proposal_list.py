@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ops.annotations import add_video_dir_arg, load_annotations  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.frames import add_preflight_args, preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     load_preset(args.dataset)  # validates the dataset name early; no setting here needs it yet
     if len(args.input) != len(args.output):
-        raise SystemExit(f"--input has {len(args.input)} lists but --output {len(args.output)}: give one output per input")
+        raise InputError(f"--input has {len(args.input)} lists but --output {len(args.output)}: give one output per input")
     durations = {}
     if args.annotations is not None:
         db = load_annotations(args.annotations, args.subset, video_dir=args.video_dir)
@@ -76,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
     for src, dst in zip(args.input, args.output):
         plist = read_proposal_list(src)
         if not plist.normalized:
-            raise SystemExit(f"{src} is already frame-based; gen_proposal_list needs a normalized list")
+            raise InputError(f"{src} is already frame-based; gen_proposal_list needs a normalized list")
         counts, problems = preflight([b.video_id for b in plist], args.frame_path, args.modality, durations,
                                      args.fps, args.count_tolerance)
         plans.append((src, dst, plist, counts))

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from ops.annotations import load_annotations  # noqa: E402
 from ops.detections import read_activitynet_json  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
 from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
@@ -61,7 +61,7 @@ def choose_videos(requested: list[str] | None, candidates: list[str], num: int, 
     known = set(candidates)
     unknown = [v for v in requested if v not in known]
     if unknown:
-        raise SystemExit(f"error: video(s) {unknown} are not in {source}")
+        raise InputError(f"video(s) {unknown} are not in {source}")
     return list(requested)
 
 
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
                               classes=preset.get("classes"))
     classes = db.classes if db is not None else preset.get("classes")
     if not classes:
-        raise SystemExit(f"error: preset {preset['name']} names no classes; give --annotations for the class names")
+        raise InputError(f"preset {preset['name']} names no classes; give --annotations for the class names")
     dets = read_activitynet_json(args.detections, classes)
     in_file = list(dict.fromkeys(dets.video.tolist()))
     annotated = db.video_ids if db is not None else []

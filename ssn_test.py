@@ -58,7 +58,7 @@ from tqdm import tqdm  # noqa: E402
 from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.frames import META_NAME  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
@@ -261,10 +261,10 @@ def check_checkpoint(ckpt: dict, path: Path, modality: str) -> BackboneConfig:
     """The backbone of an SSN checkpoint; exits naming the file when it is another model or modality."""
     kind = ckpt["model_config"].get("type")
     if kind != "ssn":
-        raise SystemExit(f"{path} is a {kind!r} checkpoint, not an SSN one: give a checkpoint of ssn_train.py")
+        raise InputError(f"{path} is a {kind!r} checkpoint, not an SSN one: give a checkpoint of ssn_train.py")
     backbone = BackboneConfig.from_dict(ckpt["model_config"]["backbone"])
     if backbone.modality != modality:
-        raise SystemExit(f"{path} is a {backbone.modality} model but --modality is {modality}")
+        raise InputError(f"{path} is a {backbone.modality} model but --modality is {modality}")
     return backbone
 
 
@@ -278,16 +278,13 @@ def main(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     backbone = check_checkpoint(ckpt, args.checkpoint, args.modality)
     spec = checkpoint_data_spec(ckpt, backbone)
-    try:                                              # refused before any part is discarded as stale
-        check_num_crops(args.num_crops, spec["flip"], str(args.checkpoint))
-    except ValueError as e:
-        raise SystemExit(str(e)) from None
+    check_num_crops(args.num_crops, spec["flip"], str(args.checkpoint))   # before any part is discarded as stale
     model = build_model(ckpt["model_config"])
     model.load_state_dict(ckpt["state_dict"])
     model.to(rt.device).eval()
     plist = read_proposal_list(args.proposal_list)
     if plist.normalized:
-        raise SystemExit(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
+        raise InputError(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
     outputs = Outputs(args.output, args.save_raw)
     if rt.is_main:
         outputs.prepare(run_manifest(args, ckpt, spec, plist.videos), plist.videos)

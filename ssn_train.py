@@ -36,9 +36,9 @@ import torch  # noqa: E402
 
 from ops.backbones import BackboneConfig, load_pretrained  # noqa: E402
 from ops.dataset import SSNTrainDataset, data_spec  # noqa: E402
-from ops.engine import (ConfigMismatchError, Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
+from ops.engine import (Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
                         load_checkpoint, seed_everything, train_config_from_args)
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
@@ -113,7 +113,7 @@ def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_
                  reg_stats=None):
     plist = read_proposal_list(list_path)
     if plist.normalized:
-        raise SystemExit(f"{list_path} is a normalized list: convert it with gen_proposal_list.py first")
+        raise InputError(f"{list_path} is a normalized list: convert it with gen_proposal_list.py first")
     cfg = BackboneConfig.from_dict(backbone)
     return SSNTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
                            ProposalSampler(plist.videos, sampling), num_segments, args.epoch_multiplier, reg_stats)
@@ -143,10 +143,7 @@ def main(args: argparse.Namespace) -> int:
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list, args.init_from)}
     trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
                       args.output, model.config(), extra)
-    try:
-        trainer.resume_default(args.resume, args.restart)
-    except ConfigMismatchError as e:
-        raise SystemExit(f"error: {e}") from None
+    trainer.resume_default(args.resume, args.restart)    # ConfigMismatchError: one line (ops.errors.run_main)
     logger.info("%d training videos, %s, %s backbone, STPP %s, %d epochs", len(train_set.videos), args.modality,
                 args.arch, stpp, cfg.epochs)
     trainer.fit(train_set, val_set)

@@ -10,6 +10,7 @@ import pytest
 from ops.actionness import load_actionness
 from ops.annotations import load_annotations
 from ops.engine import load_checkpoint
+from ops.errors import InputError
 from ops.proposal_list import read_proposal_list
 from tests.conftest import run_script
 
@@ -87,7 +88,7 @@ def test_scoring_stages_refuse_the_other_stage_checkpoint(tmp_path):
         ckpt = tmp_path / other / "checkpoint_last.pth"
         args = script.get_args_parser().parse_args(["synthetic", "RGB", str(tmp_path / "missing_list.txt"),
                                                     str(ckpt), str(tmp_path / "out")])
-        with pytest.raises(SystemExit, match=re.escape(f"{ckpt} is a '{other}' checkpoint, not {wanted}")):
+        with pytest.raises(InputError, match=re.escape(f"{ckpt} is a '{other}' checkpoint, not {wanted}")):
             script.main(args)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary", "ssn"]            # nothing written
 

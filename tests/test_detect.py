@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ops.detections import read_activitynet_json
+from ops.errors import InputError
 from ops.presets import load_preset
 from ops.timeline import TimelineLayout
 from ops.video import probe_video
@@ -134,10 +135,10 @@ def test_detect_with_a_fusion_weights_file(detect_run, detect_models, tiny_datas
                                                             ev["softmax_before_filter"]))
     dets = read_activitynet_json(out / "detections.json", CLASSES)
     np.testing.assert_allclose(np.sort(dets.score), np.sort(expect.score), rtol=1e-12)
-    with pytest.raises(SystemExit, match="fw.json: weights for 2 result files, but 1 are given"):
+    with pytest.raises(InputError, match="fw.json: weights for 2 result files, but 1 are given"):
         detect(videos, tmp_path / "out1", "--rgb_model", detect_models["ssn"], "--proposals", "sliding",
                "--fusion_weights", tmp_path / "fw.json")
-    with pytest.raises(SystemExit, match="not both"):
+    with pytest.raises(InputError, match="not both"):
         detect(videos, tmp_path / "out1", *two_stream(detect_models), "--fusion_weights", tmp_path / "fw.json",
                "--score_weights", 1, 1)
     assert not (tmp_path / "out1").exists()
@@ -171,19 +172,19 @@ def test_detect_errors_name_the_problem(detect_models, tiny_dataset, tmp_path):
     broken = tmp_path / "broken_clip.mp4"
     broken.write_bytes(b"this is not a video" * 10)
     models = ["--rgb_model", detect_models["ssn"], "--rgb_actionness", detect_models["binary"]]
-    with pytest.raises(SystemExit, match="broken_clip.mp4"):
+    with pytest.raises(InputError, match="broken_clip.mp4"):
         detect([good, broken], tmp_path / "out", *models)
-    with pytest.raises(SystemExit, match="missing_clip.mp4"):
+    with pytest.raises(FileNotFoundError, match="missing_clip.mp4"):   # also one line (ops.errors.run_main)
         detect([tmp_path / "missing_clip.mp4"], tmp_path / "out", *models)
-    with pytest.raises(SystemExit, match="at least one SSN model"):
+    with pytest.raises(InputError, match="at least one SSN model"):
         detect([good], tmp_path / "out", "--rgb_actionness", detect_models["binary"])
-    with pytest.raises(SystemExit, match="actionness model.*--proposals sliding"):
+    with pytest.raises(InputError, match="actionness model.*--proposals sliding"):
         detect([good], tmp_path / "out", "--rgb_model", detect_models["ssn"])
-    with pytest.raises(SystemExit, match="checkpoint_last.pth is a 'binary' checkpoint; expected 'ssn'"):
+    with pytest.raises(InputError, match="checkpoint_last.pth is a 'binary' checkpoint; expected 'ssn'"):
         detect([good], tmp_path / "out", "--rgb_model", detect_models["binary"], "--proposals", "sliding")
-    with pytest.raises(SystemExit, match="is a RGB model, given as Flow"):
+    with pytest.raises(InputError, match="is a RGB model, given as Flow"):
         detect([good], tmp_path / "out", "--flow_model", detect_models["ssn"], "--proposals", "sliding")
-    with pytest.raises(SystemExit, match="--score_weights has 2 weights for 1 model"):
+    with pytest.raises(InputError, match="--score_weights has 2 weights for 1 model"):
         detect([good], tmp_path / "out", *models, "--score_weights", 1, 1.5)
     assert not (tmp_path / "out").exists()
 
@@ -209,7 +210,7 @@ def test_detect_passes_five_crops_and_refuses_mirrored_crops(detect_models, tiny
         direct[crops] = read_results(out)[str(work / "frames" / VIDEOS[1])]
     np.testing.assert_array_equal(got.act_scores, direct[5].act_scores)
     assert np.abs(got.act_scores - direct[1].act_scores).max() > 1e-6     # logits ~1e-2 after one epoch
-    with pytest.raises(SystemExit, match="ssn_RGB/checkpoint_last.pth was trained without flips.*--num_crops 1 or 5"):
+    with pytest.raises(InputError, match="ssn_RGB/checkpoint_last.pth was trained without flips.*--num_crops 1 or 5"):
         detect([video], tmp_path / "out10", "--rgb_model", detect_models["ssn"], "--proposals", "sliding",
                "--num_crops", 10)
     assert not (tmp_path / "out10").exists()

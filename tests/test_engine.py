@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from ops.engine import (BEST, LAST, ConfigMismatchError, TrainConfig, Trainer, data_extra, extraction_settings,
                         file_digest, load_checkpoint, lr_at, run_fingerprint, seed_everything)
+from ops.errors import InputError
 from ops.frames import make_meta, write_meta
 
 
@@ -278,10 +279,10 @@ def test_binary_train_rerun_with_other_settings_stops_with_one_line_error(tiny_d
     ckpt = load_checkpoint(out / LAST)
     assert ckpt["fingerprint"]["data.train_list"] == file_digest(sw) and ckpt["extra"]["paths"]["train_list"] == str(sw)
     assert ckpt["fingerprint"]["epoch_multiplier"] == 1 and ckpt["fingerprint"]["data.frames"] == [{"jpeg_quality": 95}]
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(InputError) as err:
         run_main(binary_train, *common, "--epochs", 1, "--lr", 0.02)
     msg = str(err.value)
-    assert msg.startswith(f"error: {out / LAST} was trained with other settings") and "\n" not in msg
+    assert msg.startswith(f"{out / LAST} was trained with other settings") and "\n" not in msg
     assert "lr: stored 0.01, current 0.02" in msg and "--restart" in msg
     assert run_main(binary_train, *common, "--epochs", 1, "--lr", 0.02, "--restart") == 0
     assert load_checkpoint(out / LAST)["train_config"]["lr"] == 0.02 and csv_rows(out) == [(1, 0.02)]

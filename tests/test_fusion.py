@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from ops.errors import InputError
 from ops.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights, search_fusion_weights,
                         simplex_grid, write_fusion_weights)
 from ops.results import ResultFileError, VideoResult
@@ -158,16 +159,16 @@ def test_cli_fusion_errors(tmp_path):
     common = ["--proposal_list", plist]
     fw = tmp_path / "fw.json"
     write_fusion_weights(fw, FusionWeights.uniform(2))
-    with pytest.raises(SystemExit, match="fw.json: weights for 2 result files, but 1 are given"):
+    with pytest.raises(InputError, match="fw.json: weights for 2 result files, but 1 are given"):
         _cli(rgb, *common, "--fusion_weights", fw)
-    with pytest.raises(SystemExit, match="not both"):
+    with pytest.raises(InputError, match="not both"):
         _cli(rgb, flow, *common, "--fusion_weights", fw, "--score_weights", "1", "2")
-    with pytest.raises(SystemExit, match="3 fusion weights for 2 result files"):
+    with pytest.raises(InputError, match="3 fusion weights for 2 result files"):
         _cli(rgb, flow, *common, "--score_weights", "1", "2", "3")
-    with pytest.raises(SystemExit, match="at least two result files"):
+    with pytest.raises(InputError, match="at least two result files"):
         _cli(rgb, *common, "--search_weights", tmp_path / "x.json")
-    with pytest.raises(SystemExit, match="do not give them as well"):
+    with pytest.raises(InputError, match="do not give them as well"):
         _cli(rgb, flow, *common, "--search_weights", tmp_path / "x.json", "--act_weights", "1", "0")
-    with pytest.raises(SystemExit, match="must divide 1"):
+    with pytest.raises(InputError, match="must divide 1"):
         _cli(rgb, flow, *common, "--search_weights", tmp_path / "x.json", "--search_step", "0.3")
     assert not (tmp_path / "x.json").exists()

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import gen_proposal_list
+from ops.errors import InputError
 from ops.frames import make_meta, write_meta
 from ops.proposal_list import ProposalList, make_video_proposals, read_proposal_list, write_proposal_list
 
@@ -77,5 +78,5 @@ def test_bad_arguments(setup):
     tmp, frames, src, _ = setup
     with pytest.raises(ValueError, match="unknown dataset preset"):
         run(["nope", frames, "--input", src, "--output", tmp / "o.txt"])
-    with pytest.raises(SystemExit, match="one output per input"):
+    with pytest.raises(InputError, match="one output per input"):
         run(["synthetic", frames, "--input", src, src, "--output", tmp / "o.txt"])

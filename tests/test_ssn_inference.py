@@ -9,6 +9,7 @@ import torch
 from ops.backbones import BackboneConfig
 from ops.dataset import data_spec, segment_positions
 from ops.engine import TrainConfig, save_checkpoint
+from ops.errors import InputError
 from ops.models import build_model
 from ops.proposal_list import read_proposal_list, write_proposal_list
 from ops.results import (ResultFileError, load_raw_outputs, load_video_result, read_results, save_raw_outputs,
@@ -282,7 +283,7 @@ def test_ssn_test_resumes_from_the_parts_of_a_killed_run(scoring, monkeypatch, t
     kept = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.npz")}
     assert sorted(kept) == [f"{v}.npz" for v in scoring["ids"][:2]] and (parts / "manifest.json").is_file()
     # 10 mirrored crops are refused for this no-flip model before any part is judged stale
-    with pytest.raises(SystemExit, match="a.pth was trained without flips.*--num_crops 1 or 5"):
+    with pytest.raises(InputError, match="a.pth was trained without flips.*--num_crops 1 or 5"):
         run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out, "--num_crops", 10)
     assert run_ssn_test(monkeypatch, scoring["list"], scoring["a"], out, kill_after=1) == scoring["ids"][2:3]
     assert {p.name: p.stat().st_mtime_ns for p in parts.glob("*.npz") if p.name in kept} == kept   # untouched

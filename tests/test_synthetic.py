@@ -8,7 +8,6 @@ import sys
 
 import cv2
 import numpy as np
-import pytest
 
 from ops import synthetic
 from ops.annotations import load_annotations

@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from ops import tag  # noqa: E402
 from ops.actionness import Actionness, save_actionness  # noqa: E402
+from ops.errors import InputError
 from ops.proposal_list import read_proposal_list  # noqa: E402
 from tag_reference import nms_reference, smooth_reference, tag_proposals_reference  # noqa: E402
 
@@ -290,5 +291,5 @@ def test_script_end_to_end(tiny_dataset, tmp_path, capsys):
 def test_script_names_videos_without_actionness(tiny_dataset, tmp_path):
     _perfect_actionness(tiny_dataset, tmp_path / "rgb.npz", drop="video_test_0000002")
     args = _args(tmp_path / "rgb.npz", "--dataset", "synthetic", "--annotations", tiny_dataset / "annotations")
-    with pytest.raises(SystemExit, match="video_test_0000002"):
+    with pytest.raises(InputError, match="video_test_0000002"):
         gen_bottom_up_proposals.main(args)

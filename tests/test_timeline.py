@@ -7,6 +7,7 @@ import pytest
 
 from ops.annotations import load_annotations
 from ops.detections import Detections, write_activitynet_json
+from ops.errors import InputError
 from ops.timeline import (TimelineLayout, class_colors, draw_timeline, nice_ticks, render_timeline, time_to_x,
                           timeline_videos)
 
@@ -106,6 +107,6 @@ def test_plot_timeline_script(tiny_dataset, tmp_path):
     colour = class_colors(db.num_classes)[first.label - 1].tolist()
     assert img[top + lay.lane_h // 2, x].tolist() == colour                        # GT bar
     assert img[top + lay.lane_h + lay.lane_h - 4, x].tolist() == colour            # detection, score 1 = opaque
-    with pytest.raises(SystemExit, match="nosuch"):
+    with pytest.raises(InputError, match="nosuch"):
         plot_timeline.main(plot_timeline.get_args_parser().parse_args(
             ["synthetic", str(path), str(out), "--videos", "nosuch"]))
