@@ -28,14 +28,13 @@ from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ops.actionness import Actionness, save_actionness  # noqa: E402
-from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.models import build_model  # noqa: E402
+from ops.models import build_model, checkpoint_backbone  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
-from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.proposal_list import read_frame_based_list  # noqa: E402
 
 logger = logging.getLogger("binary_test")
 
@@ -66,20 +65,12 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     load_preset(args.dataset)
     ckpt = load_checkpoint(args.checkpoint)
-    model_config = ckpt["model_config"]
-    if model_config.get("type") != "binary":
-        raise InputError(f"{args.checkpoint} is a {model_config.get('type')!r} checkpoint, not an actionness "
-                         "(binary) one: give a checkpoint of binary_train.py")
-    backbone = BackboneConfig.from_dict(model_config["backbone"])
-    if backbone.modality != args.modality:
-        raise InputError(f"{args.checkpoint} is a {backbone.modality} model but --modality is {args.modality}")
+    backbone = checkpoint_backbone(ckpt, args.checkpoint, "binary", args.modality)
     rt = setup_runtime(args.device)
-    model = build_model(model_config)
+    model = build_model(ckpt["model_config"])
     model.load_state_dict(ckpt["state_dict"])
     model.to(rt.device).eval()
-    plist = read_proposal_list(args.proposal_list)
-    if plist.normalized:
-        raise InputError(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
+    plist = read_frame_based_list(args.proposal_list)
     dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length,
                                    checkpoint_data_spec(ckpt, backbone), args.frame_interval, args.num_crops,
                                    args.chunk)

@@ -35,11 +35,11 @@ from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import BinaryTrainDataset, data_spec  # noqa: E402
 from ops.engine import (Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
                         seed_everything, train_config_from_args)
-from ops.errors import InputError, run_main  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
-from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.proposal_list import read_frame_based_list  # noqa: E402
 from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
 
 logger = logging.getLogger("binary_train")
@@ -73,10 +73,7 @@ def binary_loss(model, batch, device):
 
 
 def make_dataset(list_path: Path, args, sampling: SamplingConfig, backbone: dict, flip: bool) -> BinaryTrainDataset:
-    plist = read_proposal_list(list_path)
-    if plist.normalized:
-        raise InputError(f"{list_path} is a normalized list: run gen_proposal_list.py (or "
-                         "gen_sliding_window_proposals.py --frame_path) to get frame indices first")
+    plist = read_frame_based_list(list_path)
     cfg = BackboneConfig.from_dict(backbone)
     return BinaryTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
                               ProposalSampler(plist.videos, sampling), args.num_segments, args.epoch_multiplier)

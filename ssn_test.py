@@ -55,16 +55,15 @@ import torch.distributed as dist  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.frames import META_NAME  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.models import build_model  # noqa: E402
+from ops.models import build_model, checkpoint_backbone  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
-from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.proposal_list import read_frame_based_list  # noqa: E402
 from ops.results import (RawOutputs, VideoResult, load_video_result, save_raw_outputs,  # noqa: E402
                          save_video_result, write_results)
 from ops.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames  # noqa: E402
@@ -257,17 +256,6 @@ def wait_for_all(rt) -> None:
         dist.destroy_process_group(group)
 
 
-def check_checkpoint(ckpt: dict, path: Path, modality: str) -> BackboneConfig:
-    """The backbone of an SSN checkpoint; exits naming the file when it is another model or modality."""
-    kind = ckpt["model_config"].get("type")
-    if kind != "ssn":
-        raise InputError(f"{path} is a {kind!r} checkpoint, not an SSN one: give a checkpoint of ssn_train.py")
-    backbone = BackboneConfig.from_dict(ckpt["model_config"]["backbone"])
-    if backbone.modality != modality:
-        raise InputError(f"{path} is a {backbone.modality} model but --modality is {modality}")
-    return backbone
-
-
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     load_preset(args.dataset)
@@ -276,15 +264,13 @@ def main(args: argparse.Namespace) -> int:
     if not rt.is_main:
         setup_logging(-1)
     ckpt = load_checkpoint(args.checkpoint)
-    backbone = check_checkpoint(ckpt, args.checkpoint, args.modality)
+    backbone = checkpoint_backbone(ckpt, args.checkpoint, "ssn", args.modality)
     spec = checkpoint_data_spec(ckpt, backbone)
     check_num_crops(args.num_crops, spec["flip"], str(args.checkpoint))   # before any part is discarded as stale
     model = build_model(ckpt["model_config"])
     model.load_state_dict(ckpt["state_dict"])
     model.to(rt.device).eval()
-    plist = read_proposal_list(args.proposal_list)
-    if plist.normalized:
-        raise InputError(f"{args.proposal_list} is normalized; give the frame-based list (gen_proposal_list.py)")
+    plist = read_frame_based_list(args.proposal_list)
     outputs = Outputs(args.output, args.save_raw)
     if rt.is_main:
         outputs.prepare(run_manifest(args, ckpt, spec, plist.videos), plist.videos)

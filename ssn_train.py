@@ -38,11 +38,11 @@ from ops.backbones import BackboneConfig, load_pretrained  # noqa: E402
 from ops.dataset import SSNTrainDataset, data_spec  # noqa: E402
 from ops.engine import (Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
                         load_checkpoint, seed_everything, train_config_from_args)
-from ops.errors import InputError, run_main  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
 from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
-from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.proposal_list import read_frame_based_list  # noqa: E402
 from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
 from ops.ssn import SSN, ssn_losses  # noqa: E402
 
@@ -111,9 +111,7 @@ def init_weights(model: SSN, path: Path) -> None:
 
 def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_segments, args, flip: bool,
                  reg_stats=None):
-    plist = read_proposal_list(list_path)
-    if plist.normalized:
-        raise InputError(f"{list_path} is a normalized list: convert it with gen_proposal_list.py first")
+    plist = read_frame_based_list(list_path)
     cfg = BackboneConfig.from_dict(backbone)
     return SSNTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
                            ProposalSampler(plist.videos, sampling), num_segments, args.epoch_multiplier, reg_stats)

@@ -66,6 +66,23 @@ def build_model(config: dict, pretrained: bool = False) -> nn.Module:
     return MODEL_TYPES[kind](**config)
 
 
+# how a checkpoint of each model type is named in errors, and the script that trains it
+MODEL_NAMES = {"binary": ("an actionness (binary) one", "binary_train.py"), "ssn": ("an SSN one", "ssn_train.py")}
+
+
+def checkpoint_backbone(ckpt: dict, path, kind: str, modality: str) -> BackboneConfig:
+    """The backbone config of checkpoint ``ckpt`` (read from ``path``), which a scoring stage for models of
+    type ``kind`` and ``modality`` (the --modality flag) can use; InputError naming ``path`` otherwise."""
+    stored = ckpt["model_config"].get("type")
+    if stored != kind:
+        name, script = MODEL_NAMES[kind]
+        raise InputError(f"{path} is a {stored!r} checkpoint, not {name}: give a checkpoint of {script}")
+    backbone = BackboneConfig.from_dict(ckpt["model_config"]["backbone"])
+    if backbone.modality != modality:
+        raise InputError(f"{path} is a {backbone.modality} model but --modality is {modality}")
+    return backbone
+
+
 def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -> None:
     """Backbone flags shared by the training stages."""
     from ops.backbones import ARCHS, BN_MODES, GLOBAL_POOLS

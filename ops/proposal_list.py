@@ -235,6 +235,17 @@ def read_proposal_list(path: str | os.PathLike, normalized: bool | None = None) 
     return ProposalList(videos=videos, normalized=normalized, first_index=first_index)
 
 
+def read_frame_based_list(path: str | os.PathLike) -> ProposalList:
+    """:func:`read_proposal_list` for the stages that read frames (training and scoring): a normalized list
+    raises ProposalListError saying how to make the frame-based one."""
+    plist = read_proposal_list(path)
+    if plist.normalized:
+        raise ProposalListError(f"{path} is a normalized list (fractions of each video), but this stage reads "
+                                "frames: convert it with gen_proposal_list.py, or make sliding windows with "
+                                "gen_sliding_window_proposals.py --frame_path")
+    return plist
+
+
 # --------------------------------------------------------------------------- writing
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from ops.proposal_list import (ProposalList, ProposalListError, VideoProposals, format_proposal_list,
-                               label_proposals, make_video_proposals, read_proposal_list, to_frame_based,
-                               write_proposal_list)
+                               label_proposals, make_video_proposals, read_frame_based_list, read_proposal_list,
+                               to_frame_based, write_proposal_list)
 
 NORMALIZED = """# 1
 vid_a
@@ -181,3 +181,13 @@ def test_to_frame_based_floors_like_the_original():
     np.testing.assert_array_equal(f.gt_bounds, [[37, 150]])
     np.testing.assert_array_equal(f.bounds, [[29, 299]])
     assert f.video == "/frames/vid" and f.num_frames == 300 and f.labels[0] == 1
+
+
+def test_frame_reading_stages_refuse_a_normalized_list(tmp_path):
+    frames, norm = tmp_path / "frames.txt", tmp_path / "norm.txt"
+    frames.write_text(FRAME_BASED)
+    norm.write_text(NORMALIZED)
+    plist = read_frame_based_list(frames)
+    assert not plist.normalized and plist.videos[0].bounds.tolist() == [[30, 50], [70, 90]]
+    with pytest.raises(ProposalListError, match=f"{norm} is a normalized list .* gen_proposal_list.py"):
+        read_frame_based_list(norm)
