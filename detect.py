@@ -54,7 +54,6 @@ import gen_sliding_window_proposals  # noqa: E402
 import ssn_test  # noqa: E402
 from ops.annotations import (AnnotationDB, load_annotations,  # noqa: E402
                              to_activitynet_json)
-from ops.backbones import BackboneConfig  # noqa: E402
 from ops.dataset import checkpoint_data_spec  # noqa: E402
 from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
 from ops.engine import add_num_crops_arg, load_checkpoint  # noqa: E402
@@ -63,6 +62,7 @@ from ops.flow import FLOW_ALGORITHMS  # noqa: E402
 from ops.frames import META_NAME, count_frames, read_meta  # noqa: E402
 from ops.io import atomic_open, atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
+from ops.models import checkpoint_backbone  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
 from ops.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights  # noqa: E402
@@ -149,18 +149,13 @@ class Setup:
 
 
 def _check_checkpoint(path: Path, kind: str, modality: str, num_crops: int) -> dict:
-    """The checkpoint's model config and extra; exits naming the file when it does not fit (its type, its
-    modality, or mirrored crops for a model trained without flips)."""
+    """The checkpoint's number of classes and dataset; InputError naming the file when it does not fit (its
+    type, its modality, or mirrored crops for a model trained without flips)."""
     ckpt = load_checkpoint(path)
-    cfg = ckpt["model_config"]
-    if cfg.get("type") != kind:
-        raise InputError(f"{path} is a {cfg.get('type')!r} checkpoint; expected {kind!r} "
-                         f"({'ssn_train.py' if kind == 'ssn' else 'binary_train.py'})")
-    if cfg["backbone"]["modality"] != modality:
-        raise InputError(f"{path} is a {cfg['backbone']['modality']} model, given as {modality}")
-    flip = checkpoint_data_spec(ckpt, BackboneConfig.from_dict(cfg["backbone"]))["flip"]
-    check_num_crops(num_crops, flip, str(path))
-    return {"num_classes": cfg.get("num_classes"), "dataset": ckpt.get("extra", {}).get("dataset")}
+    flag = f"--{modality.lower()}_{'model' if kind == 'ssn' else 'actionness'}"
+    backbone = checkpoint_backbone(ckpt, path, kind, modality, flag)
+    check_num_crops(num_crops, checkpoint_data_spec(ckpt, backbone)["flip"], str(path))
+    return {"num_classes": ckpt["model_config"].get("num_classes"), "dataset": ckpt.get("extra", {}).get("dataset")}
 
 
 def class_names(preset: dict, num_classes: int, source: Path | None) -> list[str]:

@@ -371,7 +371,7 @@ def plan(videos: list[Path], out_root: Path, cfg: ExtractConfig, overwrite: bool
         if state != "new":
             result.replace.add(v.stem)
     if result.replace and not overwrite:
-        raise OutputConflict(_conflict_message(mismatched, foreign))
+        raise OutputConflict(f"{out_root}: {_conflict_message(mismatched, foreign)}")
     if result.replace:
         logger.warning("--overwrite: re-extracting %d folder(s) made with other settings or not by this script; "
                        "each is replaced once its new folder is complete", len(result.replace))
@@ -457,21 +457,12 @@ def _report(results: list[dict], skipped: int, seconds: float) -> int:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
-    try:
-        device = resolve_device(args.device)
-        cfg = _config(args, device)
-        videos = collect_videos(args.videos, args.ext, args.recursive)
-        check_unique_ids(videos)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 2
+    cfg = _config(args, resolve_device(args.device))
+    videos = collect_videos(args.videos, args.ext, args.recursive)
+    check_unique_ids(videos)
     out_root = Path(args.out_root)
     out_root.mkdir(parents=True, exist_ok=True)
-    try:
-        work = plan(videos, out_root, cfg, args.overwrite)
-    except OutputConflict as e:
-        logger.error("%s: %s", out_root, e)
-        return 2
+    work = plan(videos, out_root, cfg, args.overwrite)
     todo, workers, threads = schedule(work.todo, args.jobs)
     cfg = replace(cfg, threads=threads)
     logger.info("%d videos: %d to extract, %d already complete; %s; %d worker(s); config %s",

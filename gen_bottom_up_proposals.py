@@ -71,17 +71,14 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def select_videos(db: AnnotationDB, all_videos: bool, available: dict) -> list[str]:
-    """Videos to cover, in database order; exits naming videos without actionness or duration."""
+    """Videos to cover, in database order; InputError naming videos without actionness or duration."""
     annotated = set(db.instances["video"])
     videos = [v for v in db.video_ids if (all_videos or v in annotated) and v not in db.avoid]
     missing = [v for v in videos if v not in available]
     if missing:
         raise InputError(f"{db.name}: {len(missing)} video(s) have no actionness, e.g. {missing[:5]}; "
                          "run binary_test.py on this subset (or check --subset)")
-    no_duration = [v for v in videos if not np.isfinite(db.duration(v)) or db.duration(v) <= 0]
-    if no_duration:
-        raise InputError(f"{db.name}: no valid duration for {len(no_duration)} video(s), e.g. {no_duration[:3]}; "
-                         "give annotations with durations, or --video_dir to read them from the video files")
+    db.require_durations(videos)
     return videos
 
 

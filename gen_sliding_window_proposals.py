@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations, read_avoid_list  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.frames import add_preflight_args, preflight  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
@@ -68,12 +68,7 @@ def select_videos(db: AnnotationDB, all_videos: bool, avoid: frozenset[str]) -> 
     """Video ids to cover, in database order."""
     annotated = set(db.instances["video"]) | set(db.ambiguous["video"])
     videos = [v for v in db.video_ids if (all_videos or v in annotated) and v not in avoid]
-    missing = [v for v in videos if not db.duration(v) > 0]     # NaN (unknown) or <= 0
-    if missing:
-        raise InputError(f"{db.name}: no positive duration for {len(missing)} video(s), e.g. "
-                         f"{[(v, db.duration(v)) for v in missing[:3]]}; give annotations with durations "
-                         "(THUMOS14: a <subset>_durations.txt beside them; a custom CSV: a duration column, or --video_dir "
-                         "to read them from the videos), or leave those videos out (--avoid)")
+    db.require_durations(videos, leave_out="--avoid")
     return videos
 
 

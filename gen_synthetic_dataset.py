@@ -28,7 +28,7 @@ from joblib import Parallel, delayed  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ops import synthetic  # noqa: E402
-from ops.errors import run_main  # noqa: E402
+from ops.errors import InputError, run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 
 logger = logging.getLogger("gen_synthetic_dataset")
@@ -107,10 +107,9 @@ def main(args: argparse.Namespace) -> int:
     video_dir.mkdir(parents=True, exist_ok=True)
     problems = conflicts(args.out_dir, args.seed, args.preset)
     if problems and not args.overwrite:
-        logger.error("%s: cannot resume, its videos may not match the ground truth of seed %d, preset %s:\n  %s\n"
-                     "use another output folder, or pass --overwrite to delete its videos and annotations and "
-                     "generate anew", args.out_dir, args.seed, args.preset, "\n  ".join(problems))
-        return 2
+        raise InputError(f"{args.out_dir}: cannot resume, its videos may not match the ground truth of seed "
+                         f"{args.seed}, preset {args.preset}:\n  " + "\n  ".join(problems) + "\nuse another output "
+                         "folder, or pass --overwrite to delete its videos and annotations and generate anew")
     if problems:
         logger.warning("--overwrite: deleting the dataset in %s (%s)", args.out_dir, "; ".join(problems))
         clear(args.out_dir)

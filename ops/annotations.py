@@ -186,6 +186,18 @@ class AnnotationDB:
             raise KeyError(f"video {video!r} is not in {self.name}")
         return float(rows.iloc[0])
 
+    def require_durations(self, videos: list[str], leave_out: str | None = None) -> None:
+        """InputError naming ``videos`` whose duration is unknown (NaN) or not positive, and how to give one;
+        ``leave_out``: the calling stage's flag that leaves videos out, suggested as well."""
+        durations = self.videos.drop_duplicates("video").set_index("video")["duration"].reindex(videos)
+        bad = durations[~(durations > 0)]                                   # NaN compares False
+        if len(bad):
+            also = f", or leave those videos out ({leave_out})" if leave_out else ""
+            raise InputError(f"{self.name}: no positive duration for {len(bad)} video(s), e.g. "
+                             f"{list(bad.items())[:3]}; give annotations with durations (THUMOS14: a "
+                             "<subset>_durations.txt beside them; a custom CSV: a duration column, or --video_dir "
+                             f"to read them from the video files){also}")
+
     def ground_truth(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Map video id -> (bounds (G, 2) seconds, labels (G,) 1-based), for every video."""
         out = {v: (np.zeros((0, 2)), np.zeros(0, np.int64)) for v in self.videos["video"]}

@@ -70,16 +70,16 @@ def build_model(config: dict, pretrained: bool = False) -> nn.Module:
 MODEL_NAMES = {"binary": ("an actionness (binary) one", "binary_train.py"), "ssn": ("an SSN one", "ssn_train.py")}
 
 
-def checkpoint_backbone(ckpt: dict, path, kind: str, modality: str) -> BackboneConfig:
+def checkpoint_backbone(ckpt: dict, path, kind: str, modality: str, flag: str = "--modality") -> BackboneConfig:
     """The backbone config of checkpoint ``ckpt`` (read from ``path``), which a scoring stage for models of
-    type ``kind`` and ``modality`` (the --modality flag) can use; InputError naming ``path`` otherwise."""
+    type ``kind`` and ``modality`` (set by the stage's ``flag``) can use; InputError naming ``path`` otherwise."""
     stored = ckpt["model_config"].get("type")
     if stored != kind:
         name, script = MODEL_NAMES[kind]
         raise InputError(f"{path} is a {stored!r} checkpoint, not {name}: give a checkpoint of {script}")
     backbone = BackboneConfig.from_dict(ckpt["model_config"]["backbone"])
     if backbone.modality != modality:
-        raise InputError(f"{path} is a {backbone.modality} model but --modality is {modality}")
+        raise InputError(f"{path} is a {backbone.modality} model, given as {modality} ({flag})")
     return backbone
 
 

@@ -90,6 +90,11 @@ def test_scoring_stages_refuse_the_other_stage_checkpoint(tmp_path):
                                                     str(ckpt), str(tmp_path / "out")])
         with pytest.raises(InputError, match=re.escape(f"{ckpt} is a '{other}' checkpoint, not {wanted}")):
             script.main(args)
+        own = tmp_path / ("binary" if other == "ssn" else "ssn") / "checkpoint_last.pth"
+        args = script.get_args_parser().parse_args(["synthetic", "Flow", str(tmp_path / "missing_list.txt"),
+                                                    str(own), str(tmp_path / "out")])
+        with pytest.raises(InputError, match=re.escape(f"{own} is a RGB model, given as Flow (--modality)")):
+            script.main(args)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary", "ssn"]            # nothing written
 
 

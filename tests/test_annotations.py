@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from ops.annotations import (AnnotationDB, AnnotationError, load_activitynet, load_annotations, load_custom,
                              load_thumos14, read_avoid_list, read_class_list, read_durations, to_activitynet_json,
                              write_activitynet, write_thumos14)
+from ops.errors import InputError
 
 
 def thumos_paths(shared_data, subset):
@@ -116,27 +118,10 @@ def test_custom_csv(tmp_path):
     assert load_annotations(path, "test").video_ids == ["b"]
 
 
-def test_custom_csv_errors(tmp_path):
-    path = tmp_path / "mine.csv"
-    path.write_text("video,start,end,label\na,1,2,x\n")
-    with pytest.raises(AnnotationError, match="header must name"):
-        load_custom(path)
-    path.write_text("video,t_start,t_end,label\na,1,2,x\na,5,oops,x\n")
-    with pytest.raises(AnnotationError, match="mine.csv:3: non-numeric"):
-        load_custom(path)
-    path.write_text("video,t_start,t_end,label\na,5,2,x\n")
-    with pytest.raises(AnnotationError, match="mine.csv:2: t_start 5.0 is after"):
-        load_custom(path)
-
-
-def test_thumos_malformed_line(tmp_path):
-    folder = tmp_path / "temporal_annotations_test"
-    folder.mkdir()
-    (folder / "Jump_test.txt").write_text("video_1  1.0 2.0\nvideo_2 3.0\n")
-    with pytest.raises(AnnotationError, match="Jump_test.txt:2: expected"):
-        load_thumos14(folder, "test")
+def test_thumos_subset_without_files(tmp_path):
+    (tmp_path / "Jump_test.txt").write_text("video_1  1.0 2.0\n")
     with pytest.raises(AnnotationError, match="no '\\*_val.txt' annotation files"):
-        load_thumos14(folder, "validation")
+        load_thumos14(tmp_path, "validation")
 
 
 # --------------------------------------------------------------------------- bad input: clear errors naming the place
@@ -155,16 +140,6 @@ def test_custom_csv_bad_rows(tmp_path, row, message):
     path = tmp_path / "mine.csv"
     path.write_text("video,t_start,t_end,label\n" + row)
     with pytest.raises(AnnotationError, match=message):
-        load_custom(path)
-
-
-def test_custom_csv_bad_duration_and_line_numbers(tmp_path):
-    path = tmp_path / "mine.csv"
-    path.write_text("video,t_start,t_end,label,duration\na,1,2,x,10\n\nb,1,2,x,abc\n")   # line 3 is blank
-    with pytest.raises(AnnotationError, match="mine.csv:4: non-numeric duration 'abc'"):
-        load_custom(path)
-    path.write_text("video,t_start,t_end,label,duration\na,1,2,x,0\n")
-    with pytest.raises(AnnotationError, match="mine.csv:2: duration 0.0 must be a positive number"):
         load_custom(path)
 
 
@@ -219,36 +194,44 @@ def test_thumos_bad_times(tmp_path, line, message):
         load_thumos14(tmp_path, "test")
 
 
+def read_thumos_test(path):
+    """The THUMOS14 loader over the folder of ``path`` (a ``<Class>_test.txt`` file)."""
+    return load_thumos14(path.parent, "test")
+
+
+@pytest.mark.parametrize("name, text, reader, message", [
+    ("mine.csv", "video,start,end,label\na,1,2,x\n", load_custom, "header must name"),
+    ("mine.csv", "video,t_start,t_end,label\na,1,2,x\na,5,oops,x\n", load_custom, "mine.csv:3: non-numeric"),
+    ("mine.csv", "video,t_start,t_end,label\na,5,2,x\n", load_custom, "mine.csv:2: t_start 5.0 is after"),
+    ("mine.csv", "video,t_start,t_end,label,duration\na,1,2,x,10\n\nb,1,2,x,abc\n", load_custom,   # line 3: blank
+     "mine.csv:4: non-numeric duration 'abc'"),
+    ("mine.csv", "video,t_start,t_end,label,duration\na,1,2,x,0\n", load_custom,
+     "mine.csv:2: duration 0.0 must be a positive number"),
+    ("Jump_test.txt", "video_1  1.0 2.0\nvideo_2 3.0\n", read_thumos_test, "Jump_test.txt:2: expected"),
+    ("Jump_test.txt", b"\xff\xfe\x00video", read_thumos_test, "Jump_test.txt: not a UTF-8 text file"),
+    ("durations.txt", "a.mp4\n10.5\n\nb.mp4\n\nabc\n", read_durations,                        # blank lines 3, 5
+     "durations.txt:6: non-numeric duration 'abc'"),
+    ("durations.txt", "a.mp4\n0\n", read_durations, "durations.txt:2: duration 0.0 must be a positive"),
+    ("durations.txt", "a.mp4\n10.5 11\n", read_durations, "durations.txt:2: expected one duration"),
+    ("classes.txt", "7 Jump\n9 Jump\n", read_class_list, "classes.txt:2: class id or name of '9 Jump' is listed twice"),
+    ("classes.txt", "\n", read_class_list, "classes.txt: no classes"),
+    ("avoid.txt", "v1 Jump\nv2\nv3 Jump extra\n", read_avoid_list,
+     "avoid.txt:3: expected '<video id> \\[<ClassName>\\]'"),
+])
+def test_bad_annotation_files_name_the_file_and_line(tmp_path, name, text, reader, message):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(AnnotationError, match=message):
+        reader(path)
+
+
 def test_thumos_side_files(tmp_path):
     durations = tmp_path / "durations.txt"
-    durations.write_text("a.mp4\n10.5\n\nb.mp4\n\nabc\n")                       # blank lines 3 and 5
-    with pytest.raises(AnnotationError, match="durations.txt:6: non-numeric duration 'abc'"):
-        read_durations(durations)
-    durations.write_text("a.mp4\n0\n")
-    with pytest.raises(AnnotationError, match="durations.txt:2: duration 0.0 must be a positive"):
-        read_durations(durations)
-    durations.write_text("a.mp4\n10.5 11\n")
-    with pytest.raises(AnnotationError, match="durations.txt:2: expected one duration"):
-        read_durations(durations)
     durations.write_text("a.mp4\n10.5\n\n/data/b.avi\n 3 \n")
     assert read_durations(durations) == {"a": 10.5, "b": 3.0}
-    classes = tmp_path / "classes.txt"
-    classes.write_text("7 Jump\n9 Jump\n")
-    with pytest.raises(AnnotationError, match="classes.txt:2: class id or name of '9 Jump' is listed twice"):
-        read_class_list(classes)
-    classes.write_text("\n")
-    with pytest.raises(AnnotationError, match="classes.txt: no classes"):
-        read_class_list(classes)
     avoid = tmp_path / "avoid.txt"
-    avoid.write_text("v1 Jump\nv2\nv3 Jump extra\n")
-    with pytest.raises(AnnotationError, match="avoid.txt:3: expected '<video id> \\[<ClassName>\\]'"):
-        read_avoid_list(avoid)
     avoid.write_text("v1 Jump\n\nv2\n")
     assert read_avoid_list(avoid) == {"v1", "v2"}
-    binary = tmp_path / "Jump_test.txt"
-    binary.write_bytes(b"\xff\xfe\x00video")
-    with pytest.raises(AnnotationError, match="Jump_test.txt: not a UTF-8 text file"):
-        load_thumos14(tmp_path, "test")
 
 
 def test_instances_after_the_video_end_are_kept_with_a_warning(tmp_path, caplog):
@@ -327,6 +310,19 @@ def test_write_thumos14_refuses_what_the_layout_cannot_hold(tmp_path):
     with pytest.raises(AnnotationError, match="db: no duration for videos \\['x'\\]"):
         write_thumos14(unknown, tmp_path, "test")
     assert not any(tmp_path.iterdir())                                  # nothing half-written
+
+
+def test_require_durations_names_the_videos_without_one():
+    db = AnnotationDB.from_rows(["Jump"], [("a", "test", 10.0), ("b", "test", np.nan), ("c", "test", 0.0),
+                                           ("d", "test", 3.5)], [], name="db")
+    db.require_durations(["a", "d"])                                    # all positive: no error
+    with pytest.raises(InputError, match=re.escape("db: no positive duration for 2 video(s), e.g. "
+                                                   "[('b', nan), ('c', 0.0)]; give annotations")) as err:
+        db.require_durations(["a", "b", "c", "d"], leave_out="--avoid")
+    assert str(err.value).endswith("or leave those videos out (--avoid)")
+    with pytest.raises(InputError, match=r"video\(s\), e.g. \[\('b', nan\)\]") as err:
+        db.require_durations(["b"])
+    assert str(err.value).endswith("to read them from the video files)")  # no flag to suggest
 
 
 def test_write_activitynet_round_trip(tmp_path):

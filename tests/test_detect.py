@@ -180,9 +180,9 @@ def test_detect_errors_name_the_problem(detect_models, tiny_dataset, tmp_path):
         detect([good], tmp_path / "out", "--rgb_actionness", detect_models["binary"])
     with pytest.raises(InputError, match="actionness model.*--proposals sliding"):
         detect([good], tmp_path / "out", "--rgb_model", detect_models["ssn"])
-    with pytest.raises(InputError, match="checkpoint_last.pth is a 'binary' checkpoint; expected 'ssn'"):
+    with pytest.raises(InputError, match="checkpoint_last.pth is a 'binary' checkpoint, not an SSN one: give a checkpoint of ssn_train.py"):
         detect([good], tmp_path / "out", "--rgb_model", detect_models["binary"], "--proposals", "sliding")
-    with pytest.raises(InputError, match="is a RGB model, given as Flow"):
+    with pytest.raises(InputError, match=r"is a RGB model, given as Flow \(--flow_model\)"):
         detect([good], tmp_path / "out", "--flow_model", detect_models["ssn"], "--proposals", "sliding")
     with pytest.raises(InputError, match="--score_weights has 2 weights for 1 model"):
         detect([good], tmp_path / "out", *models, "--score_weights", 1, 1.5)

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import extract_frames  # noqa: E402
+from ops.errors import run_main  # noqa: E402
 from ops.flow import dequantise_flow  # noqa: E402
 from ops.io import settle_replaced_dir  # noqa: E402
 from ops.frames import (META_NAME, FrameCounts, check_frame_folder, count_frames, expected_counts,  # noqa: E402
@@ -42,7 +43,8 @@ def write_video(path: Path, num_frames: int, fourcc: str = "mp4v", seed: int = 0
 
 
 def run(*argv) -> int:
-    return extract_frames.main(extract_frames.get_args_parser().parse_args([str(a) for a in argv]))
+    """extract_frames.py's exit status for ``argv``; input errors go to stderr as the script reports them."""
+    return run_main(extract_frames.main, extract_frames.get_args_parser(), [str(a) for a in argv])
 
 
 @pytest.fixture

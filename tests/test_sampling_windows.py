@@ -105,7 +105,10 @@ def test_sliding_window_script_reads_missing_durations_from_video_dir(tmp_path):
     out = tmp_path / "sw.txt"
     res = run_script("gen_sliding_window_proposals.py", "synthetic", "validation", out, "--annotations", csv,
                      check=False)
-    assert res.returncode != 0 and "--video_dir" in res.stderr      # no duration: the error names the flag
+    # no duration: one line naming the video and the flags that help (ops.annotations.require_durations)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "no positive duration for 1 video(s), e.g. [('clip', nan)]" in res.stderr
+    assert "--video_dir" in res.stderr and "(--avoid)" in res.stderr and not out.exists()
     run_script("gen_sliding_window_proposals.py", "synthetic", "validation", out, "--annotations", csv,
                "--video_dir", videos, "--max_level", "2")
     # windows of 1 and 2 s over 3.5 s (hand-checked as in test_sliding_windows_hand_computed)

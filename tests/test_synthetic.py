@@ -11,6 +11,7 @@ import numpy as np
 
 from ops import synthetic
 from ops.annotations import load_annotations
+from ops.errors import run_main
 from tests.conftest import REPO
 
 
@@ -109,7 +110,7 @@ def test_generator_is_deterministic_and_resumes(tmp_path, tiny_dataset):
 
 def generate(out, *argv):
     import gen_synthetic_dataset as gen
-    return gen.main(gen.get_args_parser().parse_args([str(out), *map(str, argv)]))
+    return run_main(gen.main, gen.get_args_parser(), [str(out), *map(str, argv)])
 
 
 def test_rerun_with_another_seed_or_preset_is_refused(tmp_path, tiny_dataset, capfd):
