@@ -15,9 +15,9 @@ from ops.proposal_list import read_proposal_list, write_proposal_list
 from ops.results import (ResultFileError, load_raw_outputs, load_video_result, read_results, save_raw_outputs,
                          save_video_result)
 from ops.ssn import stage_layout
-from ops.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, prefix_sums, project_frames,
-                               raw_outputs, score_proposals, score_raw)
-from tests.conftest import run_script
+from ops.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, pool_proposals, prefix_sums,
+                               project_frames, raw_outputs, score_proposals, score_raw)
+from tests.conftest import REPO, run_script
 
 BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full",
             "dropout": 0.0}
@@ -128,6 +128,31 @@ def test_frame_ranges_are_never_empty():
     spans = np.array([[[0.0, 0.0], [4.5, 5.0], [9.0, 30.0], [-3.0, -1.0]]])
     i0, i1 = frame_ranges(spans, 2, 10)
     assert i0.tolist() == [[0, 2, 5, 0]] and i1.tolist() == [[1, 3, 10, 1]]
+
+
+@pytest.mark.parametrize("interval", [1, 3])
+def test_bench_reference_loops_agree_with_the_vectorised_pooling(interval):
+    """The per-proposal loops bench/bench_ssn_pooling.py times its ratios against compute the same scores
+    (else its ratios would compare different work): edges, one-frame proposals, both STPP settings."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_ssn_pooling", REPO / "bench" / "bench_ssn_pooling.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bounds = np.array([[0.0, 12.0], [88.0, 100.0], [40.0, 41.0], [3.5, 17.25], [50.0, 50.5], [0.0, 100.0]])
+    for stpp in ([1, 1, 1], [1, [1, 2], 1]):
+        torch.manual_seed(0)
+        heads = bench.heads_for(stpp, 16, 3)
+        y = project_frames(torch.randn(-(-100 // interval), 16), heads.weights)
+        stage, cells = part_layout(heads.stpp_matrix, heads.stpp_parts, heads.num_segments)
+        want = pool_proposals(y, bounds, 100, interval, heads.bias, stage, cells)
+        spans, scales = part_spans(bounds, 100, stage, cells)
+        i0, i1 = frame_ranges(spans, interval, len(y))
+        numpy_loop = bench.loop_pool(y, i0.tolist(), i1.tolist(), scales.tolist(), heads.bias)
+        original = bench.original_loop(torch.from_numpy(y), bounds.tolist(), 100, interval, heads.bias,
+                                       stage.tolist(), cells.tolist(), heads.sizes).numpy()
+        np.testing.assert_allclose(numpy_loop, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(original, want, rtol=1e-5, atol=1e-5)
+        assert np.abs(want - heads.bias).max() > 0.1                  # pooled something, not just the bias
 
 
 def test_no_proposals_and_one_frame_proposal():
