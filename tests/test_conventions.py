@@ -46,3 +46,31 @@ def test_no_bare_prints_in_ops():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, f"use logging in ops/: {offenders}"
+
+
+PYTHON_FILES = sorted([*SCRIPTS, *REPO.glob("ops/*.py"), *REPO.glob("bench/*.py"), *REPO.glob("tests/*.py")])
+
+
+def unused_imports(source: str) -> list[str]:
+    """Names a module imports but never reads (``__future__`` and ``__all__`` re-exports aside)."""
+    tree = ast.parse(source)
+    imported = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update({(a.asname or a.name).split(".")[0]: node.lineno for a in node.names})
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            imported.update({a.asname or a.name: node.lineno for a in node.names})
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    exported = {e.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets) for e in n.value.elts}
+    return [f"line {line}: {name}" for name, line in imported.items() if name not in read | exported]
+
+
+def test_unused_imports_helper_finds_them():
+    assert unused_imports("import os\nimport numpy as np\nfrom a import b, c\nprint(np, c)\n") == \
+        ["line 1: os", "line 3: b"]
+
+
+@pytest.mark.parametrize("path", PYTHON_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_unused_imports(path):
+    assert unused_imports(path.read_text()) == [], path.name
