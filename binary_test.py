@@ -28,11 +28,11 @@ from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ops.actionness import Actionness, save_actionness  # noqa: E402
-from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
+from ops.dataset import FrameSequenceDataset, checkpoint_input  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
 from ops.errors import run_main  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.models import build_model, checkpoint_backbone  # noqa: E402
+from ops.models import model_from_checkpoint  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_list import read_frame_based_list  # noqa: E402
 
@@ -65,15 +65,12 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     load_preset(args.dataset)
     ckpt = load_checkpoint(args.checkpoint)
-    backbone = checkpoint_backbone(ckpt, args.checkpoint, "binary", args.modality)
+    backbone, spec = checkpoint_input(ckpt, args.checkpoint, "binary", args.modality, args.num_crops)
     rt = setup_runtime(args.device)
-    model = build_model(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
-    model.to(rt.device).eval()
+    model = model_from_checkpoint(ckpt, rt.device)
     plist = read_frame_based_list(args.proposal_list)
-    dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length,
-                                   checkpoint_data_spec(ckpt, backbone), args.frame_interval, args.num_crops,
-                                   args.chunk)
+    dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length, spec, args.frame_interval,
+                                   args.num_crops, args.chunk)
     start = time.perf_counter()
     records = score_videos(model, dataset, rt.device, args.workers)
     save_actionness(args.output, records)

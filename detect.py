@@ -54,7 +54,7 @@ import gen_sliding_window_proposals  # noqa: E402
 import ssn_test  # noqa: E402
 from ops.annotations import (AnnotationDB, load_annotations,  # noqa: E402
                              to_activitynet_json)
-from ops.dataset import checkpoint_data_spec  # noqa: E402
+from ops.dataset import checkpoint_input  # noqa: E402
 from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
 from ops.engine import add_num_crops_arg, load_checkpoint  # noqa: E402
 from ops.errors import InputError, run_main  # noqa: E402
@@ -62,14 +62,12 @@ from ops.flow import FLOW_ALGORITHMS  # noqa: E402
 from ops.frames import META_NAME, count_frames, read_meta  # noqa: E402
 from ops.io import atomic_open, atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.models import checkpoint_backbone  # noqa: E402
 from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
 from ops.presets import load_preset, resolve  # noqa: E402
 from ops.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights  # noqa: E402
 from ops.results import read_results  # noqa: E402
 from ops.temporal import frames_to_seconds  # noqa: E402
 from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
-from ops.transforms import check_num_crops  # noqa: E402
 from ops.video import probe_video  # noqa: E402
 
 logger = logging.getLogger("detect")
@@ -153,8 +151,7 @@ def _check_checkpoint(path: Path, kind: str, modality: str, num_crops: int) -> d
     type, its modality, or mirrored crops for a model trained without flips)."""
     ckpt = load_checkpoint(path)
     flag = f"--{modality.lower()}_{'model' if kind == 'ssn' else 'actionness'}"
-    backbone = checkpoint_backbone(ckpt, path, kind, modality, flag)
-    check_num_crops(num_crops, checkpoint_data_spec(ckpt, backbone)["flip"], str(path))
+    checkpoint_input(ckpt, path, kind, modality, num_crops, flag)
     return {"num_classes": ckpt["model_config"].get("num_classes"), "dataset": ckpt.get("extra", {}).get("dataset")}
 
 

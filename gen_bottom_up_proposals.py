@@ -69,24 +69,25 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-def select_videos(db: AnnotationDB, all_videos: bool, available: dict) -> list[str]:
-    """Videos to cover, in database order; InputError naming videos without actionness or duration."""
+def select_videos(db: AnnotationDB, all_videos: bool, available: dict) -> dict[str, float]:
+    """Videos to cover, in database order, and their durations (s); InputError naming videos without
+    actionness or duration."""
     annotated = set(db.instances["video"])
     videos = [v for v in db.video_ids if (all_videos or v in annotated) and v not in db.avoid]
     missing = [v for v in videos if v not in available]
     if missing:
         raise InputError(f"{db.name}: {len(missing)} video(s) have no actionness, e.g. {missing[:5]}; "
                          "run binary_test.py on this subset (or check --subset)")
-    db.require_durations(videos)
-    return videos
+    return db.require_durations(videos)
 
 
-def build_list(db: AnnotationDB, videos: list[str], actionness: dict, args) -> ProposalList:
-    """Run TAG on every video and label the proposals; a normalized list in ``videos`` order."""
+def build_list(db: AnnotationDB, durations: dict[str, float], actionness: dict, args) -> ProposalList:
+    """Run TAG on every video of ``durations`` (id -> seconds) and label the proposals; a normalized list in
+    that order."""
     gt = db.ground_truth()
     blocks = []
-    for vid in tqdm(videos, desc="TAG", unit="video", disable=len(videos) < 50):
-        rec, duration = actionness[vid], db.duration(vid)
+    for vid, duration in tqdm(durations.items(), desc="TAG", unit="video", disable=len(durations) < 50):
+        rec = actionness[vid]
         bounds, scores = tag.tag_proposals(rec.scores, args.smooth, args.thresholds, args.tolerances, args.nms)
         frac, _ = tag.boxes_to_fractions(bounds, scores, rec.frame_interval, rec.num_frames, duration,
                                          args.min_length_seconds)
@@ -101,18 +102,14 @@ def main(args: argparse.Namespace) -> int:
     subset = args.subset or preset["test_subset"]
     db = load_annotations(args.annotations, subset, video_dir=args.video_dir)
     names = [str(p) for p in args.actionness]
-    try:
-        fused = tag.fuse_actionness([load_actionness(p) for p in args.actionness], args.score_weights, names)
-    except ValueError as e:
-        logger.error("%s", e)
-        return 2
+    fused = tag.fuse_actionness([load_actionness(p) for p in args.actionness], args.score_weights, names)
     if args.frame_path is not None:
         logger.info("--frame_path is not needed: the list is normalized (gen_proposal_list.py makes frame lists)")
-    videos = select_videos(db, args.all_videos, fused)
+    durations = select_videos(db, args.all_videos, fused)
     extra = len(set(fused) - set(db.video_ids))
     if extra:
         logger.info("%d video(s) of the actionness are not in %s; ignored", extra, db.name)
-    plist = build_list(db, videos, fused, args)
+    plist = build_list(db, durations, fused, args)
     if args.write_proposals is not None:
         write_proposal_list(args.write_proposals, plist)
         logger.info("%s: %d videos written", args.write_proposals, len(plist))

@@ -64,20 +64,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-def select_videos(db: AnnotationDB, all_videos: bool, avoid: frozenset[str]) -> list[str]:
-    """Video ids to cover, in database order."""
+def select_videos(db: AnnotationDB, all_videos: bool, avoid: frozenset[str]) -> dict[str, float]:
+    """Video ids to cover, in database order, and their durations (s)."""
     annotated = set(db.instances["video"]) | set(db.ambiguous["video"])
     videos = [v for v in db.video_ids if (all_videos or v in annotated) and v not in avoid]
-    db.require_durations(videos, leave_out="--avoid")
-    return videos
+    return db.require_durations(videos, leave_out="--avoid")
 
 
-def build_list(db: AnnotationDB, videos: list[str], args) -> ProposalList:
-    """Normalized, labelled sliding-window list of ``videos``."""
+def build_list(db: AnnotationDB, durations: dict[str, float], args) -> ProposalList:
+    """Normalized, labelled sliding-window list of the videos of ``durations`` (id -> seconds)."""
     gt = db.ground_truth()
     blocks = []
-    for vid in videos:
-        duration = db.duration(vid)
+    for vid, duration in durations.items():
         windows = sliding_windows(duration, args.time_step, args.max_level, args.overlap, args.min_seconds)
         bounds, labels = gt[vid]
         blocks.append(make_video_proposals(vid, 1, seconds_to_fraction(bounds, duration), labels,
@@ -90,11 +88,10 @@ def main(args: argparse.Namespace) -> int:
     preset = load_preset(args.dataset)
     db = load_annotations(args.annotations, args.subset, video_dir=args.video_dir)
     avoid = db.avoid | (read_avoid_list(args.avoid) if args.avoid else frozenset())
-    videos = select_videos(db, args.all_videos, avoid)
-    plist = build_list(db, videos, args)
+    durations = select_videos(db, args.all_videos, avoid)
+    plist = build_list(db, durations, args)
     if args.frame_path is not None:
-        durations = dict(zip(db.videos["video"], db.videos["duration"]))
-        counts, problems = preflight(videos, args.frame_path, args.modality, durations, args.fps,
+        counts, problems = preflight(list(durations), args.frame_path, args.modality, durations, args.fps,
                                      args.count_tolerance)
         for p in problems:
             logger.warning("pre-flight: %s: %s", p.video, p.reason)

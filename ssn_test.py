@@ -55,19 +55,19 @@ import torch.distributed as dist  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from ops.dataset import FrameSequenceDataset, checkpoint_data_spec  # noqa: E402
+from ops.dataset import FrameSequenceDataset, checkpoint_input  # noqa: E402
 from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
 from ops.errors import run_main  # noqa: E402
 from ops.frames import META_NAME  # noqa: E402
 from ops.io import atomic_write_json  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.models import build_model, checkpoint_backbone  # noqa: E402
+from ops.models import model_from_checkpoint  # noqa: E402
 from ops.presets import load_preset  # noqa: E402
 from ops.proposal_list import read_frame_based_list  # noqa: E402
 from ops.results import (RawOutputs, VideoResult, load_video_result, save_raw_outputs,  # noqa: E402
                          save_video_result, write_results)
 from ops.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames  # noqa: E402
-from ops.transforms import check_num_crops  # noqa: E402
+from ops.temporal import frames_to_fraction  # noqa: E402
 
 logger = logging.getLogger("ssn_test")
 MANIFEST_NAME = "manifest.json"
@@ -102,7 +102,7 @@ class Scorer:
 
 def relative_bounds(block) -> np.ndarray:
     """(N, 2) float64: the block's proposals as fractions of its video (a result's ``rel_props``)."""
-    return block.bounds / float(block.num_frames)
+    return frames_to_fraction(block.bounds, block.num_frames)
 
 
 def checkpoint_digest(ckpt: dict, spec: dict) -> str:
@@ -264,12 +264,9 @@ def main(args: argparse.Namespace) -> int:
     if not rt.is_main:
         setup_logging(-1)
     ckpt = load_checkpoint(args.checkpoint)
-    backbone = checkpoint_backbone(ckpt, args.checkpoint, "ssn", args.modality)
-    spec = checkpoint_data_spec(ckpt, backbone)
-    check_num_crops(args.num_crops, spec["flip"], str(args.checkpoint))   # before any part is discarded as stale
-    model = build_model(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
-    model.to(rt.device).eval()
+    # checked before any part is discarded as stale
+    backbone, spec = checkpoint_input(ckpt, args.checkpoint, "ssn", args.modality, args.num_crops)
+    model = model_from_checkpoint(ckpt, rt.device)
     plist = read_frame_based_list(args.proposal_list)
     outputs = Outputs(args.output, args.save_raw)
     if rt.is_main:

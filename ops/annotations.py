@@ -186,9 +186,10 @@ class AnnotationDB:
             raise KeyError(f"video {video!r} is not in {self.name}")
         return float(rows.iloc[0])
 
-    def require_durations(self, videos: list[str], leave_out: str | None = None) -> None:
-        """InputError naming ``videos`` whose duration is unknown (NaN) or not positive, and how to give one;
-        ``leave_out``: the calling stage's flag that leaves videos out, suggested as well."""
+    def require_durations(self, videos: list[str], leave_out: str | None = None) -> dict[str, float]:
+        """Durations (s) of ``videos``, in their order; InputError naming those whose duration is unknown (NaN)
+        or not positive, and how to give one (``leave_out``: the calling stage's flag that leaves videos out,
+        suggested as well).  One lookup for all videos, not :meth:`duration` per video."""
         durations = self.videos.drop_duplicates("video").set_index("video")["duration"].reindex(videos)
         bad = durations[~(durations > 0)]                                   # NaN compares False
         if len(bad):
@@ -197,6 +198,7 @@ class AnnotationDB:
                              f"{list(bad.items())[:3]}; give annotations with durations (THUMOS14: a "
                              "<subset>_durations.txt beside them; a custom CSV: a duration column, or --video_dir "
                              f"to read them from the video files){also}")
+        return {v: float(d) for v, d in durations.items()}
 
     def ground_truth(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Map video id -> (bounds (G, 2) seconds, labels (G,) 1-based), for every video."""
@@ -274,11 +276,12 @@ def _read_thumos_file(path: Path) -> list[tuple[str, float, float]]:
     return rows
 
 
-def _thumos_subset(subset: str) -> str:
-    """THUMOS14's subset name (``validation``/``test``) of ``subset`` or one of its aliases."""
+def _thumos_subset(subset: str, where: str | os.PathLike) -> str:
+    """THUMOS14's subset name (``validation``/``test``) of ``subset`` or one of its aliases; ``where``: the
+    annotations, named in the error."""
     name = {"val": "validation", "testing": "test"}.get(subset, subset)
     if name not in THUMOS_SUBSET_SUFFIX:
-        raise AnnotationError(f"THUMOS14 subset must be 'validation' or 'test', got {subset!r}")
+        raise AnnotationError(f"{where}: THUMOS14 subset must be 'validation' or 'test', got {subset!r}")
     return name
 
 
@@ -300,7 +303,7 @@ def load_thumos14(annotation_dir: str | os.PathLike, subset: str, class_list: st
     kept, with a warning.
     """
     annotation_dir = Path(annotation_dir)
-    subset = _thumos_subset(subset)
+    subset = _thumos_subset(subset, annotation_dir)
     suffix = THUMOS_SUBSET_SUFFIX[subset]
     files = {p.name[: -len(f"_{suffix}.txt")]: p for p in sorted(annotation_dir.glob(f"*_{suffix}.txt"))}
     if not files:
@@ -358,7 +361,7 @@ def write_thumos14(db: AnnotationDB, out_dir: str | os.PathLike, subset: str, *,
     Every video of the subset needs a known duration.
     """
     out_dir = Path(out_dir)
-    subset = _thumos_subset(subset)
+    subset = _thumos_subset(subset, out_dir)
     sub = db.select(subset)
     _check_thumos_names(db, sub)
     unknown = sub.videos.loc[sub.videos["duration"].isna(), "video"].tolist()
@@ -422,7 +425,9 @@ def parse_activitynet(data: dict, source: str, classes: list[str] | None = None)
     """Build a database from an ActivityNet-layout dict (``database``, optional ``taxonomy``).
 
     Class order: ``classes`` if given, else the taxonomy's leaves sorted by
-    name, else the sorted annotated label names.
+    name, else the sorted annotated label names.  Instances past their video's
+    end are not reported here: :func:`load_activitynet` and :func:`load_custom`
+    do, once every duration is known.
     """
     database = data.get("database") if isinstance(data, dict) else None
     if not isinstance(database, dict):
@@ -445,17 +450,22 @@ def parse_activitynet(data: dict, source: str, classes: list[str] | None = None)
                               f"{' ...' if len(classes) > 10 else ''}")
     db = AnnotationDB.from_rows(classes, vrows, [(v, s, e, index[n], sub) for v, s, e, n, sub, _ in raw],
                                 name=f"activitynet:{source}")
-    _warn_past_end(db)
     return db
 
 
 def load_activitynet(path: str | os.PathLike, classes: list[str] | None = None) -> AnnotationDB:
     """Load an ActivityNet v1.2/v1.3 JSON file (also our custom JSON, same layout)."""
+    db = parse_activitynet(_read_json(path), str(path), classes)
+    _warn_past_end(db)
+    return db
+
+
+def _read_json(path: Path):
+    """The JSON value in ``path``; AnnotationError naming the file if it is not JSON."""
     try:
-        data = json.loads(_read_text(path))
+        return json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise AnnotationError(f"{path}: invalid JSON ({e})") from None
-    return parse_activitynet(data, str(path), classes)
 
 
 def to_activitynet_json(db: AnnotationDB, version: str = "custom", video_fields: dict[str, dict] | None = None
@@ -548,7 +558,7 @@ def load_custom(path: str | os.PathLike, video_dir: str | os.PathLike | None = N
     """
     path = Path(path)
     if path.suffix.lower() == ".json":
-        db = load_activitynet(path, classes)
+        db = parse_activitynet(_read_json(path), str(path), classes)
     elif path.suffix.lower() == ".csv":
         rows, videos = _read_custom_csv(path)
         classes = list(classes) if classes is not None else sorted({r[3] for r in rows})
@@ -564,8 +574,7 @@ def load_custom(path: str | os.PathLike, video_dir: str | os.PathLike | None = N
     if unknown.any() and video_dir is not None:
         found = _probe_durations(Path(video_dir), db.videos.loc[unknown, "video"].tolist())
         db.videos.loc[unknown, "duration"] = db.videos.loc[unknown, "video"].map(found)
-    if path.suffix.lower() == ".csv":                # the JSON reader has checked its own durations
-        _warn_past_end(db)
+    _warn_past_end(db)                               # once the durations read from the videos are in
     return db
 
 
@@ -605,9 +614,7 @@ def load_annotations(path: str | os.PathLike, subset: str | None = None, video_d
     if path.is_dir():
         if subset is None:
             raise AnnotationError(f"{path}: a THUMOS14 annotation folder needs a subset (validation or test)")
-        sub = {"val": "validation", "testing": "test", "train": "validation"}.get(subset, subset)
-        if sub not in THUMOS_SUBSET_SUFFIX:
-            raise AnnotationError(f"{path}: THUMOS14 subset must be 'validation' or 'test', got {subset!r}")
+        sub = _thumos_subset("validation" if subset == "train" else subset, path)   # THUMOS14 trains on val
         folder = path / f"temporal_annotations_{sub}"
         folder = folder if folder.is_dir() else path
         durations = _find_near(folder, f"{sub}_durations.txt", f"th14_{THUMOS_SUBSET_SUFFIX[sub]}_durations.txt")

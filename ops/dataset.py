@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from ops.backbones import BackboneConfig, input_spec
 from ops.errors import InputError
 from ops.frames import count_frames, flow_names, rgb_name
+from ops.models import checkpoint_backbone
 from ops.proposal_list import VideoProposals
 from ops.sampling import ProposalSampler
 from ops.ssn import KIND_CODES, stage_layout, targets_for_regression
@@ -81,6 +82,17 @@ def checkpoint_data_spec(ckpt: dict, backbone: BackboneConfig) -> dict:
     """The spec a model was trained with (checkpoints before ``flip`` existed: flips allowed)."""
     stored = ckpt.get("extra", {}).get("input_spec", {})
     return data_spec(backbone, stored.get("flip", True))
+
+
+def checkpoint_input(ckpt: dict, path, kind: str, modality: str, num_crops: int, flag: str = "--modality"
+                     ) -> tuple[BackboneConfig, dict]:
+    """The backbone config and data spec a scoring stage reads frames with for checkpoint ``ckpt`` (read from
+    ``path``), once checked: its model type ``kind``, its ``modality`` (set by the stage's ``flag``), and
+    ``num_crops`` (mirrored crops need a model trained with flips).  InputError naming ``path`` otherwise."""
+    backbone = checkpoint_backbone(ckpt, path, kind, modality, flag)
+    spec = checkpoint_data_spec(ckpt, backbone)
+    check_num_crops(num_crops, spec["flip"], str(path))
+    return backbone, spec
 
 
 def segment_positions(start: float, end: float, num_segments: int, count: int, new_length: int,

@@ -83,6 +83,13 @@ def checkpoint_backbone(ckpt: dict, path, kind: str, modality: str, flag: str = 
     return backbone
 
 
+def model_from_checkpoint(ckpt: dict, device: torch.device | str = "cpu") -> nn.Module:
+    """The model a checkpoint stores (rebuilt from its config, weights loaded) on ``device``, in eval mode."""
+    model = build_model(ckpt["model_config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval()
+
+
 def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -> None:
     """Backbone flags shared by the training stages."""
     from ops.backbones import ARCHS, BN_MODES, GLOBAL_POOLS

@@ -320,6 +320,8 @@ def recorded_origin(path: Path) -> tuple | None:
         record = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
+    if not isinstance(record, dict):          # valid JSON, but not our record
+        raise ValueError(f"holds a JSON {type(record).__name__}, not an object")
     return record.get("seed"), record.get("preset")
 
 

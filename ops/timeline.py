@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ops.errors import InputError
+from ops.errors import InputError, SetupError
 from ops.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def write_png(path: str | os.PathLike, img: np.ndarray) -> None:
     """Encode ``img`` (H, W, 3) uint8 BGR as PNG and write it atomically."""
     ok, buf = cv2.imencode(".png", img)
     if not ok:
-        raise InputError(f"{path}: OpenCV could not encode the picture as PNG")
+        raise SetupError(f"{path}: this OpenCV build could not encode the picture as PNG")
     with atomic_open(path, "wb") as f:
         f.write(buf.tobytes())
 

@@ -64,7 +64,7 @@ NUM_CROPS = (1, 5, 10)   # test-time crops per frame: centre; 4 corners + centre
 
 
 def check_num_crops(num_crops: int, allow_flip: bool = True, model: str = "this model") -> None:
-    """Raise ValueError unless ``num_crops`` is one of NUM_CROPS that ``model`` can take: 10 crops include
+    """Raise InputError unless ``num_crops`` is one of NUM_CROPS that ``model`` can take: 10 crops include
     mirrored views, which a model trained without flips (``allow_flip`` False) never saw."""
     if num_crops not in NUM_CROPS:
         raise InputError(f"num_crops must be 1, 5 or 10, got {num_crops}")

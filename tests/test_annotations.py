@@ -261,6 +261,23 @@ def test_custom_durations_probed_from_flv_and_wmv(tmp_path):
         load_custom(path, video_dir=tmp_path)
 
 
+def test_custom_json_past_the_probed_end_warns(tmp_path, caplog):
+    """The past-the-end warning comes once the durations read from the videos are in, for JSON as for CSV."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(tmp_path / "a.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for _ in range(12):                                         # 1.2 s
+        writer.write(np.zeros((24, 32, 3), np.uint8))
+    writer.release()
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"database": {"a": {"subset": "test", "duration": None, "annotations": [
+        {"segment": [0.5, 2.0], "label": "x"}]}}}))
+    with caplog.at_level(logging.WARNING, logger="ops.annotations"):
+        db = load_custom(path, video_dir=tmp_path)
+    assert db.videos["duration"].tolist() == pytest.approx([1.2])
+    assert "1 instances in 1 videos end after the video's duration (e.g. a)" in caplog.text
+
+
 # ---------------------------------------------------------------- writers: THUMOS14 layout and ActivityNet JSON
 
 

@@ -8,6 +8,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 
 from ops import synthetic
 from ops.annotations import load_annotations
@@ -152,6 +153,19 @@ def test_rerun_with_another_seed_or_preset_is_refused(tmp_path, tiny_dataset, ca
     assert json.loads(record.read_text())["videos"]["video_validation_0000001"]["num_frames"] == 128
     assert len(decode(out / "videos" / "video_validation_0000001.mp4")) == 128
     assert all(p.stat().st_mtime_ns != stamps[p.name] for p in (out / "videos").glob("*.mp4"))
+
+
+def test_recorded_origin_reads_only_a_record(tmp_path):
+    path = tmp_path / "generation.json"
+    assert synthetic.recorded_origin(path) is None                      # no file: nothing recorded
+    path.write_text('{"seed": 3, "preset": "tiny", "videos": {}}')
+    assert synthetic.recorded_origin(path) == (3, "tiny")
+    path.write_text("[1]")                                              # used to be an AttributeError
+    with pytest.raises(ValueError, match="holds a JSON list, not an object"):
+        synthetic.recorded_origin(path)
+    path.write_text("{oops")
+    with pytest.raises(ValueError):
+        synthetic.recorded_origin(path)
 
 
 def test_thumos_and_json_agree(tiny_dataset):
