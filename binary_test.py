@@ -8,7 +8,7 @@ Example::
 Every video folder named in the (frame-based) proposal list is scored at frames
 0, k, 2k, ... (``k = --frame_interval``, 0-based) with 1, 5 or 10 crops; the
 action probability (softmax over background/action, averaged over crops) is
-written to an actionness file (``ops/actionness.py``: per video a (T,) float32
+written to an actionness file (``ops/formats/actionness.py``: per video a (T,) float32
 array, ``T = ceil(frames / k)``).  The model is rebuilt from the config stored
 in the checkpoint.  Works on CPU and GPU; frames are decoded by ``-j`` workers.
 """
@@ -20,21 +20,19 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from ops.actionness import Actionness, save_actionness  # noqa: E402
-from ops.dataset import FrameSequenceDataset, checkpoint_input  # noqa: E402
-from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
-from ops.errors import run_main  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.models import model_from_checkpoint  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
-from ops.proposal_list import read_frame_based_list  # noqa: E402
+from ops.errors import run_main
+from ops.formats.actionness import Actionness, save_actionness
+from ops.formats.presets import load_preset
+from ops.formats.proposal_list import read_frame_based_list
+from ops.log import setup_logging
+from ops.models.builder import model_from_checkpoint
+from ops.train.dataset import FrameSequenceDataset, checkpoint_input
+from ops.train.engine import add_stage_args, load_checkpoint, setup_runtime
 
 logger = logging.getLogger("binary_test")
 

@@ -27,20 +27,18 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch.nn.functional as F
 
-import torch.nn.functional as F  # noqa: E402
-
-from ops.backbones import BackboneConfig  # noqa: E402
-from ops.dataset import BinaryTrainDataset, data_spec  # noqa: E402
-from ops.engine import (Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
-                        seed_everything, train_config_from_args)
-from ops.errors import run_main  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.models import BinaryClassifier, add_backbone_args, backbone_from_args  # noqa: E402
-from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
-from ops.proposal_list import read_frame_based_list  # noqa: E402
-from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
+from ops.errors import run_main
+from ops.formats.presets import load_preset, preset_flip, resolve
+from ops.formats.proposal_list import read_frame_based_list
+from ops.log import setup_logging
+from ops.models.backbones import BackboneConfig
+from ops.models.builder import BinaryClassifier, add_backbone_args, backbone_from_args
+from ops.train.dataset import BinaryTrainDataset, data_spec
+from ops.train.engine import (Trainer, add_stage_args, add_train_args, data_extra, seed_everything,
+                              train_config_from_args)
+from ops.train.sampling import ProposalSampler, SamplingConfig
 
 logger = logging.getLogger("binary_train")
 

@@ -16,7 +16,7 @@ the videos), ``binary_test.py`` and ``gen_bottom_up_proposals.py`` +
 sliding windows instead), ``ssn_test.py`` per SSN model, then the fusion
 (``--fusion_weights FILE`` chosen by the demo's stage 8, or ``--score_weights``,
 as ``eval_detection_results.py``) and the SSN
-post-processing of ``ops/postprocess.py`` (NMS, regression, top-k; defaults
+post-processing of ``ops/evaluation/postprocess.py`` (NMS, regression, top-k; defaults
 from the dataset preset).  Either stream may be left out; at least one SSN
 model is needed, and TAG needs at least one actionness model.  The dataset
 preset (class names, post-processing) is the one stored in the checkpoints
@@ -36,39 +36,36 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import argparse
+import json
+import logging
+import shutil
+from dataclasses import dataclass
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import shutil  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import binary_test  # noqa: E402
-import extract_frames  # noqa: E402
-import gen_bottom_up_proposals  # noqa: E402
-import gen_proposal_list  # noqa: E402
-import gen_sliding_window_proposals  # noqa: E402
-import ssn_test  # noqa: E402
-from ops.annotations import (AnnotationDB, load_annotations,  # noqa: E402
-                             to_activitynet_json)
-from ops.dataset import checkpoint_input  # noqa: E402
-from ops.detections import Detections, write_activitynet_json, write_detection_csv  # noqa: E402
-from ops.engine import add_num_crops_arg, load_checkpoint  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.flow import FLOW_ALGORITHMS  # noqa: E402
-from ops.frames import META_NAME, count_frames, read_meta  # noqa: E402
-from ops.io import atomic_open, atomic_write_json  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
-from ops.presets import load_preset, resolve  # noqa: E402
-from ops.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights  # noqa: E402
-from ops.results import read_results  # noqa: E402
-from ops.temporal import frames_to_seconds  # noqa: E402
-from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
-from ops.video import probe_video  # noqa: E402
+import binary_test
+import extract_frames
+import gen_bottom_up_proposals
+import gen_proposal_list
+import gen_sliding_window_proposals
+import ssn_test
+from ops.errors import InputError, run_main
+from ops.evaluation.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights
+from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
+from ops.evaluation.timeline import draw_timeline, timeline_videos
+from ops.formats.annotations import AnnotationDB, load_annotations, to_activitynet_json
+from ops.formats.detections import Detections, write_activitynet_json, write_detection_csv
+from ops.formats.frames import META_NAME, count_frames, read_meta
+from ops.formats.presets import load_preset, resolve
+from ops.formats.results import read_results
+from ops.io import atomic_open, atomic_write_json
+from ops.log import setup_logging
+from ops.temporal import frames_to_seconds
+from ops.train.dataset import checkpoint_input
+from ops.train.engine import add_num_crops_arg, load_checkpoint
+from ops.video.flow import FLOW_ALGORITHMS
+from ops.video.video import probe_video
 
 logger = logging.getLogger("detect")
 MODALITIES = ("RGB", "Flow")

@@ -7,7 +7,7 @@ original SSN did, or from annotations in seconds)::
         --proposal_list data/activitynet1.2_tag_val_proposal_list.txt
 
 Fusion weights per output (activity, completeness, regression) chosen on a
-subset that is not the test set, then applied to the test set (ops/fusion.py)::
+subset that is not the test set, then applied to the test set (ops/evaluation/fusion.py)::
 
     python eval_detection_results.py synthetic rgb_val.pkl flow_val.pkl --annotations ANN \\
         --subset validation --search_weights fusion_weights.json
@@ -27,30 +27,25 @@ and ground-truth instances, the settings used; writes all of it as JSON with
 """
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from ops.annotations import load_annotations  # noqa: E402
-from ops.detection_eval import (GroundTruth, evaluate_detections, false_positive_breakdown,  # noqa: E402
-                                ground_truth_from_db, ground_truth_from_proposal_list)
-from ops.detections import (Detections, read_detection_file, write_activitynet_json,  # noqa: E402
-                            write_thumos14_txt)
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.io import atomic_write_json  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.postprocess import PostprocessConfig, results_to_detections  # noqa: E402
-from ops.presets import load_preset, resolve  # noqa: E402
-from ops.proposal_list import read_proposal_list  # noqa: E402
-from ops.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights,  # noqa: E402
-                        search_fusion_weights, write_fusion_weights)
-from ops.results import read_class_scores, read_results  # noqa: E402
+from ops.errors import InputError, run_main
+from ops.evaluation.detection_eval import (GroundTruth, evaluate_detections, false_positive_breakdown,
+                                           ground_truth_from_db, ground_truth_from_proposal_list)
+from ops.evaluation.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights,
+                                   search_fusion_weights, write_fusion_weights)
+from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
+from ops.formats.annotations import load_annotations
+from ops.formats.detections import Detections, read_detection_file, write_activitynet_json, write_thumos14_txt
+from ops.formats.presets import load_preset, resolve
+from ops.formats.proposal_list import read_proposal_list
+from ops.formats.results import read_class_scores, read_results
+from ops.io import atomic_write_json
+from ops.log import setup_logging
 
 logger = logging.getLogger("eval_detection_results")
 
@@ -60,7 +55,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("dataset", help="dataset preset name in data/ (thumos14, activitynet1.2, ...) or a preset JSON")
     p.add_argument("results", nargs="*", help="SSN result pickles to fuse")
-    g = p.add_argument_group("fusion of several result files (ops/fusion.py; weights in the order of the files)")
+    g = p.add_argument_group("fusion of several result files (ops/evaluation/fusion.py; weights in the order of the files)")
     g.add_argument("--score_weights", type=float, nargs="+", default=None,
                    help="one weight per file for all outputs, as the original SSN (normalised; default equal)")
     g.add_argument("--act_weights", type=float, nargs="+", default=None, help="activity weights (override)")

@@ -16,20 +16,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import argparse
+import logging
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-
-from ops.annotations import load_annotations  # noqa: E402
-from ops.detection_eval import ground_truth_from_db, ground_truth_from_proposal_list  # noqa: E402
-from ops.detections import read_activitynet_json, read_proposal_csv  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.io import atomic_write_json  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
-from ops.proposal_eval import ANET_THRESHOLDS, SSN_THRESHOLDS, ar_an, proposals_from_list, ssn_recall  # noqa: E402
-from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.errors import InputError, run_main
+from ops.evaluation.detection_eval import ground_truth_from_db, ground_truth_from_proposal_list
+from ops.evaluation.proposal_eval import ANET_THRESHOLDS, SSN_THRESHOLDS, ar_an, proposals_from_list, ssn_recall
+from ops.formats.annotations import load_annotations
+from ops.formats.detections import read_activitynet_json, read_proposal_csv
+from ops.formats.presets import load_preset
+from ops.formats.proposal_list import read_proposal_list
+from ops.io import atomic_write_json
+from ops.log import setup_logging
 
 logger = logging.getLogger("eval_proposals")
 

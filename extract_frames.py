@@ -2,7 +2,7 @@
 
 One folder per video (video id = file stem) under OUT_ROOT, with
 ``img_00001.jpg``, ``flow_x_00001.jpg``, ``flow_y_00001.jpg`` and a
-``meta.json`` written last (see ops/frames.py).  Videos already complete with
+``meta.json`` written last (see ops/formats/frames.py).  Videos already complete with
 the same settings are skipped, so a killed run is resumed by running the same
 command again.  Folders made with other settings, or not by this script (no
 ``meta.json``), are refused with an error listing them; ``--overwrite``
@@ -30,22 +30,20 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cv2
+import numpy as np
+from joblib import Parallel, delayed
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from joblib import Parallel, delayed  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
-
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow,  # noqa: E402
-                      quantise_flow, resolve_device, to_gray)
-from ops.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta  # noqa: E402
-from ops.io import atomic_dir, settle_replaced_dir  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps,  # noqa: E402
-                       probe_video, target_size, write_jpeg)
+from ops.errors import InputError, run_main
+from ops.formats.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta
+from ops.io import atomic_dir, settle_replaced_dir
+from ops.log import setup_logging
+from ops.video.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow, quantise_flow,
+                            resolve_device, to_gray)
+from ops.video.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps, probe_video, target_size,
+                             write_jpeg)
 
 logger = logging.getLogger("extract_frames")
 MODALITIES = ("RGB", "Flow")
@@ -83,7 +81,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "(overrides --new_width/--new_height)")
     p.add_argument("--jpeg_quality", type=int, default=95, help="JPEG quality 1..100 (default 95)")
     p.add_argument("--flow", choices=sorted(FLOW_ALGORITHMS), default=None,
-                   help="flow algorithm (default: dis_medium on CPU, tvl1_torch on CUDA; see ops/flow.py)")
+                   help="flow algorithm (default: dis_medium on CPU, tvl1_torch on CUDA; see ops/video/flow.py)")
     p.add_argument("--bound", type=float, default=DEFAULT_BOUND,
                    help="flow is clipped to +-bound pixels before quantising to 0..255 (default 20)")
     p.add_argument("--frame_step", type=int, default=1,
@@ -209,7 +207,7 @@ def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads)
     if flow is not None:
         flow.flush()
     counts = (n if want_rgb else 0), (flow.count if flow else 0)
-    # The contract every later stage checks (ops/frames.py); a mismatch here is a bug, not a bad video.
+    # The contract every later stage checks (ops/formats/frames.py); a mismatch here is a bug, not a bad video.
     assert counts == expected_counts(n, cfg.frame_step, cfg.modalities), (counts, n, cfg.frame_step)
     return (*counts, n)
 

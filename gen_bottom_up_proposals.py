@@ -8,7 +8,7 @@ Example::
 
 Reads actionness files written by ``binary_test.py`` (one per modality; with
 several, the scores are averaged with ``--score_weights``), runs the
-temporal actionness grouping of SSN on every video (``ops/tag.py``: Gaussian
+temporal actionness grouping of SSN on every video (``ops/proposals/tag.py``: Gaussian
 smoothing, thresholds x tolerances watershed search, NMS at IoU 0.9), drops
 proposals not longer than ``--min_length_seconds``, labels them against the
 ground truth and writes a *normalized* proposal list (fractions of each
@@ -25,19 +25,17 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from ops import tag  # noqa: E402
-from ops.actionness import load_actionness  # noqa: E402
-from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
-from ops.proposal_eval import recall_report  # noqa: E402
-from ops.proposal_list import ProposalList, make_video_proposals, write_proposal_list  # noqa: E402
-from ops.temporal import seconds_to_fraction  # noqa: E402
+from ops.errors import InputError, run_main
+from ops.evaluation.proposal_eval import recall_report
+from ops.formats.actionness import load_actionness
+from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_annotations
+from ops.formats.presets import load_preset
+from ops.formats.proposal_list import ProposalList, make_video_proposals, write_proposal_list
+from ops.log import setup_logging
+from ops.proposals import tag
+from ops.temporal import seconds_to_fraction
 
 logger = logging.getLogger("gen_bottom_up_proposals")
 

@@ -25,14 +25,12 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ops.annotations import add_video_dir_arg, load_annotations  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.frames import add_preflight_args, preflight  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
-from ops.proposal_list import ProposalList, read_proposal_list, to_frame_based, write_proposal_list  # noqa: E402
+from ops.errors import InputError, run_main
+from ops.formats.annotations import add_video_dir_arg, load_annotations
+from ops.formats.frames import add_preflight_args, preflight
+from ops.formats.presets import load_preset
+from ops.formats.proposal_list import ProposalList, read_proposal_list, to_frame_based, write_proposal_list
+from ops.log import setup_logging
 
 logger = logging.getLogger("gen_proposal_list")
 

@@ -11,7 +11,7 @@ Example::
 
 Windows span ``2**k`` time steps (``k < --max_level``), start every
 ``ceil(2**k x (1 - overlap))`` steps and must have at least one second inside
-the video (see ``ops/sliding_window.py``).  Each window is labelled with the
+the video (see ``ops/proposals/sliding_window.py``).  Each window is labelled with the
 class of the ground truth it overlaps most, its best IoU and its overlap over
 itself.  The list is normalized (fractions of the video) unless
 ``--frame_path`` is given; it then goes through the same pre-flight check as
@@ -26,19 +26,17 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from ops.annotations import AnnotationDB, add_video_dir_arg, load_annotations, read_avoid_list  # noqa: E402
-from ops.errors import run_main  # noqa: E402
-from ops.frames import add_preflight_args, preflight  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
-from ops.proposal_eval import recall_report  # noqa: E402
-from ops.proposal_list import ProposalList, make_video_proposals, to_frame_based, write_proposal_list  # noqa: E402
-from ops.sliding_window import sliding_windows  # noqa: E402
-from ops.temporal import seconds_to_fraction  # noqa: E402
+from ops.errors import run_main
+from ops.evaluation.proposal_eval import recall_report
+from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_annotations, read_avoid_list
+from ops.formats.frames import add_preflight_args, preflight
+from ops.formats.presets import load_preset
+from ops.formats.proposal_list import ProposalList, make_video_proposals, to_frame_based, write_proposal_list
+from ops.log import setup_logging
+from ops.proposals.sliding_window import sliding_windows
+from ops.temporal import seconds_to_fraction
 
 logger = logging.getLogger("gen_sliding_window_proposals")
 

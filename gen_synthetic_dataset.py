@@ -5,7 +5,7 @@ Example::
     python gen_synthetic_dataset.py /tmp/synth --preset tiny --seed 0 -j 2
 
 Writes ``OUT/videos/*.mp4``, ``OUT/annotations/`` (THUMOS14 layout) and
-``OUT/annotations.json`` (ActivityNet layout); see ``ops/synthetic.py`` for
+``OUT/annotations.json`` (ActivityNet layout); see ``ops/video/synthetic.py`` for
 what is drawn.  Re-running with the same seed and preset resumes: videos
 already written are kept, and the same seed gives the same dataset.  Video
 names do not depend on the seed, so an OUT made with another seed or preset
@@ -22,14 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from joblib import Parallel, delayed
+from tqdm import tqdm
 
-from joblib import Parallel, delayed  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from ops import synthetic  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
+from ops.errors import InputError, run_main
+from ops.log import setup_logging
+from ops.video import synthetic
 
 logger = logging.getLogger("gen_synthetic_dataset")
 
@@ -54,7 +52,7 @@ def _write_one(spec: synthetic.VideoSpec, out: Path, width: int, height: int) ->
 
 
 def _our_videos(video_dir: Path) -> list[Path]:
-    """Videos ops/synthetic writes there (``video_<subset>_<index>.mp4``) and their temp files."""
+    """Videos ops.video.synthetic writes there (``video_<subset>_<index>.mp4``) and their temp files."""
     return sorted(video_dir.glob("video_*.mp4")) + sorted(video_dir.glob(".video_*.partial.mp4"))
 
 

@@ -12,7 +12,7 @@ Reads an ActivityNet-style detection JSON (seconds; what
 subset).  One band per video: a GT lane (without ``--annotations`` none), a
 detections lane with the ``--top_k`` best detections scoring at least
 ``--min_score`` (colour = class; height and opacity grow with the score) and a
-time axis in seconds (``ops/timeline.py``).  Videos: ``--videos``, else the
+time axis in seconds (``ops/evaluation/timeline.py``).  Videos: ``--videos``, else the
 first ``--num_videos`` of the annotations (or of the detection file).
 """
 from __future__ import annotations
@@ -20,19 +20,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import argparse
+import logging
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from ops.annotations import load_annotations  # noqa: E402
-from ops.detections import read_activitynet_json  # noqa: E402
-from ops.errors import InputError, run_main  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.presets import load_preset, resolve  # noqa: E402
-from ops.timeline import draw_timeline, timeline_videos  # noqa: E402
+from ops.errors import InputError, run_main
+from ops.evaluation.timeline import draw_timeline, timeline_videos
+from ops.formats.annotations import load_annotations
+from ops.formats.detections import read_activitynet_json
+from ops.formats.presets import load_preset, resolve
+from ops.log import setup_logging
 
 logger = logging.getLogger("plot_timeline")
 

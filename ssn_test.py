@@ -15,9 +15,9 @@ The model is rebuilt from the config stored in the checkpoint.  The backbone
 runs once per sampled frame (every ``--frame_interval``-th, 1, 5 or 10 crops);
 the heads are folded into per-frame projections and every proposal's
 activity, completeness and regression scores are pooled from them with the
-training-time pyramid (``ops/ssn_inference.py``).  Regression outputs are
+training-time pyramid (``ops/models/ssn_inference.py``).  Regression outputs are
 de-normalised with the statistics stored in the checkpoint.  The result file
-(``ops/results.py``, the original SSN layout) feeds ``eval_detection_results.py``.
+(``ops/formats/results.py``, the original SSN layout) feeds ``eval_detection_results.py``.
 Finished videos are kept in ``OUTPUT.parts/``: a killed run re-run with the
 same command resumes from them.  ``OUTPUT.parts/manifest.json`` records what
 the parts depend on (:func:`run_manifest`): a re-run with another checkpoint
@@ -28,8 +28,8 @@ not hold the list's proposals, is scored again.
 
 ``--save_raw DIR`` also writes each video's per-frame outputs of the folded
 heads (activity, completeness and regression per STPP part, with their frame
-indices) to ``DIR/<video id>.npz`` (layout in ``ops/results.py``); a video
-counts as finished only once both files exist.  ``ops.ssn_inference.score_raw``
+indices) to ``DIR/<video id>.npz`` (layout in ``ops/formats/results.py``); a video
+counts as finished only once both files exist.  ``ops.models.ssn_inference.score_raw``
 re-pools them into exactly the scores of the result file.
 
 Under torchrun every process scores every ``world_size``-th video of the list
@@ -47,27 +47,25 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.distributed as dist  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from ops.dataset import FrameSequenceDataset, checkpoint_input  # noqa: E402
-from ops.engine import add_stage_args, load_checkpoint, setup_runtime  # noqa: E402
-from ops.errors import run_main  # noqa: E402
-from ops.frames import META_NAME  # noqa: E402
-from ops.io import atomic_write_json  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.models import model_from_checkpoint  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
-from ops.proposal_list import read_frame_based_list  # noqa: E402
-from ops.results import (RawOutputs, VideoResult, load_video_result, save_raw_outputs,  # noqa: E402
-                         save_video_result, write_results)
-from ops.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames  # noqa: E402
-from ops.temporal import frames_to_fraction  # noqa: E402
+from ops.errors import run_main
+from ops.formats.frames import META_NAME
+from ops.formats.presets import load_preset
+from ops.formats.proposal_list import read_frame_based_list
+from ops.formats.results import (RawOutputs, VideoResult, load_video_result, save_raw_outputs, save_video_result,
+                                 write_results)
+from ops.io import atomic_write_json
+from ops.log import setup_logging
+from ops.models.builder import model_from_checkpoint
+from ops.models.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames
+from ops.temporal import frames_to_fraction
+from ops.train.dataset import FrameSequenceDataset, checkpoint_input
+from ops.train.engine import add_stage_args, load_checkpoint, setup_runtime
 
 logger = logging.getLogger("ssn_test")
 MANIFEST_NAME = "manifest.json"

@@ -30,21 +30,19 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
 
-import torch  # noqa: E402
-
-from ops.backbones import BackboneConfig, load_pretrained  # noqa: E402
-from ops.dataset import SSNTrainDataset, data_spec  # noqa: E402
-from ops.engine import (Trainer, add_stage_args, add_train_args, data_extra,  # noqa: E402
-                        load_checkpoint, seed_everything, train_config_from_args)
-from ops.errors import run_main  # noqa: E402
-from ops.log import setup_logging  # noqa: E402
-from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
-from ops.presets import load_preset, preset_flip, resolve  # noqa: E402
-from ops.proposal_list import read_frame_based_list  # noqa: E402
-from ops.sampling import ProposalSampler, SamplingConfig  # noqa: E402
-from ops.ssn import SSN, ssn_losses  # noqa: E402
+from ops.errors import run_main
+from ops.formats.presets import load_preset, preset_flip, resolve
+from ops.formats.proposal_list import read_frame_based_list
+from ops.log import setup_logging
+from ops.models.backbones import BackboneConfig, load_pretrained
+from ops.models.builder import add_backbone_args, backbone_from_args
+from ops.models.ssn import SSN, ssn_losses
+from ops.train.dataset import SSNTrainDataset, data_spec
+from ops.train.engine import (Trainer, add_stage_args, add_train_args, data_extra, load_checkpoint, seed_everything,
+                              train_config_from_args)
+from ops.train.sampling import ProposalSampler, SamplingConfig
 
 logger = logging.getLogger("ssn_train")
 SAMPLING_FLAGS = ("proposals_per_video", "fg_ratio", "incomplete_ratio", "bg_ratio", "fg_iou_thresh",
@@ -91,7 +89,7 @@ def ssn_loss_fn(comp_w: float, reg_w: float, ohem_ratio: float):
 
 def init_weights(model: SSN, path: Path) -> None:
     """Backbone (and matching heads) from one of our checkpoints or a published state dict."""
-    from ops.ssn import load_reference_checkpoint
+    from ops.models.ssn import load_reference_checkpoint
 
     try:
         state = load_checkpoint(path)["state_dict"]

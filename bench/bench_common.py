@@ -16,11 +16,13 @@ from pathlib import Path
 
 import torch
 
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ops.models import add_backbone_args, backbone_from_args  # noqa: E402
-from ops.presets import load_preset  # noqa: E402
-from ops.ssn import SSN  # noqa: E402
+from ops.models.builder import add_backbone_args, backbone_from_args  # noqa: E402
+from ops.formats.presets import load_preset  # noqa: E402
+from ops.models.ssn import SSN  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 logger = logging.getLogger(__name__)

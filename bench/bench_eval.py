@@ -16,7 +16,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
@@ -25,8 +27,8 @@ import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from ops.detection_eval import GroundTruth, evaluate_detections  # noqa: E402
-from ops.detections import Detections  # noqa: E402
+from ops.evaluation.detection_eval import GroundTruth, evaluate_detections  # noqa: E402
+from ops.formats.detections import Detections  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -37,13 +37,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import extract_frames  # noqa: E402
-from ops.video import encode_jpeg, probe_video, resize_frame, write_bytes  # noqa: E402
+from ops.video.video import encode_jpeg, probe_video, resize_frame, write_bytes  # noqa: E402
 
 SIZE = (340, 256)
 

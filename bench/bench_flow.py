@@ -3,7 +3,7 @@
 Synthetic pairs at 340x256 (the extraction size): a multi-scale random texture
 moved by a known flow field (translation, large translation, rotation+zoom,
 and a square moving over a translating background), so the true flow is
-known exactly.  For each algorithm in ops/flow.py it prints
+known exactly.  For each algorithm in ops/video/flow.py it prints
 
 - pairs/s on one thread (OpenCV and torch limited to 1 thread: per-core speed,
   multiply by the cores for ``extract_frames.py -j N``);
@@ -24,13 +24,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ops.flow import (FLOW_ALGORITHMS, dequantise_flow, end_point_error, has_opencv_tvl1, make_flow,  # noqa: E402
-                      quantise_flow, warp_by_flow)
+from ops.video.flow import (FLOW_ALGORITHMS, dequantise_flow, end_point_error, has_opencv_tvl1, make_flow,  # noqa: E402
+                            quantise_flow, warp_by_flow)
 
 SLOW = {"tvl1", "tvl1_torch"}
 

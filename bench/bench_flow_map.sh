@@ -23,7 +23,7 @@ source "$REPO/scripts/setup_venv.sh"
 BASE="$(cd "${BASE:?set BASE to a finished demo WORK folder}" && pwd)"
 [ $# -gt 0 ] || { echo "usage: BASE=WORK [TRAIN_SEEDS=\"0 1 2\"] bash $0 FLOW_ALGORITHM..." >&2; exit 2; }
 read -r -a SEEDS <<< "${TRAIN_SEEDS:-0}"
-BASE_ALGO="$(PYTHONPATH="$REPO" "$PY" -c 'import sys; from ops.frames import list_video_dirs, read_meta
+BASE_ALGO="$(PYTHONPATH="$REPO" "$PY" -c 'import sys; from ops.formats.frames import list_video_dirs, read_meta
 metas = [read_meta(d) for d in list_video_dirs(sys.argv[1]).values()]
 print(next((m["flow_algorithm"] for m in metas if m), ""))' "$BASE/frames")"
 run_stages() {   # WORK, FRAME_ROOT, TRAIN_SEED, ... exported by the caller

@@ -9,7 +9,7 @@ Both paths start from the same per-frame outputs of the folded heads, ``y``
 frames (``project_frames``, computed once per video whichever pooling follows;
 timed apart), and produce the same (N, 4K + 1) proposal scores:
 
-* **vectorised**: ``ops.ssn_inference.pool_proposals``, timed whole: the
+* **vectorised**: ``ops.models.ssn_inference.pool_proposals``, timed whole: the
   geometry of all proposals, the float64 prefix sums over frames, one gather
   and a weighted sum over parts.
 * **per-proposal loop** (the reference): the original SSN's test rule, in
@@ -21,7 +21,7 @@ timed apart), and produce the same (N, 4K + 1) proposal scores:
   timed on its averaging only, which favours it.
 * **loop as the original's test** (second reference): the structure of the
   original SSN's "reorganised" test, in torch on the CPU: for each proposal
-  its stages (``ops.ssn.stage_layout``) and frame ranges in Python, then for
+  its stages (``ops.models.ssn.stage_layout``) and frame ranges in Python, then for
   each head (activity on the course parts, completeness and regression on
   every part) and part, the mean of that head's columns over the part's
   frames, scaled and added to the proposal's row.  Timed whole, geometry
@@ -54,15 +54,17 @@ import sys
 import time
 from pathlib import Path
 
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ops.models import build_model  # noqa: E402
-from ops.ssn import stage_layout  # noqa: E402
-from ops.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, pool_proposals,  # noqa: E402
-                               project_frames)
+from ops.models.builder import build_model  # noqa: E402
+from ops.models.ssn import stage_layout  # noqa: E402
+from ops.models.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, pool_proposals,  # noqa: E402
+                                      project_frames)
 
 BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full", "dropout": 0.0}
 

@@ -13,7 +13,7 @@ stored, so memory traffic is one read of the per-frame outputs.  The part
 geometry stays the project's vectorised numpy code.
 
 Printed per STPP setting: numba's import and first-call (JIT compile) time, the
-medians of the kernel, of ``ops.ssn_inference.pool_proposals`` and of the
+medians of the kernel, of ``ops.models.ssn_inference.pool_proposals`` and of the
 per-proposal numpy loop of ``bench_ssn_pooling.py`` (rounds interleaved), the
 ratios against the loop, and the largest difference from ``pool_proposals``.
 Why the project does not ship this kernel: docs/training.md, "Pooling speed".
@@ -26,14 +26,15 @@ import sys
 import time
 from pathlib import Path
 
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench_ssn_pooling import heads_for, loop_pool  # noqa: E402
-from ops.ssn_inference import frame_ranges, part_layout, part_spans, pool_proposals, project_frames  # noqa: E402
+from ops.models.ssn_inference import frame_ranges, part_layout, part_spans, pool_proposals, project_frames  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -28,18 +28,19 @@ import tempfile
 import time
 from pathlib import Path
 
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench_common import add_bench_args, describe_device, frames_from_args, synthetic_ssn  # noqa: E402
-from ops.backbones import BackboneConfig  # noqa: E402
-from ops.dataset import FrameSequenceDataset, data_spec  # noqa: E402
-from ops.engine import seed_everything, setup_runtime  # noqa: E402
+from ops.models.backbones import BackboneConfig  # noqa: E402
+from ops.train.dataset import FrameSequenceDataset, data_spec  # noqa: E402
+from ops.train.engine import seed_everything, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.proposal_list import read_proposal_list  # noqa: E402
+from ops.formats.proposal_list import read_proposal_list  # noqa: E402
 from ssn_test import Outputs, Scorer, run  # noqa: E402
 
 

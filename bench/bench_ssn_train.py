@@ -34,16 +34,17 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from torch.utils.data import Subset, default_collate  # noqa: E402
 
 from bench_common import (StepClock, add_bench_args, describe_device, frames_from_args,  # noqa: E402
                           peak_memory_mib, reset_peak_memory, synthetic_ssn)
-from ops.engine import Trainer, TrainConfig, make_loader, seed_everything, setup_runtime  # noqa: E402
+from ops.train.engine import Trainer, TrainConfig, make_loader, seed_everything, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
-from ops.sampling import SamplingConfig  # noqa: E402
+from ops.train.sampling import SamplingConfig  # noqa: E402
 from ssn_train import make_dataset, ssn_loss_fn  # noqa: E402
 
 

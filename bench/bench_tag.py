@@ -1,4 +1,4 @@
-"""Benchmark TAG proposal generation: ops/tag.py against the direct-loop reference.
+"""Benchmark TAG proposal generation: ops/proposals/tag.py against the direct-loop reference.
 
 Synthetic actionness like a real classifier's: per video, 1-15 actions of
 20-300 snippets at a level drawn in [0.5, 0.95] on a 0.1 background, plus
@@ -25,12 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from ops import tag  # noqa: E402
+from ops.proposals import tag  # noqa: E402
 from tag_reference import candidates_reference, nms_numpy_loop, nms_reference  # noqa: E402
 
 
@@ -111,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
     boxes = np.mean([len(r[0]) for r in results])
     print(f"{args.videos} videos x {args.snippets} snippets, {boxes:.0f} proposals per video "
           f"(reference on {n_ref} videos); ms per video:")
-    print(f"{'':28s}{'loop reference':>16s}{'ops/tag.py':>12s}{'speed-up':>10s}")
+    print(f"{'':28s}{'loop reference':>16s}{'ops/proposals/tag.py':>12s}{'speed-up':>10s}")
     print(f"{'smoothing + search':28s}{r_cand:16.2f}{v_all - v_nms:12.2f}{r_cand / (v_all - v_nms):9.1f}x")
     print(f"{'NMS (pure-Python loops)':28s}{r_nms:16.2f}{v_nms:12.2f}{r_nms / v_nms:9.1f}x")
     print(f"{'NMS (numpy per kept box)':28s}{r_np:16.2f}{v_nms:12.2f}{r_np / v_nms:9.1f}x")

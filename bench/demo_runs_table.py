@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+# A benchmark runs as `python bench/NAME.py`: Python puts bench/ on the path, not the
+# repository root that holds `ops` and the stage scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ops.frames import list_video_dirs, read_meta  # noqa: E402
+from ops.formats.frames import list_video_dirs, read_meta  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """Direct-loop reference of the TAG proposal algorithm (the semantics of the original SSN code).
 
-This is the slow, obviously-correct version that ``ops/tag.py`` must match box
+This is the slow, obviously-correct version that ``ops/proposals/tag.py`` must match box
 for box.  It is written from the algorithm as the original
 ``gen_bottom_up_proposals.py`` / ``ops/sequence_funcs.py`` of SSN ran it
 (``label_frame_by_threshold``, ``build_box_by_search``, ``temporal_nms``);
@@ -13,7 +13,7 @@ Example (used by the tests and by ``bench/bench_tag.py``)::
                from tag_reference import tag_proposals_reference; \\
                print(tag_proposals_reference(np.r_[0.1, 0.9, 0.9, 0.1, 0.8, 0.1], sigma=0))"
 
-Two choices the original leaves open are fixed here exactly as in ``ops/tag.py``:
+Two choices the original leaves open are fixed here exactly as in ``ops/proposals/tag.py``:
 
 - box scores are differences of a float64 running sum (prefix sums), so that
   equal sums round equally in both implementations;

@@ -1,28 +1,20 @@
 """Shared code of the temporal action detection pipeline.
 
 Every top-level stage script imports from here; nothing in this package runs
-at import time.  One module per format or concept:
+at import time.  The folders read as the pipeline, one role each:
 
-Formats and data
-- ``ops.io``             atomic file writes, safe temp folders
-- ``ops.log``            logging set-up shared by the scripts
-- ``ops.frames``         the frame-folder contract (file names, metadata, counts, pre-flight check)
-- ``ops.proposal_list``  the SSN proposal-list text format (one reader, one writer), proposal labelling
-- ``ops.annotations``    annotation databases (THUMOS14, ActivityNet, custom) and ``load_annotations``
-- ``ops.presets``        dataset presets stored in ``data/``
-- ``ops.temporal``       interval IoU, NMS, the only seconds / frames / fractions conversions
-- ``ops.actionness``     per-frame actionness files (``binary_test.py`` -> TAG)
-- ``ops.results``        SSN result files (original pickle layout, safe loading), raw per-frame outputs
-- ``ops.detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
-- ``ops.synthetic``      the synthetic benchmark dataset generator
+Ground floor (what every room uses)
+- ``ops.errors``    InputError / SetupError and ``run_main`` (one-line errors, exit 2)
+- ``ops.io``        atomic file writes, safe temp folders
+- ``ops.log``       logging set-up shared by the scripts
+- ``ops.temporal``  interval IoU, NMS, the only seconds / frames / fractions conversions
 
-Stages
-- ``ops.video``, ``ops.flow``, ``ops.tvl1_torch``   decoding, optical flow, DenseFlow quantisation
-- ``ops.sliding_window``, ``ops.tag``               proposal generation
-- ``ops.backbones``, ``ops.models``, ``ops.ssn``    networks (one backbone builder), SSN heads and losses
-- ``ops.sampling``, ``ops.transforms``, ``ops.dataset``  proposal sampling and frame-loading datasets
-- ``ops.engine``         the one training loop, checkpoints, shared flags
-- ``ops.ssn_inference``  folded-head scoring of all proposals of a video
-- ``ops.postprocess``, ``ops.detection_eval``, ``ops.proposal_eval``  SSN post-processing and metrics
-- ``ops.timeline``       timeline pictures (ground truth vs detections, PNG via OpenCV)
+``ops.formats``     every on-disk contract: one reader and one writer per layout
+``ops.video``       decoding, optical flow, the PyTorch TV-L1, the synthetic dataset generator
+``ops.proposals``   proposal generation: sliding windows, TAG
+``ops.models``      backbones, the model builder, SSN and its folded-head inference
+``ops.train``       the one training engine, proposal sampling, transforms, frame datasets
+``ops.evaluation``  post-processing, fusion, detection and proposal metrics, timeline pictures
+
+Each folder's ``__init__`` lists its modules.
 """

@@ -241,6 +241,45 @@ def temporal_nms(bounds, scores, threshold: float, *, inclusive: bool = False) -
     return batched_temporal_nms(bounds, scores, None, threshold, inclusive=inclusive)
 
 
+def soft_nms(proposals, alpha: float, low: float, high: float, top_k: int) -> np.ndarray:
+    """Gaussian soft-NMS of BSN and BMN (one implementation for every method).
+
+    Proposals are visited by score descending (ties: lower input row first).  Each
+    step takes the highest *current* score (first among ties in that order) of the
+    remaining proposals; with its width ``w = t_max - t_min``, every other remaining
+    proposal whose IoU with it is above ``low + (high - low) * w`` has its score
+    multiplied by ``exp(-IoU ** 2 / alpha)``; the winner moves to the output with its
+    current score.  Steps continue while proposals remain and at most ``top_k`` are
+    kept, so up to ``top_k + 1`` come out, as in the original; callers sort and cut.
+    No score floor.  IoU is continuous (``inter / (len_a + len_b - inter)``, 0 when
+    that is not positive).  BMN: alpha 0.4, low 0.5, high 0.9; BSN: 0.75, 0.65, 0.9.
+
+    Args:
+        proposals: (K, 3) ``[t_min, t_max, score]``, fractions of the video (the
+            width threshold assumes fractions).
+    Returns:
+        (K', 3) float64 ``[t_min, t_max, decayed score]`` in the order kept,
+        K' = min(K, top_k + 1).
+    """
+    p = np.asarray(proposals, dtype=np.float64).reshape(-1, 3)
+    if not (alpha > 0 and top_k >= 0):
+        raise InputError(f"soft-NMS needs alpha > 0 and top_k >= 0, got alpha={alpha}, top_k={top_k}")
+    p = p[np.argsort(-p[:, 2], kind="stable")]
+    s, e, score = p[:, 0], p[:, 1], p[:, 2].copy()
+    alive = np.ones(len(p), bool)
+    kept = []
+    for _ in range(min(len(p), top_k + 1)):  # at most top_k + 1 steps, each vectorised over K
+        i = int(np.argmax(np.where(alive, score, -np.inf)))
+        alive[i] = False
+        kept.append((s[i], e[i], score[i]))
+        inter = np.clip(np.minimum(e, e[i]) - np.maximum(s, s[i]), 0, None)
+        union = (e - s) + (e[i] - s[i]) - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        hit = alive & (iou > low + (high - low) * (e[i] - s[i]))
+        score[hit] *= np.exp(-np.square(iou[hit]) / alpha)
+    return np.array(kept, dtype=np.float64).reshape(-1, 3)
+
+
 def _windows(b: np.ndarray, g: np.ndarray, threshold: float, offset: float) -> _Windows:
     """Search keys of boxes (N, 2) in visiting order, sorted by group ``g`` (N,); length offset 0 or 1."""
     s, e = b[:, 0], b[:, 1]

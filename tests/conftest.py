@@ -8,7 +8,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +21,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """The synthetic 'tiny' preset, generated once per test session (about 2 s)."""
-    from ops import synthetic
+    from ops.video import synthetic
 
     out = tmp_path_factory.mktemp("synthetic_tiny")
     cfg = synthetic.SIZE_PRESETS["tiny"]

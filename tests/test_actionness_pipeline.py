@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ops.actionness import load_actionness
-from ops.annotations import load_annotations
-from ops.engine import load_checkpoint
 from ops.errors import InputError
-from ops.proposal_list import read_proposal_list
+from ops.formats.actionness import load_actionness
+from ops.formats.annotations import load_annotations
+from ops.formats.proposal_list import read_proposal_list
+from ops.train.engine import load_checkpoint
 from tests.conftest import run_script
 
 
@@ -73,8 +73,8 @@ def test_scoring_stages_refuse_the_other_stage_checkpoint(tmp_path):
     else, naming the file and what it is; both stages call their checkpoint checkpoint_last.pth."""
     import binary_test
     import ssn_test
-    from ops.engine import TrainConfig, save_checkpoint
-    from ops.models import build_model
+    from ops.train.engine import TrainConfig, save_checkpoint
+    from ops.models.builder import build_model
 
     backbone = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full",
                 "dropout": 0.0}

@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from ops.annotations import (AnnotationDB, AnnotationError, load_activitynet, load_annotations, load_custom,
-                             load_thumos14, read_avoid_list, read_class_list, read_durations, to_activitynet_json,
-                             write_activitynet, write_thumos14)
 from ops.errors import InputError
+from ops.formats.annotations import (AnnotationDB, AnnotationError, load_activitynet, load_annotations, load_custom,
+                                     load_thumos14, read_avoid_list, read_class_list, read_durations,
+                                     to_activitynet_json, write_activitynet, write_thumos14)
 
 
 def thumos_paths(shared_data, subset):
@@ -237,14 +237,14 @@ def test_thumos_side_files(tmp_path):
 def test_instances_after_the_video_end_are_kept_with_a_warning(tmp_path, caplog):
     (tmp_path / "Jump_test.txt").write_text("v1  1.0 2.0\nv1  9.0 10.5\nv2  0.0 1.0\n")
     (tmp_path / "durations.txt").write_text("v1.mp4\n10.0\nv2.mp4\n5.0\n")
-    with caplog.at_level(logging.WARNING, logger="ops.annotations"):
+    with caplog.at_level(logging.WARNING, logger="ops.formats.annotations"):
         db = load_thumos14(tmp_path, "test", durations=tmp_path / "durations.txt")
     assert len(db.instances) == 3
     assert "1 instances in 1 videos end after the video's duration (e.g. v1)" in caplog.text
 
 
 def test_custom_durations_probed_from_flv_and_wmv(tmp_path):
-    """Every extension extract_frames.py accepts (ops.video.VIDEO_EXTS) is found; .flv and .wmv used to be missed."""
+    """Every extension extract_frames.py accepts (ops.video.video.VIDEO_EXTS) is found; .flv and .wmv used to be missed."""
     import cv2
 
     for name, fourcc in (("a.flv", "FLV1"), ("b.wmv", "WMV2")):
@@ -272,7 +272,7 @@ def test_custom_json_past_the_probed_end_warns(tmp_path, caplog):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({"database": {"a": {"subset": "test", "duration": None, "annotations": [
         {"segment": [0.5, 2.0], "label": "x"}]}}}))
-    with caplog.at_level(logging.WARNING, logger="ops.annotations"):
+    with caplog.at_level(logging.WARNING, logger="ops.formats.annotations"):
         db = load_custom(path, video_dir=tmp_path)
     assert db.videos["duration"].tolist() == pytest.approx([1.2])
     assert "1 instances in 1 videos end after the video's duration (e.g. a)" in caplog.text

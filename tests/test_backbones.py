@@ -1,4 +1,4 @@
-"""ops.backbones: architectures, parameter names, input specs, BN modes, weight loading."""
+"""ops.models.backbones: architectures, parameter names, input specs, BN modes, weight loading."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from ops.backbones import (BackboneConfig, BNInception, adapt_first_conv_weight, apply_bn_mode,
-                           build_backbone, input_spec, load_pretrained)
+from ops.models.backbones import (BackboneConfig, BNInception, adapt_first_conv_weight, apply_bn_mode, build_backbone,
+                                  input_spec, load_pretrained)
 
 # Parameters (conv weight + bias, BN weight + bias; no classifier) of BN-Inception,
 # summed by hand over the 69 conv-BN units of the Caffe model (10,270,240);

@@ -9,8 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 
-sys.path.insert(0, str(REPO / "bench"))
-from bench_common import StepClock  # noqa: E402
+from bench_common import StepClock
 
 
 def test_step_clock_times_the_steps_after_warmup():

@@ -74,3 +74,24 @@ def test_unused_imports_helper_finds_them():
 @pytest.mark.parametrize("path", PYTHON_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_no_unused_imports(path):
     assert unused_imports(path.read_text()) == [], path.name
+
+
+def test_no_path_tricks_in_scripts_and_ops():
+    # scripts find ``ops`` beside them; pytest gets the root from pyproject.toml
+    offenders = [f"{p.relative_to(REPO)}:{i}" for p in [*SCRIPTS, *REPO.glob("ops/**/*.py")]
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if "sys.path" in line]
+    assert offenders == []
+
+
+def test_ops_ground_floor_is_small_and_every_module_has_a_role():
+    ground = {p.stem for p in (REPO / "ops").glob("*.py")}
+    assert ground == {"__init__", "errors", "io", "log", "temporal"}
+    rooms = {p.name for p in (REPO / "ops").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert {"formats", "video", "proposals", "models", "train", "evaluation"} <= rooms
+    for room in rooms:
+        init = REPO / "ops" / room / "__init__.py"
+        assert init.is_file(), f"ops/{room} has no __init__.py"
+        listed = init.read_text()
+        for module in (REPO / "ops" / room).glob("*.py"):
+            if module.stem != "__init__":
+                assert f"``{module.stem}``" in listed, f"ops/{room}/__init__.py does not list {module.stem}"

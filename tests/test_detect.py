@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ops.detections import read_activitynet_json
 from ops.errors import InputError
-from ops.presets import load_preset
-from ops.timeline import TimelineLayout
-from ops.video import probe_video
+from ops.evaluation.timeline import TimelineLayout
+from ops.formats.detections import read_activitynet_json
+from ops.formats.presets import load_preset
+from ops.video.video import probe_video
 
 CLASSES = load_preset("synthetic")["classes"]
 VIDEOS = ("video_test_0000001", "video_test_0000002")
@@ -100,9 +100,9 @@ def test_detect_writes_consistent_json_csv_and_timeline(detect_run, tiny_dataset
 
 def test_detect_fuses_streams_as_eval_detection_results(detect_run):
     """The written detections are the RGB + Flow results fused 1 : 1.5 and post-processed with the preset."""
-    from ops.postprocess import PostprocessConfig, results_to_detections
-    from ops.fusion import fuse_results
-    from ops.results import read_results
+    from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
+    from ops.evaluation.fusion import fuse_results
+    from ops.formats.results import read_results
 
     work = detect_run / "work"
     fused = fuse_results([read_results(work / "ssn_RGB.pkl"), read_results(work / "ssn_Flow.pkl")], [1, 1.5])
@@ -118,9 +118,9 @@ def test_detect_with_a_fusion_weights_file(detect_run, detect_models, tiny_datas
     """--fusion_weights (as the demo's stage 8 writes it) fuses each output with its own weights; stages resume."""
     import shutil
 
-    from ops.fusion import FusionWeights, fuse_results, write_fusion_weights
-    from ops.postprocess import PostprocessConfig, results_to_detections
-    from ops.results import read_results
+    from ops.evaluation.fusion import FusionWeights, fuse_results, write_fusion_weights
+    from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
+    from ops.formats.results import read_results
 
     out = tmp_path / "copy"
     shutil.copytree(detect_run, out)
@@ -194,7 +194,7 @@ def test_detect_passes_five_crops_and_refuses_mirrored_crops(detect_models, tiny
     5-crop run and differs from a 1-crop one); 10 (mirrored) crops are refused up front for the synthetic
     models, trained without flips."""
     import ssn_test
-    from ops.results import read_results
+    from ops.formats.results import read_results
 
     video = tiny_dataset / "videos" / f"{VIDEOS[1]}.mp4"
     assert detect([video], tmp_path, "--rgb_model", detect_models["ssn"], "--proposals", "sliding",

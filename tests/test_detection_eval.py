@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ops.detection_eval import (GroundTruth, evaluate_detections, false_positive_breakdown,
-                                ground_truth_from_db)
-from ops.annotations import load_annotations
-from ops.detections import Detections
+from ops.evaluation.detection_eval import (GroundTruth, evaluate_detections, false_positive_breakdown,
+                                           ground_truth_from_db)
+from ops.formats.annotations import load_annotations
+from ops.formats.detections import Detections
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -309,8 +309,8 @@ def test_real_thumos14_annotations():
 
 def _ssn_fixture(tmp_path):
     """A normalized proposal list with 2 videos and a result pickle that finds both instances."""
-    from ops.proposal_list import ProposalList, make_video_proposals, write_proposal_list
-    from ops.results import VideoResult, write_results
+    from ops.formats.proposal_list import ProposalList, make_video_proposals, write_proposal_list
+    from ops.formats.results import VideoResult, write_results
     props = np.array([[0.1, 0.3], [0.5, 0.9], [0.0, 1.0]])
     blocks = [make_video_proposals("vidA", 1, [[0.1, 0.3]], [1], props),
               make_video_proposals("vidB", 1, [[0.5, 0.9]], [2], props)]
@@ -342,7 +342,7 @@ def test_cli_ssn_results_with_proposal_list(tmp_path):
 @pytest.mark.skipif(not (DATA / "thumos14" / "temporal_annotations_test").is_dir(), reason="no THUMOS14 data")
 def test_cli_detection_file_thumos14(tmp_path):
     import eval_detection_results as cli
-    from ops.detections import read_activitynet_json, write_thumos14_txt
+    from ops.formats.detections import read_activitynet_json, write_thumos14_txt
     gt = ground_truth_from_db(load_annotations(DATA / "thumos14", "test"))
     write_thumos14_txt(tmp_path / "det.txt", Detections(gt.video, gt.t_start, gt.t_end, gt.label,
                                                         np.ones(len(gt))), gt.class_ids)

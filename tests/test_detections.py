@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from ops.detections import (DetectionFormatError, Detections, read_activitynet_json, read_detection_file,
-                            read_proposal_csv, read_thumos14_txt, write_activitynet_json, write_thumos14_txt)
+from ops.formats.detections import (DetectionFormatError, Detections, read_activitynet_json, read_detection_file,
+                                    read_proposal_csv, read_thumos14_txt, write_activitynet_json, write_thumos14_txt)
 
 CLASSES = ["Jump", "Run", "Swim"]
 IDS = [7, 9, 12]

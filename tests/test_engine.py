@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from ops.engine import (BEST, LAST, ConfigMismatchError, TrainConfig, Trainer, data_extra, extraction_settings,
-                        file_digest, load_checkpoint, lr_at, run_fingerprint, seed_everything)
 from ops.errors import InputError
-from ops.frames import make_meta, write_meta
+from ops.formats.frames import make_meta, write_meta
+from ops.train.engine import (BEST, LAST, ConfigMismatchError, TrainConfig, Trainer, data_extra, extraction_settings,
+                              file_digest, load_checkpoint, lr_at, run_fingerprint, seed_everything)
 
 
 class NoisyData(Dataset):
@@ -202,7 +202,7 @@ def test_complete_run_logs_and_trains_nothing(tmp_path, caplog):
     make_trainer(tmp_path, 2).fit(NoisyData())
     before = (tmp_path / LAST).read_bytes()
     again = make_trainer(tmp_path, 2)
-    with caplog.at_level("INFO", logger="ops.engine"):
+    with caplog.at_level("INFO", logger="ops.train.engine"):
         again.resume_default(None)
     assert "all 2 epochs are trained, nothing left to train" in caplog.text and "--restart" in caplog.text
     assert len(again.fit(NoisyData())) == 2
@@ -212,7 +212,7 @@ def test_complete_run_logs_and_trains_nothing(tmp_path, caplog):
 def test_explicit_resume_with_other_settings_warns_and_continues(tmp_path, caplog):
     make_trainer(tmp_path, 1).fit(NoisyData())
     lower = make_trainer(tmp_path / "finetune", 2, lr=0.5)
-    with caplog.at_level("WARNING", logger="ops.engine"):
+    with caplog.at_level("WARNING", logger="ops.train.engine"):
         lower.resume_default(tmp_path / LAST)
     assert "lr: stored 0.1, current 0.5" in caplog.text and lower.start_epoch == 1
     lower.fit(NoisyData())

@@ -7,14 +7,14 @@ import shutil
 
 import pytest
 
-from ops.annotations import AnnotationError
-from ops.detections import DetectionFormatError
-from ops.engine import ConfigMismatchError
 from ops.errors import InputError, SetupError, run_main
-from ops.fusion import FusionWeightsError
-from ops.proposal_list import ProposalListError
-from ops.results import ResultFileError, UnsafePickleError
-from ops.video import VideoError
+from ops.evaluation.fusion import FusionWeightsError
+from ops.formats.annotations import AnnotationError
+from ops.formats.detections import DetectionFormatError
+from ops.formats.proposal_list import ProposalListError
+from ops.formats.results import ResultFileError, UnsafePickleError
+from ops.train.engine import ConfigMismatchError
+from ops.video.video import VideoError
 from tests.conftest import run_script
 
 

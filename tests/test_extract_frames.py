@@ -14,15 +14,14 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import extract_frames  # noqa: E402
-from ops.errors import run_main  # noqa: E402
-from ops.flow import dequantise_flow  # noqa: E402
-from ops.io import settle_replaced_dir  # noqa: E402
-from ops.frames import (META_NAME, FrameCounts, check_frame_folder, count_frames, expected_counts,  # noqa: E402
-                        flow_names, preflight, read_meta, rgb_name, write_meta)
-from ops.video import iter_frames, keep_frame, num_kept_frames, probe_video, read_jpeg, target_size  # noqa: E402
+import extract_frames
+from ops.errors import run_main
+from ops.formats.frames import (META_NAME, FrameCounts, check_frame_folder, count_frames, expected_counts, flow_names,
+                                preflight, read_meta, rgb_name, write_meta)
+from ops.io import settle_replaced_dir
+from ops.video.flow import dequantise_flow
+from ops.video.video import iter_frames, keep_frame, num_kept_frames, probe_video, read_jpeg, target_size
 
 W, H, FPS = 160, 120, 25
 SHIFT = 2  # content moves this many pixels to the right per frame
@@ -116,7 +115,7 @@ def test_frame_step_fps_and_size_options(videos, tmp_path):
     assert (out / "walk" / rgb_name(2)).read_bytes() != (full / "walk" / rgb_name(2)).read_bytes()
 
 
-# (extra flags, frames kept N, frame_step k, modalities): num_frames = N, num_flow = N - k (ops/frames.py).
+# (extra flags, frames kept N, frame_step k, modalities): num_frames = N, num_flow = N - k (ops/formats/frames.py).
 COUNT_CASES = {
     "step2": ((), 50, 2, ("RGB", "Flow")),
     "fps10": (("--fps", 10), 20, 1, ("RGB", "Flow")),          # 25 -> 10 fps keeps source frames 0, 3, 5, 8, 10, ...

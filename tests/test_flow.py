@@ -1,21 +1,16 @@
-"""Tests of ops/flow.py (algorithms, DenseFlow quantisation) and ops/tvl1_torch.py."""
+"""Tests of ops/video/flow.py (algorithms, DenseFlow quantisation) and ops/video/tvl1_torch.py."""
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ops import flow as flow_ops  # noqa: E402
-from ops.flow import (dequantise_flow, end_point_error, make_flow, quantise_flow, resolve_device,  # noqa: E402
-                      warp_by_flow)
-from ops.tvl1_torch import TVL1Params, _divergence, _forward_gradient, tvl1_flow_numpy  # noqa: E402
-from ops.video import read_jpeg, write_jpeg  # noqa: E402
+from ops.video import flow as flow_ops
+from ops.video.flow import (dequantise_flow, end_point_error, make_flow, quantise_flow, resolve_device,
+                            warp_by_flow)
+from ops.video.tvl1_torch import TVL1Params, _divergence, _forward_gradient, tvl1_flow_numpy
+from ops.video.video import read_jpeg, write_jpeg
 
 needs_contrib = pytest.mark.skipif(not flow_ops.has_opencv_tvl1(), reason="OpenCV without contrib (cv2.optflow)")
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ops.dataset import FrameLoader, segment_positions
-from ops.frames import count_frames, flow_names, rgb_name
-from ops.transforms import flip, normalize, eval_crops, to_channel_order, train_crop
+from ops.formats.frames import count_frames, flow_names, rgb_name
+from ops.train.dataset import FrameLoader, segment_positions
+from ops.train.transforms import flip, normalize, eval_crops, to_channel_order, train_crop
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from ops.errors import InputError
-from ops.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights, search_fusion_weights,
-                        simplex_grid, write_fusion_weights)
-from ops.results import ResultFileError, VideoResult
+from ops.evaluation.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights,
+                                   search_fusion_weights, simplex_grid, write_fusion_weights)
+from ops.formats.results import ResultFileError, VideoResult
 
 
 def _pair():
@@ -112,8 +112,8 @@ def _two_streams(tmp_path, num_videos=4, k=2):
     'flow' knows the class (logit 8 on p0 and p1) but prefers the distractor's completeness (p0 -3, p1 +6).
     Completeness weights (w, 1 - w) rank p0 first iff 6w - 3 > 6 - 9w, i.e. w > 0.6.
     """
-    from ops.proposal_list import ProposalList, make_video_proposals, write_proposal_list
-    from ops.results import write_results
+    from ops.formats.proposal_list import ProposalList, make_video_proposals, write_proposal_list
+    from ops.formats.results import write_results
     props = np.array([[0.1, 0.3], [0.6, 0.8], [0.0, 1.0]])
     blocks, rgb, flow = [], {}, {}
     for i in range(num_videos):

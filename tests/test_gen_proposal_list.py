@@ -6,8 +6,8 @@ import pytest
 
 import gen_proposal_list
 from ops.errors import InputError
-from ops.frames import make_meta, write_meta
-from ops.proposal_list import ProposalList, make_video_proposals, read_proposal_list, write_proposal_list
+from ops.formats.frames import make_meta, write_meta
+from ops.formats.proposal_list import ProposalList, make_video_proposals, read_proposal_list, write_proposal_list
 
 
 def make_folder(root, vid, n_rgb, n_flow, fps=None):

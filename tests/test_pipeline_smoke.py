@@ -87,9 +87,9 @@ def test_runs_table_reads_what_stage_8_wrote(pipeline):
 
 def _chance_map(w, iou: float, num_seeds: int = 20) -> float:
     """mAP at ``iou`` of random detections: uniform segments and classes, as many per video as the pipeline's."""
-    from ops.annotations import load_annotations
-    from ops.detection_eval import evaluate_detections, ground_truth_from_db
-    from ops.detections import Detections, read_activitynet_json
+    from ops.formats.annotations import load_annotations
+    from ops.evaluation.detection_eval import evaluate_detections, ground_truth_from_db
+    from ops.formats.detections import Detections, read_activitynet_json
 
     gt = ground_truth_from_db(load_annotations(w / "data" / "annotations", "test"))
     dets = read_activitynet_json(w / "detections_fused.json", gt.classes)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ops.postprocess import PostprocessConfig, apply_regression, results_to_detections, softmax, video_candidates
-from ops.results import VideoResult
+from ops.evaluation.postprocess import (PostprocessConfig, apply_regression, results_to_detections, softmax,
+                                        video_candidates)
+from ops.formats.results import VideoResult
 from ops.temporal import batched_temporal_nms, temporal_nms
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from ops.presets import list_presets, load_preset, resolve
+from ops.formats.presets import list_presets, load_preset, resolve
 
 
 def test_shipped_presets():
@@ -37,7 +37,7 @@ def test_dataset_specific_values():
 
 
 def test_synthetic_preset_matches_generator():
-    from ops.synthetic import CLASSES
+    from ops.video.synthetic import CLASSES
 
     p = load_preset("synthetic")
     assert p["classes"] == list(CLASSES) and p["num_classes"] == len(CLASSES)
@@ -61,14 +61,14 @@ def test_flags_override_preset():
 
 
 def test_flip_policy_from_preset():
-    from ops.presets import preset_flip
+    from ops.formats.presets import preset_flip
     assert preset_flip(load_preset("thumos14")) is True          # default: flips allowed
     assert preset_flip(load_preset("synthetic")) is False        # MoveLeft mirrored is MoveRight
 
 
 def test_checkpoint_data_spec_keeps_the_training_flip_policy():
-    from ops.backbones import BackboneConfig
-    from ops.dataset import checkpoint_data_spec, data_spec
+    from ops.models.backbones import BackboneConfig
+    from ops.train.dataset import checkpoint_data_spec, data_spec
     cfg = BackboneConfig(arch="tiny", modality="Flow", new_length=5)
     spec = data_spec(cfg, flip=False)
     assert spec["flip"] is False and spec["channels"] == 10
@@ -77,8 +77,8 @@ def test_checkpoint_data_spec_keeps_the_training_flip_policy():
 
 
 def test_ten_crops_are_refused_up_front_for_a_model_trained_without_flips():
-    from ops.backbones import BackboneConfig
-    from ops.dataset import FrameSequenceDataset, data_spec
+    from ops.models.backbones import BackboneConfig
+    from ops.train.dataset import FrameSequenceDataset, data_spec
     spec = data_spec(BackboneConfig(arch="tiny", modality="RGB"), flip=False)
     with pytest.raises(ValueError, match="num_crops 1 or 5"):
         FrameSequenceDataset([], "RGB", 1, spec, frame_interval=1, num_crops=10)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ops.detection_eval import GroundTruth, ground_truth_from_proposal_list
-from ops.detections import Detections
-from ops.proposal_eval import SSN_THRESHOLDS, ar_an, proposals_from_list, ssn_recall
-from ops.proposal_list import read_proposal_list
+from ops.evaluation.detection_eval import GroundTruth, ground_truth_from_proposal_list
+from ops.evaluation.proposal_eval import SSN_THRESHOLDS, ar_an, proposals_from_list, ssn_recall
+from ops.formats.detections import Detections
+from ops.formats.proposal_list import read_proposal_list
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ANET_LIST = DATA / "activitynet1.2" / "activitynet1.2_tag_val_normalized_proposal_list.txt"
@@ -173,9 +173,9 @@ def test_activitynet12_proposal_list_reproduces_ssn_recall():
 @pytest.mark.skipif(not (DATA / "thumos14" / "temporal_annotations_test").is_dir(), reason="no THUMOS14 data")
 def test_cli_proposal_json_with_thumos_annotations(tmp_path):
     import eval_proposals as cli
-    from ops.annotations import load_annotations
-    from ops.detection_eval import ground_truth_from_db
-    from ops.detections import write_activitynet_json
+    from ops.formats.annotations import load_annotations
+    from ops.evaluation.detection_eval import ground_truth_from_db
+    from ops.formats.detections import write_activitynet_json
     gt = ground_truth_from_db(load_annotations(DATA / "thumos14", "test"))
     half = Detections(gt.video, gt.t_start, (gt.t_start + gt.t_end) / 2, np.zeros(len(gt), np.int64),
                       np.ones(len(gt)))  # IoU exactly 0.5 with its instance

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ops.proposal_list import (ProposalList, ProposalListError, VideoProposals, format_proposal_list,
-                               label_proposals, make_video_proposals, read_frame_based_list, read_proposal_list,
-                               to_frame_based, write_proposal_list)
+from ops.formats.proposal_list import (ProposalList, ProposalListError, VideoProposals, format_proposal_list,
+                                       label_proposals, make_video_proposals, read_frame_based_list, read_proposal_list,
+                                       to_frame_based, write_proposal_list)
 
 NORMALIZED = """# 1
 vid_a

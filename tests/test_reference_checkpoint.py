@@ -1,4 +1,4 @@
-"""Initialising our SSN from an original SSN checkpoint (issue #6): ops.ssn.map_reference_state_dict.
+"""Initialising our SSN from an original SSN checkpoint (issue #6): ops.models.ssn.map_reference_state_dict.
 
 A fake checkpoint in the original's layout (``module.base_model.*`` backbone,
 ``module.activity_fc`` on the plain course mean, ``module.completeness_fc`` and
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from ops.ssn import SSN, map_reference_state_dict
+from ops.models.ssn import SSN, map_reference_state_dict
 
 K, D = 3, 128  # classes; the tiny backbone's feature size
 SEGMENTS = (2, 5, 2)
@@ -171,7 +171,7 @@ def test_stpp_mismatch_names_the_tensor_and_shapes():
 
 
 def test_mismatch_loads_nothing(tmp_path):
-    from ops.ssn import load_reference_checkpoint
+    from ops.models.ssn import load_reference_checkpoint
 
     model = make_model([1, 1, 1])
     before = {k: v.clone() for k, v in model.state_dict().items()}

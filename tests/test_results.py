@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from ops.results import (ResultFileError, UnsafePickleError, read_class_scores,
-                         read_results, safe_load_pickle, write_results)
+from ops.formats.results import (ResultFileError, UnsafePickleError, read_class_scores, read_results, safe_load_pickle,
+                                 write_results)
 
 
 def original_entry(n=3, k=2, seed=0):

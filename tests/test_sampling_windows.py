@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from ops.proposal_list import VideoProposals, make_video_proposals, read_proposal_list
-from ops.sampling import ProposalSampler, ProposalTable, SamplingConfig, categorize
-from ops.sliding_window import sliding_windows
+from ops.formats.proposal_list import VideoProposals, make_video_proposals, read_proposal_list
+from ops.proposals.sliding_window import sliding_windows
+from ops.train.sampling import ProposalSampler, ProposalTable, SamplingConfig, categorize
 from tests.conftest import run_script
 
 
@@ -105,7 +105,7 @@ def test_sliding_window_script_reads_missing_durations_from_video_dir(tmp_path):
     out = tmp_path / "sw.txt"
     res = run_script("gen_sliding_window_proposals.py", "synthetic", "validation", out, "--annotations", csv,
                      check=False)
-    # no duration: one line naming the video and the flags that help (ops.annotations.require_durations)
+    # no duration: one line naming the video and the flags that help (ops.formats.annotations.require_durations)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "no positive duration for 1 video(s), e.g. [('clip', nan)]" in res.stderr
     assert "--video_dir" in res.stderr and "(--avoid)" in res.stderr and not out.exists()

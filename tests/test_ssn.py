@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from ops.engine import load_checkpoint
-from ops.models import build_model
-from ops.ssn import (BG, FG, INCOMPLETE, STPP, apply_regression, completeness_loss, pooling_matrix, regression_loss,
-                     ssn_losses, stage_layout, targets_for_regression)
+from ops.models.builder import build_model
+from ops.models.ssn import (BG, FG, INCOMPLETE, STPP, apply_regression, completeness_loss, pooling_matrix,
+                            regression_loss, ssn_losses, stage_layout, targets_for_regression)
+from ops.train.engine import load_checkpoint
 from tests.conftest import run_script
 
 

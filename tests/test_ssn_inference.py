@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from ops.backbones import BackboneConfig
-from ops.dataset import data_spec, segment_positions
-from ops.engine import TrainConfig, save_checkpoint
 from ops.errors import InputError
-from ops.models import build_model
-from ops.proposal_list import read_proposal_list, write_proposal_list
-from ops.results import (ResultFileError, load_raw_outputs, load_video_result, read_results, save_raw_outputs,
-                         save_video_result)
-from ops.ssn import stage_layout
-from ops.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, pool_proposals, prefix_sums,
-                               project_frames, raw_outputs, score_proposals, score_raw)
+from ops.formats.proposal_list import read_proposal_list, write_proposal_list
+from ops.formats.results import (ResultFileError, load_raw_outputs, load_video_result, read_results, save_raw_outputs,
+                                 save_video_result)
+from ops.models.backbones import BackboneConfig
+from ops.models.builder import build_model
+from ops.models.ssn import stage_layout
+from ops.models.ssn_inference import (fold_heads, frame_ranges, part_layout, part_spans, pool_proposals, prefix_sums,
+                                      project_frames, raw_outputs, score_proposals, score_raw)
+from ops.train.dataset import data_spec, segment_positions
+from ops.train.engine import TrainConfig, save_checkpoint
 from tests.conftest import REPO, run_script
 
 BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full",

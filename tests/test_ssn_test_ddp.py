@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from ops.backbones import BackboneConfig
-from ops.dataset import data_spec
-from ops.engine import TrainConfig, save_checkpoint
-from ops.models import build_model
-from ops.results import load_raw_outputs, read_results
+from ops.formats.results import load_raw_outputs, read_results
+from ops.models.backbones import BackboneConfig
+from ops.models.builder import build_model
+from ops.train.dataset import data_spec
+from ops.train.engine import TrainConfig, save_checkpoint
 from tests.conftest import REPO, run_script
 
 BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full",

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ops import synthetic
-from ops.annotations import load_annotations
 from ops.errors import run_main
+from ops.formats.annotations import load_annotations
+from ops.video import synthetic
 from tests.conftest import REPO
 
 
@@ -178,11 +178,11 @@ def test_thumos_and_json_agree(tiny_dataset):
         np.testing.assert_allclose(a.videos.sort_values("video")["duration"], b.videos.sort_values("video")["duration"])
 
 
-# ---------------------------------------------------------------- annotation files through ops.annotations' writers
+# ---------------------------------------------------------------- annotation files through ops.formats.annotations' writers
 
 
 def test_annotation_files_of_a_hand_made_timeline(tmp_path):
-    """The generator's THUMOS14 files and JSON (written by ops.annotations) hold exactly the drawn actions."""
+    """The generator's THUMOS14 files and JSON (written by ops.formats.annotations) hold exactly the drawn actions."""
     val = synthetic.VideoSpec("video_validation_0000001", "validation", 50, 10, (), (0, 0, 1))
     events = (synthetic.Event(3, 17, 2, "action", 0.0, 1.0),         # MoveLeft, frames [3, 17) at 20 fps
               synthetic.Event(20, 25, 1, "start", 0.0, 0.3),         # a distractor: not ground truth

@@ -1,27 +1,22 @@
-"""TAG proposals (ops/tag.py, gen_bottom_up_proposals.py): hand-worked sequences and the loop reference."""
+"""TAG proposals (ops/proposals/tag.py, gen_bottom_up_proposals.py): hand-worked sequences and the loop reference."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-
-from ops import tag  # noqa: E402
-from ops.actionness import Actionness, save_actionness  # noqa: E402
 from ops.errors import InputError
-from ops.proposal_list import read_proposal_list  # noqa: E402
-from tag_reference import nms_reference, smooth_reference, tag_proposals_reference  # noqa: E402
+from ops.formats.actionness import Actionness, save_actionness
+from ops.formats.proposal_list import read_proposal_list
+from ops.proposals import tag
+from tag_reference import nms_reference, smooth_reference, tag_proposals_reference
 
-import gen_bottom_up_proposals  # noqa: E402
+import gen_bottom_up_proposals
 
 
 def run_tag(x, **kw):
-    """ops.tag result as [(start, end, score)] in output order."""
+    """ops.proposals.tag result as [(start, end, score)] in output order."""
     bounds, scores = tag.tag_proposals(np.asarray(x, np.float32), **kw)
     return [(int(a), int(b), float(s)) for (a, b), s in zip(bounds, scores)]
 

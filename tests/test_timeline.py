@@ -1,15 +1,15 @@
-"""Timeline pictures (ops/timeline.py, plot_timeline.py): size, bar positions from the time axis, empty input."""
+"""Timeline pictures (ops/evaluation/timeline.py, plot_timeline.py): size, bar positions from the time axis, empty input."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from ops.annotations import load_annotations
-from ops.detections import Detections, write_activitynet_json
 from ops.errors import InputError
-from ops.timeline import (TimelineLayout, class_colors, draw_timeline, nice_ticks, render_timeline, time_to_x,
-                          timeline_videos)
+from ops.evaluation.timeline import (TimelineLayout, class_colors, draw_timeline, nice_ticks, render_timeline,
+                                     time_to_x, timeline_videos)
+from ops.formats.annotations import load_annotations
+from ops.formats.detections import Detections, write_activitynet_json
 
 NAMES = ["Jump", "Run", "Swim"]
 LANE_BG = 235

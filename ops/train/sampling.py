@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ops.errors import InputError
-from ops.proposal_list import VideoProposals
+from ops.formats.proposal_list import VideoProposals
 from ops.temporal import pairwise_iou
 
 KINDS = ("fg", "incomplete", "bg")

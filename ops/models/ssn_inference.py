@@ -9,7 +9,7 @@ columns per part), computed once per video; a proposal's scores are then the
 bias plus, for every part, the mean of ``Y[:, p]`` over the part's frames.
 
 Pooling (the original SSN's test-time rule): part ``p`` covers one span of one
-stage (:func:`ops.ssn.stage_bounds`): the whole stage, or a pyramid cell made
+stage (:func:`ops.models.ssn.stage_bounds`): the whole stage, or a pyramid cell made
 of segments ``a .. b`` of the stage's ``S`` equal segments, i.e.
 ``[A + (B - A) a / S, A + (B - A) b / S)``.  Its feature is the mean over the
 sampled frames ``t x frame_interval`` inside that span, or the sampled frame
@@ -26,7 +26,7 @@ Pooling runs in numpy on the CPU (the per-frame outputs are small: T x parts
 x D_out); the projection runs where the features are.
 
 The per-frame outputs can be kept (:func:`raw_outputs`, file layout in
-:mod:`ops.results`) and re-pooled later for any proposal (:func:`score_raw`).
+:mod:`ops.formats.results`) and re-pooled later for any proposal (:func:`score_raw`).
 """
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ops.results import RawOutputs
-from ops.ssn import SSN, stage_bounds
+from ops.formats.results import RawOutputs
+from ops.models.ssn import SSN, stage_bounds
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class FoldedHeads:
     weights: (parts, D_out, D) float32, block of the activity, completeness and regression weights acting
     on each part (activity rows are zero outside the course); bias: (D_out,) float64; sizes: column counts
     (K+1, K, 2K) of activity | completeness | regression (class-major (centre, scale)); stpp_matrix
-    (parts, S), stpp_parts (3,) and num_segments (3,): the model's STPP (:class:`ops.ssn.STPP`).
+    (parts, S), stpp_parts (3,) and num_segments (3,): the model's STPP (:class:`ops.models.ssn.STPP`).
     """
 
     weights: torch.Tensor
@@ -94,7 +94,7 @@ def part_spans(bounds: np.ndarray, count: int, stage: np.ndarray, cells: np.ndar
     """Frame spans (N, parts, 2) and scales (N, parts) of every part of proposals (N, 2) in frames.
 
     stage, cells: :func:`part_layout`; count: frames of the video.  Scales: the starting/ending stage
-    scale of :func:`ops.ssn.stage_bounds` for their parts, 1 for course parts.
+    scale of :func:`ops.models.ssn.stage_bounds` for their parts, 1 for course parts.
     """
     stages, scales = stage_bounds(bounds, count)
     a, b = stages[:, stage, 0], stages[:, stage, 1]                       # (N, parts)
@@ -202,7 +202,7 @@ def head_scores(out: np.ndarray, num_classes: int, reg_stats: np.ndarray
 
 def raw_outputs(y: np.ndarray, heads: FoldedHeads, video: str, count: int, frame_interval: int,
                 reg_stats) -> RawOutputs:
-    """Per-frame outputs y (T, parts, D_out) of one video as :class:`ops.results.RawOutputs`."""
+    """Per-frame outputs y (T, parts, D_out) of one video as :class:`ops.formats.results.RawOutputs`."""
     t, parts, _ = y.shape
     k1, k, _ = heads.sizes
     return RawOutputs(video, int(count), int(frame_interval), np.arange(t, dtype=np.int64) * frame_interval,

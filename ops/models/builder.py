@@ -11,9 +11,9 @@ from dataclasses import asdict
 import torch
 from torch import nn
 
-from ops.backbones import BackboneConfig, apply_bn_mode, build_backbone
 from ops.errors import InputError
-from ops.ssn import SSN
+from ops.models.backbones import BackboneConfig, apply_bn_mode, build_backbone
+from ops.models.ssn import SSN
 
 
 class BinaryClassifier(nn.Module):
@@ -92,7 +92,7 @@ def model_from_checkpoint(ckpt: dict, device: torch.device | str = "cpu") -> nn.
 
 def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -> None:
     """Backbone flags shared by the training stages."""
-    from ops.backbones import ARCHS, BN_MODES, GLOBAL_POOLS
+    from ops.models.backbones import ARCHS, BN_MODES, GLOBAL_POOLS
 
     g = parser.add_argument_group("backbone")
     g.add_argument("--arch", default=arch, choices=ARCHS)

@@ -12,7 +12,7 @@ channel 1 vertical (y, down positive), such that ``prev[y, x] ~ nxt[y + v, x + u
 Algorithms (``FLOW_ALGORITHMS``):
 
 - ``tvl1``       OpenCV contrib Dual TV-L1 (what DenseFlow uses); needs ``cv2.optflow``
-- ``tvl1_torch`` our batched PyTorch TV-L1 (ops/tvl1_torch.py), CPU or CUDA
+- ``tvl1_torch`` our batched PyTorch TV-L1 (ops/video/tvl1_torch.py), CPU or CUDA
 - ``dis_fast``, ``dis_medium``, ``dis_ultrafast``  OpenCV DIS presets
 - ``farneback``  OpenCV Farneback
 
@@ -107,7 +107,7 @@ class _TorchTVL1:
     name = "tvl1_torch"
 
     def __init__(self, device: str = "cpu", **params):
-        from ops.tvl1_torch import TVL1Params  # torch is imported only when this algorithm is used
+        from ops.video.tvl1_torch import TVL1Params  # torch is imported only when this algorithm is used
         self.device = device
         self.params = TVL1Params(**params)
         # A TV-L1 iteration is ~45 small kernels and a pair may need up to 7500 iterations, so on a GPU
@@ -115,7 +115,7 @@ class _TorchTVL1:
         self.batch_size = 64 if device.startswith("cuda") else 1
 
     def __call__(self, prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
-        from ops.tvl1_torch import tvl1_flow_numpy
+        from ops.video.tvl1_torch import tvl1_flow_numpy
         prev, nxt = _check_pairs(prev, nxt)
         return tvl1_flow_numpy(prev, nxt, self.params, device=self.device)
 
@@ -156,7 +156,7 @@ def default_flow_algorithm(device: str) -> str:
 def make_flow(name: str, device: str = "cpu", **params) -> FlowFn:
     """Build flow algorithm ``name`` (see ``FLOW_ALGORITHMS``) on ``device``.
 
-    ``params`` are passed to ``tvl1_torch`` (see ops.tvl1_torch.TVL1Params).
+    ``params`` are passed to ``tvl1_torch`` (see ops.video.tvl1_torch.TVL1Params).
     Raises ValueError for an unknown name, RuntimeError when it is unavailable here.
     """
     if name not in FLOW_ALGORITHMS:

@@ -1,6 +1,6 @@
 """Fusion of several SSN result files (e.g. RGB and Flow), with per-output weights (one home).
 
-An SSN result gives three outputs per proposal (see :mod:`ops.results`):
+An SSN result gives three outputs per proposal (see :mod:`ops.formats.results`):
 activity logits, completeness logits and location regression.  The original
 SSN fused streams with one weight per stream for all three.  Streams are not
 equally good at each output, though: on the synthetic demo the classes differ
@@ -33,8 +33,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ops.errors import InputError
+from ops.formats.results import ResultFileError, VideoResult
 from ops.io import atomic_write_json
-from ops.results import ResultFileError, VideoResult
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ numpy arrays, for N proposals and K classes:
    ``(center offset, log duration ratio)``.  The offsets are already
    de-normalised by ``ssn_test`` with the training set's regression statistics
    (``offset * std + mean``); applying them: ``center += offset * length``,
-   ``length *= exp(log_ratio)`` (see :mod:`ops.postprocess`).  Old files may
+   ``length *= exp(log_ratio)`` (see :mod:`ops.evaluation.postprocess`).  Old files may
    store (N, 2K); it is reshaped.  None when the model has no regression head.
 
 Raw per-frame outputs (``ssn_test.py --save_raw DIR``): one ``DIR/<video id>.npz``
@@ -34,14 +34,14 @@ parts, S segments and K classes:
 - ``activity_bias`` (K + 1,), ``completeness_bias`` (K,), ``regression_bias``
   (K, 2) float64: the heads' biases.
 - ``stpp_matrix`` (P, S) float, ``stpp_parts`` (3,) int, ``num_segments`` (3,)
-  int: the model's STPP (:class:`ops.ssn.STPP`), i.e. which span of which
+  int: the model's STPP (:class:`ops.models.ssn.STPP`), i.e. which span of which
   stage each part covers.
 - ``reg_stats`` (2, 2) float64: mean and std rows that de-normalise regression.
 
 A proposal's scores are the biases plus, over parts, the mean of the part's
 outputs over the frames of its span (starting/ending parts scaled), with
 regression then multiplied by std and shifted by mean:
-:func:`ops.ssn_inference.score_raw` re-pools any proposal this way and
+:func:`ops.models.ssn_inference.score_raw` re-pools any proposal this way and
 reproduces the result file.
 
 Loading is safe: :func:`safe_load_pickle` accepts only plain containers,

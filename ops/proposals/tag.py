@@ -48,8 +48,8 @@ import logging
 
 import numpy as np
 
-from ops.actionness import Actionness
 from ops.errors import InputError
+from ops.formats.actionness import Actionness
 from ops.temporal import batched_temporal_nms, fraction_to_seconds, frames_to_fraction
 
 logger = logging.getLogger(__name__)

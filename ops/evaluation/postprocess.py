@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ops.detections import Detections
-from ops.results import VideoResult
+from ops.formats.detections import Detections
+from ops.formats.results import VideoResult
 from ops.temporal import batched_temporal_nms
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ back to back, every line ends with ``\\n``, fields separated by one space)::
     proposal_line := LABEL " " BEST_IOU " " OVERLAP_SELF " " START " " END NL
 
 ``LABEL`` is an integer: 0 = background, k = class k (1-based, in the class
-order of the dataset, see ``ops.annotations``).  ``BEST_IOU`` is the best
+order of the dataset, see ``ops.formats.annotations``).  ``BEST_IOU`` is the best
 temporal IoU of the proposal with any ground truth and ``OVERLAP_SELF`` the
 intersection with that same ground truth divided by the proposal's length;
 both are written with 4 decimals.

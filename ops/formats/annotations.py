@@ -502,7 +502,7 @@ def write_activitynet(db: AnnotationDB, path: str | os.PathLike, version: str = 
 
 def _probe_durations(video_dir: Path, videos: list[str]) -> dict[str, float]:
     """Duration in seconds of each of ``videos``, read from its file in ``video_dir`` (file stem = video id)."""
-    from ops.video import VIDEO_EXTS, probe_video  # lazy: only custom datasets without durations need OpenCV
+    from ops.video.video import VIDEO_EXTS, probe_video  # lazy: only custom datasets without durations need OpenCV
 
     files = {p.stem: p for p in video_dir.iterdir() if p.suffix.lower().lstrip(".") in VIDEO_EXTS}
     out = {}

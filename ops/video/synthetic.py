@@ -23,7 +23,7 @@ Times are frame-exact: an event drawn on frames ``[f0, f1)`` has
 2-decimal times in the annotation files are exact).
 
 Outputs of ``gen_synthetic_dataset.py`` (``OUT`` is the output folder; the annotation files come from
-:func:`write_annotations`, through the writers of :mod:`ops.annotations`)::
+:func:`write_annotations`, through the writers of :mod:`ops.formats.annotations`)::
 
     OUT/videos/video_{validation,test}_NNNNNNN.mp4
     OUT/videos/.seed.json                     seed and preset, written before the first video
@@ -45,8 +45,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ops.annotations import AnnotationDB, write_activitynet, write_thumos14
 from ops.errors import SetupError
+from ops.formats.annotations import AnnotationDB, write_activitynet, write_thumos14
 from ops.io import atomic_write_json
 from ops.temporal import frames_to_seconds
 

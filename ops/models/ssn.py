@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ops.backbones import (CHECKPOINT_KEYS, BackboneConfig, read_weights_file, apply_bn_mode, build_backbone,
-                           load_pretrained)
 from ops.errors import InputError
+from ops.models.backbones import (CHECKPOINT_KEYS, BackboneConfig, read_weights_file, apply_bn_mode, build_backbone,
+                                  load_pretrained)
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def map_reference_state_dict(state: Mapping, model: SSN) -> dict[str, torch.Tens
         model: our SSN, built with the published model's class count and STPP.
     Returns:
         {our key: tensor}: ``base.<name>`` for every backbone tensor, as stored (shapes are
-        fitted by :func:`ops.backbones.load_pretrained`), and the heads ``state`` has.
+        fitted by :func:`ops.models.backbones.load_pretrained`), and the heads ``state`` has.
     Raises:
         ValueError naming the head tensor and both shapes when the published model's class
         count, feature size or STPP part count differs from ours.

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ops.annotations import AnnotationDB
-from ops.detections import Detections
 from ops.errors import InputError
-from ops.proposal_list import ProposalList
+from ops.formats.annotations import AnnotationDB
+from ops.formats.detections import Detections
+from ops.formats.proposal_list import ProposalList
 from ops.temporal import frames_to_fraction, paired_iou
 
 logger = logging.getLogger(__name__)

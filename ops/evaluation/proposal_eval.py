@@ -1,8 +1,8 @@
 """Proposal metrics: SSN recall at IoU thresholds and ActivityNet AR@AN, vectorised.
 
-Input everywhere: class-agnostic proposals as :class:`ops.detections.Detections`
+Input everywhere: class-agnostic proposals as :class:`ops.formats.detections.Detections`
 (row order = rank when all scores are equal) and ground truth as
-:class:`ops.detection_eval.GroundTruth`, in one unit (IoU is scale-free).
+:class:`ops.evaluation.detection_eval.GroundTruth`, in one unit (IoU is scale-free).
 
 SSN recall (``ops/detection_metrics.py`` of the original, printed by
 ``gen_bottom_up_proposals.py``) over the videos that have ground truth, using
@@ -39,9 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ops.detection_eval import GroundTruth, _pairs, _video_codes, ground_truth_from_proposal_list
-from ops.detections import Detections
 from ops.errors import InputError
+from ops.evaluation.detection_eval import GroundTruth, _pairs, _video_codes, ground_truth_from_proposal_list
+from ops.formats.detections import Detections
 from ops.temporal import frames_to_fraction, paired_iou
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Frame-loading datasets shared by the actionness classifier and SSN.
 
 - :class:`FrameLoader` reads snippets (``new_length`` consecutive frames) from a
-  frame folder (layout in ``ops/frames.py``);
+  frame folder (layout in ``ops/formats/frames.py``);
 - :class:`FrameDataset` is the one base class: records (frame-based proposal
   list blocks), frame counts, loader, input spec and transforms;
 - :class:`BinaryTrainDataset`: video-centric sampling of foreground/background
@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ops.backbones import BackboneConfig, input_spec
 from ops.errors import InputError
-from ops.frames import count_frames, flow_names, rgb_name
-from ops.models import checkpoint_backbone
-from ops.proposal_list import VideoProposals
-from ops.sampling import ProposalSampler
-from ops.ssn import KIND_CODES, stage_layout, targets_for_regression
-from ops.transforms import check_num_crops, eval_crops, normalize, to_channel_order, train_crop
+from ops.formats.frames import count_frames, flow_names, rgb_name
+from ops.formats.proposal_list import VideoProposals
+from ops.models.backbones import BackboneConfig, input_spec
+from ops.models.builder import checkpoint_backbone
+from ops.models.ssn import KIND_CODES, stage_layout, targets_for_regression
+from ops.train.sampling import ProposalSampler
+from ops.train.transforms import check_num_crops, eval_crops, normalize, to_channel_order, train_crop
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class FrameLoader:
 
 
 def data_spec(backbone: BackboneConfig, flip: bool = True) -> dict:
-    """The backbone's :func:`~ops.backbones.input_spec` plus the dataset's ``flip`` policy.
+    """The backbone's :func:`~ops.models.backbones.input_spec` plus the dataset's ``flip`` policy.
 
     ``flip`` is False for datasets whose classes a mirror image changes (the
     synthetic MoveLeft / MoveRight): training then never flips, and testing

@@ -266,7 +266,7 @@ def timeline_videos(dets, durations: dict[str, float], videos: list[str],
     """Video dicts for :func:`render_timeline` from toolkit tables.
 
     Args:
-        dets: :class:`ops.detections.Detections` in seconds, labels 1-based (label 0 rows are skipped).
+        dets: :class:`ops.formats.detections.Detections` in seconds, labels 1-based (label 0 rows are skipped).
         durations: video -> duration (s); NaN or missing lets the picture use the last end time.
         videos: the videos to draw, in order.
         ground_truth: video -> (bounds (G, 2) s, labels (G,) 1-based), as ``AnnotationDB.ground_truth()``;

@@ -11,7 +11,7 @@ Checkpoint (``torch.save`` of plain containers and tensors, loadable with
 ``torch.load(..., weights_only=True)`` so a checkpoint cannot run code)::
 
     {"format": "ssn-toolkit-checkpoint", "version": 1,
-     "model_config": dict,        # rebuilds the model: ops.models.build_model(model_config)
+     "model_config": dict,        # rebuilds the model: ops.models.builder.build_model(model_config)
      "train_config": dict, "epoch": int (epochs completed), "state_dict": ..., "optimizer": ...,
      "rng": {"torch": ByteTensor, "cuda": [ByteTensor], "python": tuple}, "history": [dict per epoch],
      "extra": dict,               # stage data, e.g. SSN regression statistics
@@ -44,9 +44,9 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ops.errors import InputError
-from ops.frames import read_meta
+from ops.formats.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
-from ops.transforms import NUM_CROPS
+from ops.train.transforms import NUM_CROPS
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "ssn-toolkit-checkpoint"

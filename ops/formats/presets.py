@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ops.errors import InputError
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # ops/formats/ -> repository root
 REQUIRED_KEYS = ("name", "num_classes", "annotation_format", "train_subset", "test_subset",
                  "sampling", "model", "evaluation")
 

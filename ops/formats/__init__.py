@@ -1,0 +1,10 @@
+"""Every on-disk contract of the pipeline: one reader and one writer per file layout.
+
+- ``frames``         the frame-folder contract (file names, metadata, counts, pre-flight check)
+- ``annotations``    annotation databases (THUMOS14, ActivityNet, custom) and ``load_annotations``
+- ``presets``        dataset presets stored in ``data/``
+- ``proposal_list``  the SSN proposal-list text format (one reader, one writer), proposal labelling
+- ``actionness``     per-frame actionness files (``binary_test.py`` -> TAG)
+- ``results``        SSN result files (original pickle layout, safe loading), raw per-frame outputs
+- ``detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
+"""

@@ -1,0 +1,7 @@
+"""Networks.
+
+- ``backbones``      the one backbone builder (tiny, ResNet, BN-Inception), weights files, input specs
+- ``builder``        the model builder: config -> model, checkpoints -> model, backbone flags
+- ``ssn``            Structured Segment Networks: STPP, heads, losses, reference checkpoints
+- ``ssn_inference``  folded-head scoring of all proposals of a video
+"""

@@ -1,0 +1,7 @@
+"""Training and data loading.
+
+- ``engine``      the one training loop, checkpoints, runtime (device, DDP, AMP) and shared flags
+- ``sampling``    SSN proposal sampling (foreground / incomplete / background)
+- ``transforms``  crops, flips, normalisation, channel order
+- ``dataset``     frame-loading datasets (classifier and SSN), checked checkpoint inputs
+"""
