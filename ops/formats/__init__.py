@@ -5,6 +5,7 @@
 - ``presets``        dataset presets stored in ``data/``
 - ``proposal_list``  the SSN proposal-list text format (one reader, one writer), proposal labelling
 - ``actionness``     per-frame actionness files (``binary_test.py`` -> TAG)
+- ``video_scores``   video-level class scores (CUHK'17 JSON layout and score vectors)
 - ``results``        SSN result files (original pickle layout, safe loading), raw per-frame outputs
 - ``detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
 """
