@@ -4,4 +4,5 @@
 - ``builder``        the model builder: config -> model, checkpoints -> model, backbone flags
 - ``ssn``            Structured Segment Networks: STPP, heads, losses, reference checkpoints
 - ``ssn_inference``  folded-head scoring of all proposals of a video
+- ``video_classifier`` video-level multi-label classifier on snippet features (classify_videos.py)
 """
