@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from ops.errors import InputError
+from ops.errors import InputError, run_main
 from ops.formats import features as ff
 
 
@@ -200,3 +200,219 @@ def test_rescaled_record_gives_row_centres():
     # two videos of different lengths rescaled alike have the same geometry
     other = ff.rescaled_record(_record(num_rows=9, num_frames=150), 2, "bsn")
     ff.check_geometry(ff.geometry_of(bsn), other, "ckpt")
+
+
+def _bsn_loop(x, num_rows, duration_frame, duration_second, snippet_frames=16):
+    """BSN's recipe written as the spec reads, one row at a time (reference for the vectorised one)."""
+    length = len(x)
+    st = snippet_frames / (duration_frame / duration_second)
+    centres = [st / 2 + k * st for k in range(length)]
+    corrected = snippet_frames * length / duration_frame * duration_second
+    out = []
+    for i in range(num_rows):
+        lo = max(centres[0] + 1e-4, i / num_rows * corrected)
+        hi = min(centres[-1] - 1e-4, (i + 1) / num_rows * corrected)
+        if hi < centres[0] or lo > centres[-1]:
+            out.append(np.zeros(x.shape[1]))
+            continue
+        pts = [lo + (hi - lo) / 2 * k for k in range(3)]
+        out.append(np.mean([[np.interp(p, centres, x[:, c]) for c in range(x.shape[1])] for p in pts], axis=0))
+    return np.array(out)
+
+
+def _mmaction_loop(x, num_rows):
+    start, end = 1e-4, len(x) - 1 - 1e-4
+    size = (end - start) / num_rows
+    idx = np.arange(len(x))
+    return np.array([np.mean([[np.interp(start + j * size + k * size / 3, idx, x[:, c]) for c in range(x.shape[1])]
+                              for k in range(3)], axis=0) for j in range(num_rows)])
+
+
+@pytest.mark.parametrize("length, num_rows", [(2, 7), (5, 100), (37, 100), (130, 100), (400, 100)])
+def test_rescale_matches_reference_loops(length, num_rows):
+    x = _array(rows=length, dim=3, seed=length).astype(np.float64)
+    frames, seconds = 16 * length + 5, (16 * length + 5) / 29.97
+    np.testing.assert_allclose(ff.rescale_features(x, num_rows, "bsn", frames, seconds),
+                               _bsn_loop(x, num_rows, frames, seconds), atol=1e-5)
+    np.testing.assert_allclose(ff.rescale_features(x, num_rows, "mmaction"), _mmaction_loop(x, num_rows), atol=1e-5)
+
+
+# --------------------------------------------------------------------------- published layouts
+
+ANET_JSON = {"v_abc": {"duration_second": 10.0, "duration_frame": 300, "feature_frame": 288,
+                       "annotations": [{"segment": [1.0, 2.0], "label": "Ballet"}]},
+             "v_def": {"duration_second": 5.0, "duration_frame": 150, "annotations": []}}
+VIDEO_INFO_CSV = ("video,numFrame,seconds,fps,rfps,subset,featureFrame\n"
+                  "v_abc,300,10.0,30.0,29.97,training,288\n"
+                  "v_def,150,5.0,30.0,29.97,validation,144\n")
+CSV_MEAN_100 = "f0,f1,f2,f3\n0.1000,0.2000,-0.3000,0.4000\n1.0000,2.0000,3.0000,4.5000\n"
+
+
+def test_read_video_info_layouts(tmp_path):
+    (tmp_path / "anno.json").write_text(json.dumps(ANET_JSON))
+    (tmp_path / "video_info.csv").write_text(VIDEO_INFO_CSV)
+    (tmp_path / "af.json").write_text(json.dumps({"database": {"video_test_1": {
+        "subset": "test", "duration": 12.5, "fps": 25.0, "annotations": []}}}))
+    a = ff.read_video_info(tmp_path / "anno.json")
+    assert a["v_abc"] == ff.VideoInfo(duration_frame=300, duration_second=10.0, feature_frame=288)
+    assert a["v_def"].feature_frame is None
+    c = ff.read_video_info(tmp_path / "video_info.csv")
+    assert c["v_def"] == ff.VideoInfo(duration_frame=150, duration_second=5.0, feature_frame=144)
+    assert ff.read_video_info(tmp_path / "af.json")["video_test_1"] == ff.VideoInfo(duration_second=12.5, fps=25.0)
+    assert ff.lookup_video(a, "abc", "x") is a["v_abc"]
+    with pytest.raises(InputError, match="anno: video zzz is not in the annotation file"):
+        ff.lookup_video(a, "zzz", "anno")
+    (tmp_path / "bad.csv").write_text(VIDEO_INFO_CSV.replace("v_def,150", "v_def,-3"))
+    with pytest.raises(InputError, match="bad.csv:3: duration_frame must be a number > 0"):
+        ff.read_video_info(tmp_path / "bad.csv")
+
+
+def test_read_video_info_real_files(shared_data):
+    anet = shared_data / "activitynet1.3"
+    csv_info = ff.read_video_info(anet / "video_info_new.csv")
+    assert csv_info["v_---9CpRcKoU"] == ff.VideoInfo(duration_frame=418, duration_second=14.07, feature_frame=400)
+    json_info = ff.read_video_info(anet / "anet_anno_action.json")
+    assert json_info["v_QOlSCBRmfWY"] == ff.VideoInfo(duration_frame=2067, duration_second=82.73, feature_frame=2064)
+
+
+def test_csv_mean_100_read_in_published_layout(tmp_path):
+    path = tmp_path / "v_abc.csv"
+    path.write_text(CSV_MEAN_100)
+    info = ff.VideoInfo(duration_frame=300, duration_second=10.0, feature_frame=288)
+    x, rec = ff.read_csv_mean_100(path, info)
+    np.testing.assert_allclose(x, [[0.1, 0.2, -0.3, 0.4], [1, 2, 3, 4.5]], atol=1e-7)
+    assert (rec.video, rec.stream, rec.num_rows, rec.dim, rec.source) == ("v_abc", "RGB+Flow", 2, 4, "csv_mean_100")
+    assert (rec.fps, rec.num_frames, rec.backbone, rec.output) == (30.0, 300, "cuhk_tsn", "scores")
+    # BSN: 2 rows split [0, feature_frame = 288] frames -> centres at frames 72 and 216
+    np.testing.assert_allclose(ff.rows_to_seconds(rec, [0, 1]), [72 / 30, 216 / 30])
+    # no feature_frame: BMN's duration_frame // 16 * 16 = 288 as well
+    _, rec2 = ff.read_csv_mean_100(path, ff.VideoInfo(duration_frame=300, duration_second=10.0))
+    assert rec2 == rec
+    # MMAction2-made files: rows split source snippets [1e-4, L - 1 - 1e-4], L = 18, snippet r at 16 r + 8
+    _, mm = ff.read_csv_mean_100(path, info, recipe="mmaction")
+    size = (17 - 2e-4) / 2
+    np.testing.assert_allclose(ff.rows_to_seconds(mm, [0, 1]),
+                               [(8 + 16 * (1e-4 + (j + 0.5) * size)) / 30 for j in range(2)])
+
+
+@pytest.mark.parametrize("text, match", [
+    ("", "empty file"),
+    ("a,b\n1,2\n", ":1: header must be f0,f1"),
+    ("f0,f1\n", "no feature rows"),
+    ("f0,f1\n1,2\n1,x\n", "line 3: 'x' is not a number"),
+    ("f0,f1\n1,2\n1,2,3\n", "line 3: 3 values, expected 2"),
+    ("f0,f1\n1,2\n1,nan\n", "v_abc.csv:3: non-finite value"),
+])
+def test_csv_mean_100_refuses_bad_files(tmp_path, text, match):
+    (tmp_path / "v_abc.csv").write_text(text)
+    with pytest.raises(InputError, match=match):
+        ff.read_csv_mean_100(tmp_path / "v_abc.csv", ff.VideoInfo(duration_frame=300, duration_second=10.0))
+    with pytest.raises(InputError, match="no duration_frame"):
+        ff.read_csv_mean_100(tmp_path / "v_abc.csv", ff.VideoInfo(duration_second=10.0))
+
+
+def test_csv_mean_100_writer_layout(tmp_path):
+    path = ff.write_csv_mean_100(tmp_path, "abc", np.array([[0.1, 0.2, -0.3, 0.4], [1, 2, 3, 4.5]]))
+    assert path == tmp_path / "v_abc.csv"
+    assert path.read_text() == CSV_MEAN_100
+
+
+def test_actionformer_read_and_write(tmp_path):
+    x = _array(rows=6, dim=4).astype(np.float64)       # published files are not always float32
+    np.save(tmp_path / "video_test_1.npy", x)
+    y, rec = ff.read_actionformer(tmp_path / "video_test_1.npy", "RGB+Flow", fps=30.0, stride=4, snippet_frames=16)
+    np.testing.assert_allclose(y, x, rtol=1e-6)
+    assert y.dtype == np.float32 and (rec.num_rows, rec.dim, rec.source) == (6, 4, "actionformer")
+    # ActionFormer: row t at (t * feat_stride + num_frames / 2) / fps
+    np.testing.assert_allclose(ff.rows_to_seconds(rec, [0, 5]), [8 / 30, 28 / 30])
+    assert rec.num_frames == 36 and rec.extra == {"num_frames_estimated": True}
+    _, rec2 = ff.read_actionformer(tmp_path / "video_test_1.npy", "RGB", fps=25.0, stride=4, snippet_frames=16,
+                                   centre=0.0, num_frames=40)
+    assert (rec2.centre, rec2.num_frames, rec2.extra) == (0.0, 40, {})
+    out = ff.write_actionformer(tmp_path / "out", "video_test_1", y)
+    np.testing.assert_array_equal(np.load(out), y)
+    np.save(tmp_path / "ints.npy", np.zeros((3, 2), np.int32))
+    with pytest.raises(InputError, match="ints.npy: features must be a float array"):
+        ff.read_actionformer(tmp_path / "ints.npy", "RGB", fps=30.0, stride=4, snippet_frames=16)
+
+
+# --------------------------------------------------------------------------- convert_features.py
+
+
+def _convert(*argv) -> int:
+    import convert_features
+
+    return run_main(convert_features.main, convert_features.get_args_parser(), [str(a) for a in argv])
+
+
+def _ours_two_streams(root, video="v_abc", rows=6):
+    rgb, flow = _array(rows=rows, dim=2, seed=1), _array(rows=rows, dim=3, seed=2)
+    geo = dict(num_rows=rows, fps=30.0, num_frames=300)
+    ff.write_features(root, rgb, _record(video=video, dim=2, **geo))
+    ff.write_features(root, flow, _record(video=video, stream="Flow", dim=3, **geo))
+    return np.concatenate([rgb, flow], axis=1)
+
+
+def test_convert_ours_to_csv_mean_100_and_back(tmp_path):
+    x = _ours_two_streams(tmp_path / "ours")
+    anno = tmp_path / "anno.json"
+    anno.write_text(json.dumps({"v_abc": {"duration_second": 10.0, "duration_frame": 300, "feature_frame": 96}}))
+    assert _convert(tmp_path / "ours", tmp_path / "csv", "--to", "csv_mean_100", "--num_rows", 4,
+                    "--annotations", anno) == 0
+    assert (tmp_path / "csv" / "v_abc.csv").read_text().startswith("f0,f1,f2,f3,f4\n")
+    assert _convert(tmp_path / "csv", tmp_path / "back", "--from", "csv_mean_100", "--annotations", anno) == 0
+    y, rec = ff.read_features(tmp_path / "back", "RGB+Flow", "v_abc")
+    np.testing.assert_allclose(y, ff.rescale_features(x, 4, "bsn", 300, 10.0), atol=5e-5)   # 4 decimals
+    # the record read back says what the rescaled one says: rows split [0, 16 * 6 = 96] frames
+    want = ff.rescaled_record(ff.concat_streams(*(ff.read_features(tmp_path / "ours", s, "v_abc")
+                                                  for s in ("RGB", "Flow")))[1], 4, "bsn")
+    for key in ("num_rows", "dim", "fps", "num_frames", "first_frame", "stride", "centre", "snippet_frames"):
+        assert getattr(rec, key) == pytest.approx(getattr(want, key)), key
+    np.testing.assert_allclose(ff.rows_to_seconds(rec, np.arange(4)), (12 + 24 * np.arange(4)) / 30)
+
+
+def test_convert_actionformer_two_streams_to_ours(tmp_path):
+    for stream, seed in (("rgb", 1), ("flow", 2)):
+        (tmp_path / stream).mkdir()
+        np.save(tmp_path / stream / "video_test_1.npy", _array(rows=5, dim=2, seed=seed))
+    anno = tmp_path / "af.json"
+    anno.write_text(json.dumps({"database": {"video_test_1": {"duration": 2.0, "fps": 25.0}}}))
+    assert _convert(tmp_path / "rgb", tmp_path / "ours", "--from", "actionformer", "--flow_src", tmp_path / "flow",
+                    "--stride", 4, "--snippet_frames", 16, "--annotations", anno) == 0
+    y, rec = ff.read_features(tmp_path / "ours", "RGB+Flow", "video_test_1")
+    np.testing.assert_array_equal(y[:, 2:], _array(rows=5, dim=2, seed=2))
+    assert (rec.fps, rec.num_frames, rec.stride, rec.centre) == (25.0, 50, 4.0, 8.0)
+
+
+def test_convert_resumes_refuses_other_settings_and_reports_failures(tmp_path, capsys):
+    src = tmp_path / "af"
+    src.mkdir()
+    for v in ("a", "b", "c"):
+        np.save(src / f"{v}.npy", _array(rows=4, dim=2))
+    np.save(src / "b.npy", np.zeros((4, 2), np.int64))            # a broken file: reported, the others done
+    args = [src, tmp_path / "out", "--from", "actionformer", "--stream", "RGB", "--stride", 16,
+            "--snippet_frames", 16, "--fps", 30]
+    assert _convert(*args) == 1
+    assert "1 of 3 video(s) failed" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out" / "RGB").iterdir()) == ["a.json", "a.npy", "c.json", "c.npy"]
+    np.save(src / "b.npy", _array(rows=4, dim=2))
+    mtime = (tmp_path / "out" / "RGB" / "a.npy").stat().st_mtime_ns
+    assert _convert(*args) == 0                                   # resumes: b only
+    assert (tmp_path / "out" / "RGB" / "a.npy").stat().st_mtime_ns == mtime
+    assert ff.read_record(tmp_path / "out", "RGB", "b").num_rows == 4
+    assert _convert(*args[:-1], 25) == 2                          # other settings refused
+    assert "converted with other settings (fps); choose another output folder" in capsys.readouterr().err
+    assert _convert(*args[:-1], 25, "--overwrite") == 0
+    assert ff.read_record(tmp_path / "out", "RGB", "a").fps == 25.0
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--from", "actionformer", "--stream", "RGB"], "needs --stride and --snippet_frames"),
+    (["--from", "csv_mean_100"], "needs --annotations"),
+    (["--streams", "RGB", "RGB"], "--streams must be one of"),
+    (["--to", "csv_mean_100"], "never rescaled; csv_mean_100 needs --num_rows"),
+])
+def test_convert_refuses_bad_flags(tmp_path, capsys, extra, match):
+    _ours_two_streams(tmp_path / "ours")
+    status = _convert(tmp_path / "ours", tmp_path / "out", *extra)
+    assert status in (1, 2) and match in capsys.readouterr().err

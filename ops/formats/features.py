@@ -43,6 +43,7 @@ Checkpoints store ``geometry_of(record)`` (the record minus per-video fields) an
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -374,7 +375,7 @@ def _interp_rows(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return x[lo] * (1 - w) + x[lo + 1] * w
 
 
-def rescaled_record(record: FeatureRecord, num_rows: int, recipe: str = "bsn", snippet_frames: int = 16
+def rescaled_record(record: FeatureRecord, num_rows: int, recipe: str = "bsn", snippet_frames: float | None = None
                     ) -> FeatureRecord:
     """The record of ``rescale_features(features_of(record), num_rows, recipe, ...)``.
 
@@ -388,12 +389,14 @@ def rescaled_record(record: FeatureRecord, num_rows: int, recipe: str = "bsn", s
       source row 1e-4 (``first_frame + centre + 1e-4 stride``), stride ``(L - 1 - 2e-4) / num_rows`` source
       strides.
 
-    ``snippet_frames`` becomes the rounded stride; the recipe and source geometry go in
+    ``snippet_frames`` is BSN's 16, the frames between source snippets (default: ``record.stride``).  The new
+    record's ``snippet_frames`` becomes the rounded stride; the recipe and source geometry go in
     ``extra["rescale"]``.
     """
     length = record.num_rows
     if recipe == "bsn":
-        first, stride = 0.0, snippet_frames * length / num_rows
+        step = record.stride if snippet_frames is None else snippet_frames
+        first, stride = 0.0, step * length / num_rows
     elif recipe == "mmaction":
         first = record.first_frame + record.centre + _EPS * record.stride
         stride = max(length - 1 - 2 * _EPS, _EPS) / num_rows * record.stride
@@ -404,3 +407,214 @@ def rescaled_record(record: FeatureRecord, num_rows: int, recipe: str = "bsn", s
               "snippet_frames": record.snippet_frames, "centre": record.centre}
     return record.replace(num_rows=num_rows, first_frame=first, stride=stride, centre=stride / 2,
                           snippet_frames=max(1, round(stride)), extra={**record.extra, "rescale": source})
+
+
+# --------------------------------------------------------------------------- per-video durations (annotations)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What an annotation file says about one video's length (None: not given there)."""
+
+    duration_frame: int | None = None
+    duration_second: float | None = None
+    fps: float | None = None
+    feature_frame: int | None = None
+
+
+def read_video_info(path: str | os.PathLike) -> dict[str, VideoInfo]:
+    """Per-video lengths from an annotation file, keyed by video id as written there.
+
+    Accepted layouts:
+
+    - BSN/BMN JSON (``anet_anno_action.json``): ``{video: {"duration_second", "duration_frame",
+      "feature_frame"?, ...}}``;
+    - ActionFormer/OpenTAD JSON: ``{"database": {video: {"duration" (s), "fps"?, "duration_frame"?, ...}}}``;
+    - BSN's ``video_info_new.csv``: columns ``video,numFrame,seconds[,featureFrame]`` (other columns ignored).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: annotation file not found") from None
+    if path.suffix.lower() == ".csv":
+        return _video_info_csv(path, text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: not JSON ({e.msg})") from None
+    if isinstance(data, dict) and isinstance(data.get("database"), dict):
+        data = data["database"]
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object of videos")
+    return {str(v): _video_info_entry(e, f"{path}: video {v}") for v, e in data.items()}
+
+
+def _video_info_entry(entry, where: str) -> VideoInfo:
+    if not isinstance(entry, dict):
+        raise InputError(f"{where}: expected an object with duration_second/duration_frame")
+    values = {"duration_frame": entry.get("duration_frame"),
+              "duration_second": entry.get("duration_second", entry.get("duration")),
+              "fps": entry.get("fps"), "feature_frame": entry.get("feature_frame")}
+    return _video_info(values, where)
+
+
+def _video_info(values: dict, where: str) -> VideoInfo:
+    out = {}
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number) or number <= 0:
+            raise InputError(f"{where}: {key} must be a number > 0, got {value!r}")
+        out[key] = int(round(number)) if key in ("duration_frame", "feature_frame") else number
+    return VideoInfo(**out)
+
+
+def _video_info_csv(path: Path, text: str) -> dict[str, VideoInfo]:
+    rows = csv.DictReader(text.splitlines())
+    need = {"video", "numFrame", "seconds"}
+    if not need <= set(rows.fieldnames or ()):
+        raise InputError(f"{path}:1: expected columns video,numFrame,seconds[,featureFrame] (BSN's video_info)")
+    return {r["video"]: _video_info({"duration_frame": r["numFrame"], "duration_second": r["seconds"],
+                                     "feature_frame": r.get("featureFrame")}, f"{path}:{i}")
+            for i, r in enumerate(rows, start=2)}
+
+
+def lookup_video(info: dict[str, VideoInfo], video: str, where: str) -> VideoInfo:
+    """``info[video]``, also trying the id with/without ActivityNet's ``v_`` prefix; InputError if absent."""
+    for key in (video, video[2:] if video.startswith("v_") else f"v_{video}"):
+        if key in info:
+            return info[key]
+    raise InputError(f"{where}: video {video} is not in the annotation file; give one that lists it")
+
+
+# --------------------------------------------------------------------------- csv_mean_100 (BSN / BMN)
+
+
+def csv_mean_100_path(folder: str | os.PathLike, video: str) -> Path:
+    """``FOLDER/v_<id>.csv`` (the ``v_`` prefix added when ``video`` lacks it)."""
+    return Path(folder) / f"{video if video.startswith('v_') else 'v_' + video}.csv"
+
+
+def write_csv_mean_100(folder: str | os.PathLike, video: str, features: np.ndarray) -> Path:
+    """Write (N, C) features as ``FOLDER/v_<id>.csv``: header ``f0,...,f{C-1}``, 4 decimals (MMAction2's)."""
+    path = csv_mean_100_path(folder, video)
+    x = _check_array(np.asarray(features), f"{path} (being written)")
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(f"f{i}" for i in range(x.shape[1])) + "\n")
+        np.savetxt(f, x, fmt="%.4f", delimiter=",")
+    return path
+
+
+def read_csv_mean_100_array(path: str | os.PathLike) -> np.ndarray:
+    """The (N, C) float32 array of a csv_mean_100 file; InputError naming FILE:LINE when malformed."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: feature file missing") from None
+    if not lines:
+        raise InputError(f"{path}: empty file; expected a header f0,f1,... and one row per snippet")
+    header = lines[0].split(",")
+    if header != [f"f{i}" for i in range(len(header))]:
+        raise InputError(f"{path}:1: header must be f0,f1,...,f{{C-1}}, got {lines[0][:60]!r}")
+    rows = [line for line in lines[1:] if line.strip()]
+    if not rows:
+        raise InputError(f"{path}: no feature rows")
+    try:
+        x = np.loadtxt(rows, delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError as e:
+        raise InputError(f"{path}: {_first_bad_line(lines, len(header))} ({e})") from None
+    if x.shape[1] != len(header):
+        raise InputError(f"{path}: {x.shape[1]} values per row but {len(header)} header columns")
+    if not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise InputError(f"{path}:{bad + 2}: non-finite value; the file is corrupt")
+    return x.astype(np.float32)
+
+
+def _first_bad_line(lines: list[str], width: int) -> str:
+    """'LINE: what' for the first data line that is not ``width`` numbers (only called on a parse error)."""
+    for no, line in enumerate(lines[1:], start=2):
+        parts = line.split(",")
+        if line.strip() and len(parts) != width:
+            return f"line {no}: {len(parts)} values, expected {width}"
+        for part in parts if line.strip() else ():
+            try:
+                float(part)
+            except ValueError:
+                return f"line {no}: {part!r} is not a number"
+    return "not a CSV of numbers"
+
+
+def read_csv_mean_100(path: str | os.PathLike, info: VideoInfo, recipe: str = "bsn", snippet_stride: int = 16,
+                      stream: str = "RGB+Flow", backbone: str = "cuhk_tsn", output: str = "scores"
+                      ) -> tuple[np.ndarray, FeatureRecord]:
+    """A csv_mean_100 file and its record, the time of its rows taken from the annotation's ``info``.
+
+    The N rows were rescaled (``recipe``, default BSN's) from ``L = feature_frame / snippet_stride`` snippets
+    of ``snippet_stride`` frames (first_frame 0, centre stride / 2); ``feature_frame`` defaults to
+    ``duration_frame // 16 * 16`` (BMN's rule).  So the record is :func:`rescaled_record` of that source: for
+    BSN's recipe, rows split ``[0, feature_frame]`` frames evenly.  ``fps = duration_frame /
+    duration_second`` as BSN computes it; ``num_frames = duration_frame``.  Defaults describe the released
+    ActivityNet files (CUHK TSN class scores, RGB 0-199 then Flow 200-399).
+    """
+    path = Path(path)
+    if info.duration_frame is None or info.duration_second is None:
+        raise InputError(f"{path}: the annotation gives no duration_frame/duration_second for this video; "
+                         f"use BSN's anet_anno_action.json or video_info_new.csv")
+    x = read_csv_mean_100_array(path)
+    feature_frame = info.feature_frame or info.duration_frame // snippet_stride * snippet_stride
+    length = max(1, round(feature_frame / snippet_stride))
+    source = FeatureRecord(video=path.stem, stream=stream, num_rows=length, dim=x.shape[1],
+                           fps=info.duration_frame / info.duration_second, num_frames=info.duration_frame,
+                           first_frame=0.0, stride=float(snippet_stride), snippet_frames=snippet_stride,
+                           centre=snippet_stride / 2, backbone=backbone, output=output, source="csv_mean_100")
+    return x, rescaled_record(source, len(x), recipe)
+
+
+# --------------------------------------------------------------------------- ActionFormer / OpenTAD
+
+
+def actionformer_path(folder: str | os.PathLike, video: str) -> Path:
+    """``FOLDER/<video>.npy``."""
+    return Path(folder) / f"{video}.npy"
+
+
+def write_actionformer(folder: str | os.PathLike, video: str, features: np.ndarray) -> Path:
+    """Write (T, C) features as ``FOLDER/<video>.npy`` float32 (atomic)."""
+    path = actionformer_path(folder, video)
+    x = _check_array(np.asarray(features), f"{path} (being written)")
+    with atomic_open(path, "wb") as f:
+        np.save(f, x, allow_pickle=False)
+    return path
+
+
+def read_actionformer(path: str | os.PathLike, stream: str, *, fps: float, stride: float, snippet_frames: int,
+                      centre: float | None = None, first_frame: float = 0.0, num_frames: int | None = None,
+                      backbone: str = "", output: str = "pool") -> tuple[np.ndarray, FeatureRecord]:
+    """An ActionFormer/OpenTAD ``<video>.npy`` (T, C) and its record, from the geometry of the user's config.
+
+    ActionFormer's config names: ``feat_stride`` = ``stride``, ``num_frames`` (frames per clip) =
+    ``snippet_frames``, ``default_fps`` or the annotation's ``fps`` = ``fps``; its rows stand for
+    ``(t * feat_stride + num_frames / 2) / fps`` seconds, hence ``centre`` defaults to
+    ``snippet_frames / 2``.  ``num_frames`` (the video's) defaults to the frames the snippets reach,
+    ``ceil(first_frame + (T - 1) stride + snippet_frames)``, flagged in ``extra["num_frames_estimated"]``.
+    Any float dtype is read and stored as float32.
+    """
+    path = Path(path)
+    x = _load_npy(path)
+    extra = {}
+    if num_frames is None:
+        num_frames = math.ceil(first_frame + (len(x) - 1) * stride + snippet_frames)
+        extra["num_frames_estimated"] = True
+    record = FeatureRecord.from_dict(
+        dict(video=path.stem, stream=stream, num_rows=len(x), dim=x.shape[1], fps=fps, num_frames=num_frames,
+             first_frame=first_frame, stride=stride, snippet_frames=snippet_frames,
+             centre=snippet_frames / 2 if centre is None else centre, backbone=backbone, output=output,
+             source="actionformer", extra=extra), where=str(path))
+    return x, record
