@@ -8,4 +8,5 @@
 - ``video_scores``   video-level class scores (CUHK'17 JSON layout and score vectors)
 - ``results``        SSN result files (original pickle layout, safe loading), raw per-frame outputs
 - ``detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
+- ``features``       snippet-feature files (ours, csv_mean_100, ActionFormer/OpenTAD), their record, rescaling
 """
