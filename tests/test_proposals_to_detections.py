@@ -1,6 +1,7 @@
 """Proposals into SSN lists and into detections: the labelling rules, the video-score file, both scripts."""
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
@@ -8,11 +9,18 @@ import pytest
 
 from ops.evaluation.label_proposals import align_video_ids, label_with_video_classes, top_classes, top_n_per_video
 from ops.formats.presets import load_preset
-from ops.formats.proposal_list import read_proposal_list
+from ops.formats.frames import rgb_name
+from ops.formats.proposal_list import read_frame_based_list, read_proposal_list
 from ops.formats.video_scores import VideoScores, VideoScoresError, read_video_scores, write_video_scores
 from tests.conftest import run_script
 
 CLASSES = ["A", "B", "C"]
+
+
+def run_stage(name: str, *args):
+    """A stage's main in this process (faster than a subprocess; bad input raises)."""
+    module = importlib.import_module(name)
+    return module.main(module.get_args_parser().parse_args([str(a) for a in args]))
 
 
 # --------------------------------------------------------------------------- pure rules
@@ -133,9 +141,9 @@ def tiny(tmp_path):
     return tmp_path
 
 
-def test_proposal_list_from_json_hand_checked(tiny):
-    res = run_script("proposals_to_list.py", tiny / "props.json", tiny / "list.txt", "--dataset",
-                     tiny / "tiny3.json", "--annotations", tiny / "ann.csv", "--top_n", 4)
+def test_proposal_list_from_json_hand_checked(tiny, capsys, caplog):
+    run_stage("proposals_to_list", tiny / "props.json", tiny / "list.txt", "--dataset",
+              tiny / "tiny3.json", "--annotations", tiny / "ann.csv", "--top_n", 4)
     # x1 only: x2 has no proposals (warned), x3 no ground truth, v_zz is not a video of the subset.
     # [120, 130] is empty once clipped (dropped before the top 4); [-3, 5] is clipped to [0, 0.05] and
     # touches nothing: background; [20, 40] vs A [10, 30]: IoU 10 / 30, overlap over the proposal 10 / 20;
@@ -144,16 +152,32 @@ def test_proposal_list_from_json_hand_checked(tiny):
         "# 1\nx1\n1\n1\n2\n1 0.1000 0.3000\n2 0.5000 0.9000\n4\n"
         "1 1.0000 1.0000 0.1000 0.3000\n1 0.3333 0.5000 0.2000 0.4000\n"
         "2 0.8750 1.0000 0.5500 0.9000\n0 0.0000 0.0000 0.0000 0.0500\n")
-    assert "no proposals" in res.stderr and "x2" in res.stderr
-    assert "1 videos, 2 ground-truth instances" in res.stdout
+    assert "have no proposals and are left out, e.g. ['x2']" in caplog.text
+    assert "1 videos, 2 ground-truth instances" in capsys.readouterr().out
     plist = read_proposal_list(tiny / "list.txt")
     assert plist.normalized and [v.video_id for v in plist] == ["x1"]
     np.testing.assert_allclose(plist.videos[0].best_iou, [1, 0.3333, 0.875, 0])
 
 
+def test_the_list_feeds_gen_proposal_list_as_tags_do(tiny):
+    run_stage("proposals_to_list", tiny / "props.json", tiny / "list.txt", "--dataset", tiny / "tiny3.json",
+              "--annotations", tiny / "ann.csv", "--top_n", 4)
+    folder = tiny / "frames" / "x1"
+    folder.mkdir(parents=True)
+    for k in range(1, 251):                                    # 250 RGB frames: floor(fraction x 250)
+        (folder / rgb_name(k)).touch()
+    run_stage("gen_proposal_list", tiny / "tiny3.json", tiny / "frames", "--input", tiny / "list.txt",
+              "--output", tiny / "frames.txt")
+    block = read_frame_based_list(tiny / "frames.txt").videos[0]
+    assert block.video == str(folder) and block.num_frames == 250
+    assert block.gt_bounds.tolist() == [[25, 75], [125, 225]]
+    assert block.bounds.tolist() == [[25, 75], [50, 100], [137, 225], [0, 12]]
+    assert block.labels.tolist() == [1, 1, 2, 0]
+
+
 def test_proposal_list_all_videos_and_no_match(tiny):
-    run_script("proposals_to_list.py", tiny / "props.json", tiny / "all.txt", "--dataset", tiny / "tiny3.json",
-               "--annotations", tiny / "ann.csv", "--top_n", 0, "--all_videos")
+    run_stage("proposals_to_list", tiny / "props.json", tiny / "all.txt", "--dataset", tiny / "tiny3.json",
+              "--annotations", tiny / "ann.csv", "--top_n", 0, "--all_videos")
     assert read_proposal_list(tiny / "all.txt").videos[0].num_proposals == 5
     res = run_script("proposals_to_list.py", tiny / "props.json", tiny / "none.txt", "--dataset",
                      tiny / "tiny3.json", "--annotations", tiny / "ann.csv", "--subset", "other", check=False)
@@ -161,16 +185,14 @@ def test_proposal_list_all_videos_and_no_match(tiny):
 
 
 def _evaluate(tiny, detections) -> float:
-    res = run_script("eval_detection_results.py", tiny / "tiny3.json", "--detections", detections,
-                     "--annotations", tiny / "ann.csv", "--subset", "test", "--iou", 0.5, "--json_out",
-                     tiny / "eval.json")
-    assert "Detection performance" in res.stdout
-    return json.loads((tiny / "eval.json").read_text())["metrics"]["average_mAP"]
+    out = run_stage("eval_detection_results", tiny / "tiny3.json", "--detections", detections,
+                    "--annotations", tiny / "ann.csv", "--subset", "test", "--iou", 0.5)
+    return out["metrics"]["average_mAP"]
 
 
 def test_detections_top1_and_top2_evaluated(tiny):
     common = ["--dataset", tiny / "tiny3.json", "--annotations", tiny / "ann.csv", "--top_n", 3]
-    run_script("proposals_to_detections.py", tiny / "props.json", tiny / "scores.json", tiny / "top1.json", *common)
+    run_stage("proposals_to_detections", tiny / "props.json", tiny / "scores.json", tiny / "top1.json", *common)
     top1 = json.loads((tiny / "top1.json").read_text())["results"]
     # ids as the annotations spell them; the 3 best proposals ([120, 130] counts: no clipping here), class A
     assert list(top1) == ["x1"]
@@ -178,8 +200,8 @@ def test_detections_top1_and_top2_evaluated(tiny):
         ("A", 0.95, [120, 130]), ("A", 0.9, [10, 30]), ("A", 0.8, [20, 40])]
     # A: a false positive ranked above the hit of its only instance -> AP 1/2; B and C never predicted -> 0
     assert _evaluate(tiny, tiny / "top1.json") == pytest.approx(0.5 / 3)
-    run_script("proposals_to_detections.py", tiny / "props.json", tiny / "scores.json", tiny / "top2.json", *common,
-               "--top_k_classes", 2, "--top_n", 4)
+    run_stage("proposals_to_detections", tiny / "props.json", tiny / "scores.json", tiny / "top2.json", *common,
+              "--top_k_classes", 2, "--top_n", 4)
     top2 = json.loads((tiny / "top2.json").read_text())["results"]["x1"]
     assert [d["label"] for d in top2] == ["A", "B"] * 4
     np.testing.assert_allclose([d["score"] for d in top2],
