@@ -286,3 +286,114 @@ def test_binary_train_rerun_with_other_settings_stops_with_one_line_error(tiny_d
     assert "lr: stored 0.01, current 0.02" in msg and "--restart" in msg
     assert run_main(binary_train, *common, "--epochs", 1, "--lr", 0.02, "--restart") == 0
     assert load_checkpoint(out / LAST)["train_config"]["lr"] == 0.02 and csv_rows(out) == [(1, 0.02)]
+
+
+# --------------------------------------------------------------------------- Adam, lr lists, best by a metric
+
+
+def test_adam_step_equals_torch_adam(tmp_path):
+    # two steps (one batch each) of the engine's Adam against torch.optim.Adam driven by hand, L2 decay included
+    seed_everything(0)
+    model = nn.Linear(4, 2)
+    reference = nn.Linear(4, 2)
+    reference.load_state_dict(model.state_dict())
+    cfg = TrainConfig(epochs=1, lr=0.01, weight_decay=0.1, clip_gradient=None, workers=0, device="cpu",
+                      optimizer="adam")
+    trainer = Trainer(model, loss_fn, cfg, tmp_path, {"type": "toy"})
+    batches = [(torch.randn(4, 4), torch.tensor([0, 1, 1, 0])) for _ in range(2)]
+    trainer.train_pass(batches)
+    opt = torch.optim.Adam(reference.parameters(), lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    for b in batches:
+        opt.zero_grad()
+        loss_fn(reference, b, "cpu")[0].backward()
+        opt.step()
+    for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
+    # and it is not what SGD would have done
+    sgd = Trainer(nn.Linear(4, 2), loss_fn, TrainConfig(**{**asdict(cfg), "optimizer": "sgd"}), tmp_path, {})
+    sgd.train_pass(batches)
+    assert not torch.equal(sgd.model.weight, model.weight)
+
+
+def test_unknown_optimizer_is_refused(tmp_path):
+    with pytest.raises(InputError, match="optimizer 'lamb': unknown; choose one of sgd, adam"):
+        Trainer(nn.Linear(4, 2), loss_fn, TrainConfig(optimizer="lamb", device="cpu"), tmp_path, {})
+
+
+def test_lr_list_schedule_overrides_steps(tmp_path):
+    cfg = TrainConfig(lr=0.1, lr_steps=[1], lr_list=[0.5, 0.25, 0.125])
+    assert [lr_at(cfg, e) for e in range(5)] == [0.5, 0.25, 0.125, 0.125, 0.125]
+    t = make_trainer(tmp_path, 4, lr_list=[0.3, 0.2, 0.1], optimizer="adam")
+    t.fit(NoisyData())
+    assert csv_rows(tmp_path) == [(1, 0.3), (2, 0.2), (3, 0.1), (4, 0.1)]
+    assert t.optimizer.param_groups[0]["lr"] == 0.1
+
+
+def test_new_fields_at_their_defaults_keep_old_fingerprints():
+    # sgd and no lr_list (the behaviour before they existed) leave the fingerprint as it was
+    old = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("optimizer", "lr_list")}
+    assert run_fingerprint({}, asdict(TrainConfig()), {}) == run_fingerprint({}, old, {})
+    assert run_fingerprint({}, asdict(TrainConfig(lr_list=[])), {}) == run_fingerprint({}, old, {})
+    fp = run_fingerprint({}, asdict(TrainConfig(optimizer="adam", lr_list=[0.1, 0.01])), {})
+    assert fp["optimizer"] == "adam" and fp["lr_list"] == [0.1, 0.01]
+
+
+def test_switching_to_adam_is_a_changed_setting(tmp_path):
+    make_trainer(tmp_path, 1).fit(NoisyData())
+    again = make_trainer(tmp_path, 2, optimizer="adam")
+    with pytest.raises(ConfigMismatchError, match='optimizer: stored \\(not set\\), current "adam"'):
+        again.resume_default(None)
+
+
+class ScriptedMetric:
+    """val_fn returning the next of ``values`` as {"auc": v}, recording the model's mode and grad state."""
+
+    def __init__(self, values):
+        self.values, self.calls = list(values), []
+
+    def __call__(self, model):
+        self.calls.append((model.training, torch.is_grad_enabled()))
+        return {"auc": self.values[len(self.calls) - 1]}
+
+
+def make_metric_trainer(out, epochs, values):
+    seed_everything(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2))
+    cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, workers=0, device="cpu")
+    return Trainer(model, loss_fn, cfg, out, {"type": "toy"}, val_fn=ScriptedMetric(values), best_metric="auc",
+                   best_mode="max")
+
+
+def test_best_checkpoint_chosen_by_a_max_metric(tmp_path):
+    t = make_metric_trainer(tmp_path, 4, [0.5, 0.7, 0.6, 0.65])
+    t.fit(NoisyData(), NoisyData())
+    assert [h["auc"] for h in t.history] == [0.5, 0.7, 0.6, 0.65]
+    assert load_checkpoint(tmp_path / BEST)["epoch"] == 2      # the highest auc, though val_loss is logged too
+    assert t.val_fn.calls == [(False, False)] * 4               # eval mode, no gradients
+    assert [float(r["auc"]) for r in csv.DictReader(open(tmp_path / "log.csv"))] == [0.5, 0.7, 0.6, 0.65]
+
+
+def test_resume_keeps_the_best_so_far(tmp_path):
+    make_metric_trainer(tmp_path, 2, [0.5, 0.7]).fit(NoisyData())
+    resumed = make_metric_trainer(tmp_path, 4, [0.6, 0.8])
+    resumed.resume_default(None)
+    assert resumed.start_epoch == 2 and resumed.best == 0.7
+    resumed.fit(NoisyData())
+    # epoch 3 (0.6) does not replace epoch 2's best; epoch 4 (0.8) does
+    assert [h["auc"] for h in resumed.history] == [0.5, 0.7, 0.6, 0.8]
+    assert load_checkpoint(tmp_path / BEST)["epoch"] == 4
+    lower = make_metric_trainer(tmp_path / "b", 2, [0.5, 0.7])
+    lower.best_mode, lower.best = "min", float("inf")
+    lower.fit(NoisyData())
+    assert load_checkpoint(tmp_path / "b" / BEST)["epoch"] == 1
+
+
+def test_metric_name_clash_and_missing_best_metric_are_refused(tmp_path):
+    t = make_metric_trainer(tmp_path, 1, [0.5])
+    t.val_fn = lambda model: {"val_loss": 1.0}
+    with pytest.raises(ValueError, match="val_fn returned \\['val_loss'\\]"):
+        t.fit(NoisyData())
+    t = make_metric_trainer(tmp_path / "b", 1, [0.5])
+    t.best_metric = "ar_100"
+    with pytest.raises(ValueError, match="best_metric 'ar_100' is not in the history row"):
+        t.fit(NoisyData())

@@ -4,4 +4,5 @@
 - ``sampling``    SSN proposal sampling (foreground / incomplete / background)
 - ``transforms``  crops, flips, normalisation, channel order
 - ``dataset``     frame-loading datasets (classifier and SSN), checked checkpoint inputs
+- ``feature_dataset`` snippet-feature windows with the method's targets (BMN, BSN, SSAD), feature checks
 """

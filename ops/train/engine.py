@@ -2,10 +2,13 @@
 
 Only the model and its loss differ between stages: a stage passes
 ``loss_fn(model, batch, device) -> (loss, {name: float})``.  The engine does
-SGD with a step learning-rate schedule, gradient clipping, gradient
-accumulation (``iter_size``), mixed precision and channels-last on CUDA,
+SGD (or Adam: ``TrainConfig.optimizer``) with a step learning-rate schedule or
+an epoch-indexed ``lr_list``, gradient clipping, gradient accumulation
+(``iter_size``), mixed precision and channels-last on CUDA,
 DistributedDataParallel under ``torchrun`` (one process per GPU), per-epoch
-validation loss, CSV/JSON logs and checkpoints.
+validation loss and optional validation metrics (``Trainer(val_fn=...)``, e.g.
+a proposal AUC; ``best_metric``/``best_mode`` choose checkpoint_best.pth),
+CSV/JSON logs and checkpoints.
 
 Checkpoint (``torch.save`` of plain containers and tensors, loadable with
 ``torch.load(..., weights_only=True)`` so a checkpoint cannot run code)::
@@ -60,7 +63,9 @@ class TrainConfig:
     lr: float = 0.001
     lr_steps: list = field(default_factory=list)   # epochs where lr is multiplied by lr_gamma
     lr_gamma: float = 0.1
-    momentum: float = 0.9
+    lr_list: list | None = None                    # lr of epoch e = lr_list[min(e, len - 1)]; overrides lr/lr_steps
+    optimizer: str = "sgd"                         # "sgd" (momentum) | "adam" (betas 0.9/0.999, eps 1e-8)
+    momentum: float = 0.9                          # SGD only
     weight_decay: float = 5e-4
     clip_gradient: float | None = 20.0             # max total gradient norm; None = off
     iter_size: int = 1                             # batches accumulated per optimizer step
@@ -71,14 +76,30 @@ class TrainConfig:
     device: str = "auto"
 
 
+OPTIMIZERS = ("sgd", "adam")
+
+
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
-    """Learning rate of 0-based ``epoch``: ``lr x gamma^(number of steps <= epoch)``.
+    """Learning rate of 0-based ``epoch``: ``lr x gamma^(number of steps <= epoch)``, or
+    ``lr_list[min(epoch, len(lr_list) - 1)]`` when ``cfg.lr_list`` is given (the last value holds on).
 
     It does not depend on ``cfg.epochs``, which is why ``epochs`` is left out of
     the resume fingerprint: a schedule relative to the run's length (cosine,
     "drop at 50 %") would have to put it back (see RUNTIME_FIELDS).
     """
+    if cfg.lr_list:
+        return float(cfg.lr_list[min(epoch, len(cfg.lr_list) - 1)])
     return cfg.lr * cfg.lr_gamma ** sum(epoch >= s for s in cfg.lr_steps)
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum, or Adam (betas 0.9/0.999, eps 1e-8) with ``weight_decay`` as an L2 term added to the
+    gradient, as ``torch.optim.Adam`` does (not AdamW's decoupled decay)."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
+    raise InputError(f"optimizer {cfg.optimizer!r}: unknown; choose one of {', '.join(OPTIMIZERS)}")
 
 
 # --------------------------------------------------------------------------- resume fingerprint
@@ -90,6 +111,9 @@ def lr_at(cfg: TrainConfig, epoch: int) -> float:
 #   device        where the same maths runs (amp, a precision choice, stays in)
 #   channels_last memory layout only
 RUNTIME_FIELDS = ("epochs", "workers", "device", "channels_last")
+# Fields added after checkpoints existed, left out of the fingerprint while they hold these values (the behaviour
+# before they existed), so every earlier SSN/classifier checkpoint keeps its fingerprint and still resumes.
+LATER_DEFAULTS = {"optimizer": ("sgd",), "lr_list": (None, [])}
 # ``extra`` entries left out: regression statistics are computed from the training list (whose digest is
 # compared; float noise across library versions must not refuse a resume); ``paths`` only records where
 # the lists were (moving a file changes nothing learned; the content digests under ``data`` are compared)
@@ -110,14 +134,16 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def run_fingerprint(model_config: dict, train_config: dict, extra: dict, world_size: int | None = None) -> dict:
     """Everything that decides the learned weights, as a flat JSON-valued dict.
 
-    Keys: TrainConfig fields minus RUNTIME_FIELDS (``"lr"``), ``"world_size"``
+    Keys: TrainConfig fields minus RUNTIME_FIELDS (``"lr"``) and minus LATER_DEFAULTS
+    fields at their default (``"optimizer"`` appears for Adam only), ``"world_size"``
     (processes: the effective batch is world_size x batch_size; None for old
     checkpoints, which did not record it), ``"model.<key>"`` for the model config
     (``"model.backbone.arch"``) and ``extra`` minus UNCOMPARED_EXTRA
     (``"sampling.fg_iou_thresh"``, ``"data.train_list"``).  Values pass through
     JSON so tuples and lists, or 1 and 1.0, compare equal.
     """
-    train = {k: v for k, v in train_config.items() if k not in RUNTIME_FIELDS}
+    train = {k: v for k, v in train_config.items() if k not in RUNTIME_FIELDS
+             and not (k in LATER_DEFAULTS and v in LATER_DEFAULTS[k])}
     if world_size is not None:
         train["world_size"] = world_size
     stage = {k: v for k, v in extra.items() if k not in UNCOMPARED_EXTRA}
@@ -295,9 +321,17 @@ class Trainer:
     """Runs epochs of ``loss_fn`` over a dataset with checkpointing; see the module docstring."""
 
     def __init__(self, model: torch.nn.Module, loss_fn: Callable, cfg: TrainConfig, out_dir: str | os.PathLike,
-                 model_config: dict, extra: dict | None = None, param_groups=None, collate_fn=None):
+                 model_config: dict, extra: dict | None = None, param_groups=None, collate_fn=None,
+                 val_fn: Callable | None = None, best_metric: str = "val_loss", best_mode: str = "min"):
+        """``val_fn(model) -> {name: float}``: called on the main process after each epoch (model in eval
+        mode, no gradients); its entries join the history row under their own names.  ``best_metric``: the
+        history key that chooses checkpoint_best.pth (``"val_loss"``, or one of val_fn's names such as
+        ``"auc"``), lower (``best_mode="min"``) or higher (``"max"``) being better."""
+        if best_mode not in ("min", "max"):
+            raise ValueError(f"best_mode {best_mode!r}: choose min or max")
         self.cfg, self.loss_fn, self.model_config = cfg, loss_fn, model_config
         self.extra, self.collate_fn = extra or {}, collate_fn
+        self.val_fn, self.best_metric, self.best_mode = val_fn, best_metric, best_mode
         self.out_dir = Path(out_dir)
         self.rt = setup_runtime(cfg.device)
         self.amp = cfg.amp and self.rt.device.type == "cuda"
@@ -305,12 +339,27 @@ class Trainer:
         if cfg.channels_last and self.rt.device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        self.optimizer = torch.optim.SGD(param_groups if param_groups is not None else model.parameters(),
-                                         lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.optimizer = make_optimizer(param_groups if param_groups is not None else model.parameters(), cfg)
         self.history: list[dict] = []
         self.start_epoch = 0
-        self.best = math.inf
+        self.best = self._worst()
         self.fingerprint = run_fingerprint(model_config, asdict(cfg), self.extra, self.rt.world_size)
+
+    def _worst(self) -> float:
+        return math.inf if self.best_mode == "min" else -math.inf
+
+    def _better(self, value, than: float) -> bool:
+        if value is None:
+            return False
+        return value < than if self.best_mode == "min" else value > than
+
+    def _best_of(self, history: list) -> float:
+        """The best ``best_metric`` in ``history`` (the worst possible value when none is logged)."""
+        best = self._worst()
+        for row in history:
+            if self._better(row.get(self.best_metric), best):
+                best = row[self.best_metric]
+        return best
 
     def config_differences(self, ckpt: dict) -> list[str]:
         """What of ``ckpt``'s training differs from this run, one ``"name: stored X, current Y"`` each.
@@ -350,7 +399,7 @@ class Trainer:
         if ckpt.get("optimizer"):
             self.optimizer.load_state_dict(ckpt["optimizer"])
         self.start_epoch, self.history = ckpt["epoch"], list(ckpt["history"])
-        self.best = min([h["val_loss"] for h in self.history if h.get("val_loss") is not None], default=math.inf)
+        self.best = self._best_of(self.history)
         set_rng_state(ckpt["rng"])
         logger.info("resumed %s at epoch %d", path, self.start_epoch)
 
@@ -407,7 +456,7 @@ class Trainer:
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.start_epoch == 0 and self.rt.is_main and (self.out_dir / BEST).exists():
-            # training from scratch: without a validation loss this run never replaces an earlier run's best
+            # training from scratch: without a validation score this run never replaces an earlier run's best
             logger.info("removing %s of an earlier run", self.out_dir / BEST)
             (self.out_dir / BEST).unlink()
         model = self._step_model()
@@ -430,10 +479,26 @@ class Trainer:
             row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.perf_counter() - start, 3),
                    **{f"train_{k}": v for k, v in train_logs.items()},
                    "val_loss": val_logs.get("loss"), **{f"val_{k}": v for k, v in val_logs.items() if k != "loss"}}
+            if self.val_fn is not None and self.rt.is_main:
+                row.update(self._validate(row))
+            if self.rt.is_main and self.best_metric not in row:
+                raise ValueError(f"best_metric {self.best_metric!r} is not in the history row {sorted(row)}")
             self.history.append(row)
             if self.rt.is_main:
                 self._save(epoch + 1, row)
         return self.history
+
+    def _validate(self, row: dict) -> dict:
+        """``val_fn``'s metrics as plain floats; a name that is already a column of the row is refused."""
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():   # full precision unless val_fn asks for autocast: metrics compare epochs
+            metrics = self.val_fn(self.model)
+        self.model.train(was_training)
+        clash = sorted(set(metrics) & set(row))
+        if clash:
+            raise ValueError(f"val_fn returned {clash}, names the history row already has; rename them")
+        return {k: float(v) for k, v in metrics.items()}
 
     def _save(self, epoch: int, row: dict) -> None:
         logger.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()
@@ -442,8 +507,9 @@ class Trainer:
         save_checkpoint(self.out_dir / LAST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
                         self.history, self.extra, self.fingerprint)
         _write_logs(self.out_dir, self.history)
-        if row.get("val_loss") is not None and row["val_loss"] < self.best:
-            self.best = row["val_loss"]
+        if self._better(row.get(self.best_metric), self.best):
+            self.best = row[self.best_metric]
+            logger.info("epoch %d: best %s so far (%.4g): writing %s", epoch, self.best_metric, self.best, BEST)
             save_checkpoint(self.out_dir / BEST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
                             self.history, self.extra, self.fingerprint)
 
@@ -451,17 +517,28 @@ class Trainer:
 # --------------------------------------------------------------------------- command-line flags shared by training stages
 
 
-def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int = 4) -> None:
-    """Flags of :class:`TrainConfig` (the same in binary_train.py and ssn_train.py)."""
+def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int = 4, optimizer: str | None = None,
+                   weight_decay: float = 5e-4, lr_steps: list | None = None, lr_gamma: float = 0.1,
+                   clip_gradient: float = 20.0) -> None:
+    """Flags of :class:`TrainConfig` (the same in binary_train.py and ssn_train.py).
+
+    ``optimizer``: also offer ``--optimizer`` (with this default) and ``--lr_list`` -- the feature-based
+    methods (BMN, BSN, SSAD) train with Adam and per-epoch lr lists; the frame stages keep SGD and no flag.
+    """
     g = parser.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=epochs)
     g.add_argument("-b", "--batch_size", type=int, default=batch_size, help="videos per batch")
     g.add_argument("--lr", type=float, default=lr)
-    g.add_argument("--lr_steps", type=int, nargs="*", default=[], help="epochs where lr drops by --lr_gamma")
-    g.add_argument("--lr_gamma", type=float, default=0.1)
-    g.add_argument("--momentum", type=float, default=0.9)
-    g.add_argument("--weight_decay", type=float, default=5e-4)
-    g.add_argument("--clip_gradient", type=float, default=20.0, help="max gradient norm; 0 = off")
+    g.add_argument("--lr_steps", type=int, nargs="*", default=list(lr_steps or []),
+                   help="epochs where lr drops by --lr_gamma")
+    g.add_argument("--lr_gamma", type=float, default=lr_gamma)
+    if optimizer is not None:
+        g.add_argument("--optimizer", choices=OPTIMIZERS, default=optimizer)
+        g.add_argument("--lr_list", type=float, nargs="*", default=None,
+                       help="lr of each epoch (the last one holds on); replaces --lr and --lr_steps")
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    g.add_argument("--weight_decay", type=float, default=weight_decay, help="L2 term (SGD and Adam alike)")
+    g.add_argument("--clip_gradient", type=float, default=clip_gradient, help="max gradient norm; 0 = off")
     g.add_argument("--iter_size", type=int, default=1, help="batches accumulated per optimizer step")
     g.add_argument("-j", "--workers", type=int, default=2, help="data-loading processes")
     g.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
@@ -485,7 +562,8 @@ def train_config_from_args(args) -> TrainConfig:
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_steps=list(args.lr_steps),
                        lr_gamma=args.lr_gamma, momentum=args.momentum, weight_decay=args.weight_decay,
                        clip_gradient=args.clip_gradient or None, iter_size=args.iter_size, workers=args.workers,
-                       amp=not args.no_amp, seed=args.seed, device=args.device)
+                       amp=not args.no_amp, seed=args.seed, device=args.device,
+                       optimizer=getattr(args, "optimizer", "sgd"), lr_list=getattr(args, "lr_list", None) or None)
 
 
 def add_stage_args(parser, training: bool, output_help: str = "") -> None:
