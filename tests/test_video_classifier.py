@@ -7,7 +7,7 @@ import torch
 
 from ops.errors import InputError
 from ops.models.video_classifier import (VideoClassifier, build_video_classifier, class_scores, classifier_loss,
-                                         masked_mean_max, multi_hot, pad_batch, top1_hit_rate)
+                                         masked_mean_max, multi_hot, pad_batch, top1_hit_rate, video_map)
 
 
 def test_masked_pooling_ignores_padding():
@@ -101,3 +101,85 @@ def test_learns_planted_classes_beyond_chance(one_thread):
     chance = float(test_y.mean())             # a random class is one of the video's with this probability
     assert chance < 0.4
     assert top1_hit_rate(scores, test_y) > 0.8
+
+
+# --------------------------------------------------------------------------- classify_videos.py
+
+
+def write_planted_features(root, videos, feats, stride: float = 16.0):
+    """Our feature layout (RGB stream) for ``feats`` ((C, T) tensors), 25 fps, ``stride`` frames a row."""
+    from ops.formats.features import FeatureRecord, write_features
+
+    for video, x in zip(videos, feats):
+        rows, dim = x.shape[1], x.shape[0]
+        write_features(root, x.numpy().T.copy(), FeatureRecord(
+            video=video, stream="RGB", num_rows=rows, dim=dim, fps=25.0, num_frames=int(rows * stride),
+            first_frame=0.0, stride=stride, snippet_frames=16, centre=8.0))
+
+
+@pytest.fixture
+def planted_dataset(tmp_path):
+    """64 training and 32 validation videos of planted classes: preset, annotations CSV, features."""
+    import json
+
+    from ops.formats.presets import load_preset
+
+    classes = ["a", "b", "c", "d", "e"]
+    patterns = np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
+    lines = ["video,t_start,t_end,label,subset,duration"]
+    for subset, count, seed in (("training", 64, 1), ("validation", 32, 2)):
+        feats, targets = planted_videos(count, patterns, seed)
+        videos = [f"{subset[:3]}{i:02d}" for i in range(count)]
+        write_planted_features(tmp_path / "features", videos, feats)
+        for video, x, row in zip(videos, feats, targets):
+            duration = x.shape[1] * 16 / 25
+            lines += [f"{video},0,{duration / 2},{classes[k]},{subset},{duration}" for k in np.flatnonzero(row)]
+    (tmp_path / "ann.csv").write_text("\n".join(lines) + "\n")
+    preset = load_preset("activitynet1.3")
+    preset.update(name="planted", num_classes=5, classes=classes)
+    (tmp_path / "planted.json").write_text(json.dumps(preset))
+    return tmp_path
+
+
+def test_classify_videos_trains_scores_and_refuses_other_features(planted_dataset, one_thread):
+    import json
+
+    import classify_videos
+    from ops.formats.video_scores import read_video_scores
+
+    d = planted_dataset
+    common = ["--features", d / "features", "--annotations", d / "ann.csv", "--streams", "RGB", "-j", 0,
+              "--device", "cpu"]
+    args = classify_videos.get_args_parser().parse_args(list(map(str, [
+        d / "planted.json", *common, "--num_rows", 0, "--output", d / "run", "--write_scores", d / "scores.json",
+        "--epochs", 8, "--lr", 0.01, "--hidden", 32, "--dropout", 0.1, "--val_subset", "validation"])))
+    classify_videos.main(args)
+    log = json.loads((d / "run" / "log.json").read_text())
+    assert len(log) == 8 and log[-1]["video_map"] > 0.8            # the engine's val_fn: the best checkpoint's metric
+    assert (d / "run" / "checkpoint_best.pth").exists()
+    # the same command again resumes nothing (all epochs trained); other settings are refused
+    changed = classify_videos.get_args_parser().parse_args(list(map(str, [
+        d / "planted.json", *common, "--num_rows", 0, "--output", d / "run", "--epochs", 8, "--lr", 0.01,
+        "--hidden", 16, "--dropout", 0.1, "--val_subset", "validation"])))
+    with pytest.raises(InputError, match="model.hidden: stored 32, current 16"):
+        classify_videos.main(changed)
+    vs = read_video_scores(d / "scores.json", ["a", "b", "c", "d", "e"])
+    assert len(vs.videos) == 32 and vs.videos[0] == "val00"
+    targets = planted_videos(32, np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32), 2)[1]
+    assert top1_hit_rate(vs.scores, targets) > 0.8                  # chance: about 0.3
+    # features extracted another way (another stride) are refused, naming the field
+    feats = [torch.zeros(12, 10)]
+    write_planted_features(d / "other", ["val00"], feats, stride=8.0)
+    args = classify_videos.get_args_parser().parse_args(list(map(str, [
+        d / "planted.json", "--features", d / "other", "--annotations", d / "ann.csv", "--checkpoint",
+        d / "run" / "checkpoint_last.pth", "--write_scores", d / "other.json"])))
+    with pytest.raises(InputError, match="have stride = 8.0, the checkpoint was trained on 16.0"):
+        classify_videos.main(args)
+
+
+def test_video_map_by_hand():
+    scores = np.array([[0.9, 0.1], [0.8, 0.7], [0.1, 0.2]])
+    targets = np.array([[0, 0], [1, 0], [1, 0]], np.float32)       # class 2 has no positive: skipped
+    # class 1 ranks videos 0, 1, 2: hits at ranks 2 and 3 -> (1/2 + 2/3) / 2
+    assert video_map(scores, targets) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert np.isnan(video_map(scores, np.zeros((3, 2))))

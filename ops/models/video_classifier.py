@@ -109,3 +109,20 @@ def top1_hit_rate(scores: np.ndarray, targets: np.ndarray) -> float:
         return float("nan")
     best = np.argmax(scores, axis=1)
     return float(targets[np.arange(len(best)), best].mean())
+
+
+def video_map(scores: np.ndarray, targets: np.ndarray) -> float:
+    """Mean over classes of the average precision of ranking videos by class score (non-interpolated: the
+    mean of the precisions at each positive); classes without a positive video are skipped.
+
+    Args:
+        scores, targets: (V, K); targets multi-hot.  Ties keep video order (stable sort).
+    Returns:
+        mAP in [0, 1] (NaN when no class has a positive).
+    """
+    order = np.argsort(-scores, axis=0, kind="stable")
+    hits = np.take_along_axis(np.asarray(targets, np.float64), order, axis=0)
+    positives = hits.sum(axis=0)
+    precision = np.cumsum(hits, axis=0) / np.arange(1, len(hits) + 1)[:, None]
+    ap = (precision * hits).sum(axis=0)[positives > 0] / positives[positives > 0]
+    return float(ap.mean()) if ap.size else float("nan")
