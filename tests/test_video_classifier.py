@@ -183,3 +183,20 @@ def test_video_map_by_hand():
     # class 1 ranks videos 0, 1, 2: hits at ranks 2 and 3 -> (1/2 + 2/3) / 2
     assert video_map(scores, targets) == pytest.approx((1 / 2 + 2 / 3) / 2)
     assert np.isnan(video_map(scores, np.zeros((3, 2))))
+
+
+def test_classify_videos_rescaled_sequences(planted_dataset, one_thread):
+    import classify_videos
+    from ops.formats.video_scores import read_video_scores
+
+    d = planted_dataset
+    args = classify_videos.get_args_parser().parse_args(list(map(str, [
+        d / "planted.json", "--features", d / "features", "--annotations", d / "ann.csv", "--streams", "RGB",
+        "-j", 0, "--device", "cpu", "--num_rows", 8, "--output", d / "rescaled", "--epochs", 1, "--hidden", 8,
+        "--write_scores", d / "rescaled.json", "--write_top_k", 2])))
+    classify_videos.main(args)
+    ckpt = torch.load(d / "rescaled" / "checkpoint_last.pth", weights_only=True)
+    assert ckpt["extra"]["rescale"] == [8, "bsn"] and ckpt["extra"]["feature_record"]["extra"]["rescale"]["recipe"] \
+        == "bsn"
+    vs = read_video_scores(d / "rescaled.json", ["a", "b", "c", "d", "e"])
+    assert len(vs.videos) == 32 and (np.isfinite(vs.scores).sum(axis=1) == 2).all()     # two classes written
