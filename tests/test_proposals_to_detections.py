@@ -218,3 +218,31 @@ def test_detections_bad_score_file_is_one_line(tiny):
     assert res.stderr.strip().splitlines() == [
         f"proposals_to_detections.py: error: {tiny / 'bad.json'}: video 'x1' entry 0: unknown class 'Q'; "
         "the class names must be those of the annotations"]
+
+
+def test_thumos14_text_and_json_detections_evaluate_alike(shared_data, tmp_path):
+    """Real THUMOS14 test annotations: ground-truth segments as proposals, each video's classes as its scores;
+    the evalkit text (official class ids) and the ActivityNet JSON give the same mAP."""
+    from ops.formats.annotations import load_annotations
+
+    ann = shared_data / "thumos14"
+    db = load_annotations(ann, "test")
+    results, rows = {}, []
+    for vid, (bounds, labels) in db.ground_truth().items():
+        if len(labels):
+            results[vid] = [{"score": 1.0 - 1e-3 * k, "segment": b} for k, b in enumerate(bounds.tolist())]
+            rows.append((vid, sorted(set(labels.tolist()))))
+    (tmp_path / "props.json").write_text(json.dumps({"results": results}))
+    scores = np.full((len(rows), db.num_classes), np.nan)
+    for i, (_, labels) in enumerate(rows):
+        scores[i, np.array(labels) - 1] = 1.0
+    write_video_scores(tmp_path / "scores.json", VideoScores([v for v, _ in rows], db.classes, scores))
+    maps = []
+    for out in ("dets.txt", "dets.json"):
+        run_stage("proposals_to_detections", tmp_path / "props.json", tmp_path / "scores.json", tmp_path / out,
+                  "--dataset", "thumos14", "--annotations", ann, "--subset", "test", "--top_n", 0)
+        maps.append(run_stage("eval_detection_results", "thumos14", "--detections", tmp_path / out,
+                              "--annotations", ann, "--subset", "test")["metrics"]["mAP"])
+    assert (tmp_path / "dets.txt").read_text().split("\n")[0].split()[3] in {str(c) for c in db.class_ids}
+    assert maps[0] == maps[1]
+    assert min(maps[0]) > 0.8            # 88.16 at every IoU: a video's first class is right for most segments
