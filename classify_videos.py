@@ -85,7 +85,7 @@ def collate(batch: list) -> tuple:
 
 def with_features(root: Path, videos: list[str], streams: tuple, what: str) -> list[str]:
     """``videos`` that have features in every stream; the others are left out with a warning (none: error)."""
-    missing = set(v.split(" (")[0] for v in missing_features(root, videos, streams))
+    missing = {v for v in videos if missing_features(root, [v], streams)}
     if missing:
         logger.warning("%s: %d of %d %s video(s) have no features and are left out, e.g. %s", root,
                        len(missing), len(videos), what, sorted(missing)[:5])
