@@ -192,8 +192,11 @@ def score_videos(model, dataset: FeatureDataset, batch_size: int, device) -> np.
 
 def score(args, preset: dict, checkpoint: Path) -> None:
     """Score every video of ``--subset`` with ``checkpoint`` and write ``--write_scores``."""
-    device = setup_runtime(args.device).device
-    model, extra = checkpoint_classifier(checkpoint, device)
+    rt = setup_runtime(args.device)
+    if not rt.is_main:                    # under torchrun the other processes only helped to train
+        return
+    model, extra = checkpoint_classifier(checkpoint, rt.device)
+    device = rt.device
     subset = args.subset or preset["test_subset"]
     db = load_annotations(args.annotations, subset, classes=extra["classes"])
     streams = streams_of(extra["streams"])

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from ops.errors import InputError
 from ops.evaluation.label_proposals import align_video_ids, label_with_video_classes, top_classes, top_n_per_video
 from ops.formats.presets import load_preset
 from ops.formats.frames import rgb_name
@@ -246,3 +247,16 @@ def test_thumos14_text_and_json_detections_evaluate_alike(shared_data, tmp_path)
     assert (tmp_path / "dets.txt").read_text().split("\n")[0].split()[3] in {str(c) for c in db.class_ids}
     assert maps[0] == maps[1]
     assert min(maps[0]) > 0.8            # 88.16 at every IoU: a video's first class is right for most segments
+
+
+def test_detections_from_bsn_csv_proposals_need_durations(tiny):
+    (tiny / "csv").mkdir()
+    (tiny / "csv" / "v_x1.csv").write_text("xmin,xmax,score\n0.1,0.3,0.9\n0.55,0.9,0.4\n")
+    run_stage("proposals_to_detections", tiny / "csv", tiny / "scores.json", tiny / "csv.json", "--dataset",
+              tiny / "tiny3.json", "--annotations", tiny / "ann.csv")
+    dets = json.loads((tiny / "csv.json").read_text())["results"]
+    assert list(dets) == ["x1"] and [(d["label"], d["score"]) for d in dets["x1"]] == [("A", 0.9), ("A", 0.4)]
+    np.testing.assert_allclose([d["segment"] for d in dets["x1"]], [[10, 30], [55, 90]])      # x 100 s
+    with pytest.raises(InputError, match="proposals in fractions of the video; give --annotations"):
+        run_stage("proposals_to_detections", tiny / "csv", tiny / "scores.json", tiny / "csv2.json", "--dataset",
+                  tiny / "tiny3.json")
