@@ -9,7 +9,7 @@ Reads a proposal file: ActivityNet JSON ``{"results": {video: [{"score", "segmen
 (ours from bmn_test.py / bsn_test.py, or the published BMN/BSN results; video ids with or without ``v_``),
 or BSN/BMN CSV in fractions (one file with a ``video`` column or a folder of ``<video>.csv``).  Keeps the
 ``--top_n`` best proposals of every video, turns seconds into fractions of the video's duration (from the
-annotations), clips them to [0, 1], labels each proposal against the ground truth (best IoU, overlap over
+annotations, or ``--video_info``), clips them to [0, 1], labels each proposal against the ground truth (best IoU, overlap over
 the proposal; ``ops.formats.proposal_list.make_video_proposals``, as gen_bottom_up_proposals.py does for TAG)
 and writes a *normalized* proposal list, with the annotations' video ids, in database order.  Then, as for
 TAG: ``gen_proposal_list.py`` (frame-based list), ``ssn_train.py`` / ``ssn_test.py``, evaluation.  Prints
@@ -31,6 +31,7 @@ from ops.evaluation.label_proposals import align_video_ids, top_n_per_video
 from ops.evaluation.proposal_eval import recall_report
 from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_annotations
 from ops.formats.detections import Detections, read_activitynet_json, read_proposal_csv
+from ops.formats.features import lookup_video, read_video_info
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import ProposalList, make_video_proposals, write_proposal_list
 from ops.log import setup_logging
@@ -47,6 +48,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", default=None, help="annotation subset (default: the preset's test subset)")
     p.add_argument("--annotations", type=Path, required=True, help="THUMOS14 folder, ActivityNet JSON or CSV")
     add_video_dir_arg(p)
+    p.add_argument("--video_info", type=Path, default=None,
+                   help="durations from BSN's video_info_new.csv or anet_anno_action.json (duration_second: the "
+                        "video files' own) instead of the annotations'")
     p.add_argument("--top_n", type=int, default=100,
                    help="best proposals kept per video, <= 0: all (BMN/BSN write 100; TAG's lists hold ~50)")
     p.add_argument("--all_videos", action="store_true",
@@ -108,9 +112,22 @@ def proposal_fractions(props: Detections, videos: dict[str, str], durations: dic
     return codes[rows][best], bounds[best]
 
 
-def build_list(db: AnnotationDB, props: Detections, videos: dict[str, str], top_n: int) -> ProposalList:
-    """The labelled normalized list of ``videos`` ({database id: proposal file id})."""
-    durations = db.require_durations(list(videos))
+def video_durations(db: AnnotationDB, videos: list[str], video_info: Path | None) -> dict[str, float]:
+    """Seconds of each of ``videos``: ``duration_second`` of ``video_info`` (ids with or without ``v_``), else
+    the annotations' durations; InputError naming a video without one."""
+    if video_info is None:
+        return db.require_durations(videos)
+    info = read_video_info(video_info)
+    durations = {v: lookup_video(info, v, str(video_info)).duration_second for v in videos}
+    unknown = [v for v, d in durations.items() if d is None]
+    if unknown:
+        raise InputError(f"{video_info}: no duration_second for {len(unknown)} video(s), e.g. {unknown[:3]}")
+    return durations
+
+
+def build_list(db: AnnotationDB, props: Detections, videos: dict[str, str], durations: dict[str, float],
+               top_n: int) -> ProposalList:
+    """The labelled normalized list of ``videos`` ({database id: proposal file id}); ``durations`` in seconds."""
     codes, bounds = proposal_fractions(props, videos, durations, top_n)
     splits = np.searchsorted(codes, np.arange(1, len(videos)))
     gt = db.ground_truth()
@@ -129,7 +146,7 @@ def main(args: argparse.Namespace) -> int:
     db = load_annotations(args.annotations, subset, video_dir=args.video_dir, classes=preset.get("classes"))
     props = read_proposals(args.proposals)
     videos = select_videos(db, props, args.all_videos, str(args.proposals))
-    plist = build_list(db, props, videos, args.top_n)
+    plist = build_list(db, props, videos, video_durations(db, list(videos), args.video_info), args.top_n)
     write_proposal_list(args.output, plist)
     logger.info("%s: %d videos written", args.output, len(plist))
     print(recall_report(plist, preset["num_classes"]))

@@ -260,3 +260,19 @@ def test_detections_from_bsn_csv_proposals_need_durations(tiny):
     with pytest.raises(InputError, match="proposals in fractions of the video; give --annotations"):
         run_stage("proposals_to_detections", tiny / "csv", tiny / "scores.json", tiny / "csv2.json", "--dataset",
                   tiny / "tiny3.json")
+
+
+def test_proposal_list_durations_from_video_info(tiny):
+    (tiny / "video_info.csv").write_text("video,numFrame,seconds,fps,rfps,subset,featureFrame\n"
+                                         "v_x1,5000,200.0,25,25,test,4992\n")
+    run_stage("proposals_to_list", tiny / "props.json", tiny / "info.txt", "--dataset", tiny / "tiny3.json",
+              "--annotations", tiny / "ann.csv", "--top_n", 2, "--video_info", tiny / "video_info.csv")
+    block = read_proposal_list(tiny / "info.txt").videos[0]
+    # 200 s instead of 100 s: [120, 130] is now inside the video and the best; ground truth halves too
+    assert block.bounds.tolist() == [[0.6, 0.65], [0.05, 0.15]]
+    assert block.gt_bounds.tolist() == [[0.05, 0.15], [0.25, 0.45]]
+    assert block.labels.tolist() == [0, 1] and block.best_iou.tolist() == [0, 1]
+    (tiny / "partial.csv").write_text("video,numFrame,seconds\nv_x9,10,1\n")
+    with pytest.raises(InputError, match="video x1 is not in the annotation file"):
+        run_stage("proposals_to_list", tiny / "props.json", tiny / "p.txt", "--dataset", tiny / "tiny3.json",
+                  "--annotations", tiny / "ann.csv", "--video_info", tiny / "partial.csv")
