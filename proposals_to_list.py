@@ -91,19 +91,20 @@ def select_videos(db: AnnotationDB, props: Detections, all_videos: bool, source:
     return {v: from_db[v] for v in wanted if v in from_db}
 
 
-def proposal_fractions(props: Detections, videos: dict[str, str], durations: dict[str, float], top_n: int
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """The proposals of ``videos`` as fractions of the video, clipped to [0, 1], empty ones (after clipping)
-    dropped, then the ``top_n`` best of each video.  Returns (codes (M,) index into ``videos``, bounds (M, 2)),
-    grouped by video in ``videos`` order, best first."""
+def clipped_proposals(props: Detections, videos: dict[str, str], durations: dict[str, float], top_n: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The proposals of ``videos`` clipped to their video (``[0, duration]`` seconds, or ``[0, 1]`` for
+    fractions), empty ones (after clipping) dropped, then the ``top_n`` best of each video.
+
+    Returns (codes (M,) index into ``videos``, bounds (M, 2) in ``props.unit``), grouped by video in
+    ``videos`` order, best first.
+    """
     code_of = {p: k for k, p in enumerate(videos.values())}
     uniq, inverse = np.unique(props.video.astype(str), return_inverse=True)
     codes = np.array([code_of.get(u, -1) for u in uniq.tolist()], dtype=np.int64)[inverse]
     rows = np.flatnonzero(codes >= 0)
-    bounds = props.bounds[rows]
-    if props.unit == "seconds":
-        bounds = bounds / np.array(list(durations.values()))[codes[rows], None]
-    bounds = np.clip(bounds, 0.0, 1.0)
+    ends = np.array([durations[v] for v in videos])[codes[rows]] if props.unit == "seconds" else 1.0
+    bounds = np.clip(props.bounds[rows], 0.0, np.reshape(ends, (-1, 1)))
     keep = bounds[:, 1] > bounds[:, 0]
     if not keep.all():
         logger.info("%d proposal(s) empty once clipped to the video; dropped", int((~keep).sum()))
@@ -128,12 +129,13 @@ def video_durations(db: AnnotationDB, videos: list[str], video_info: Path | None
 def build_list(db: AnnotationDB, props: Detections, videos: dict[str, str], durations: dict[str, float],
                top_n: int) -> ProposalList:
     """The labelled normalized list of ``videos`` ({database id: proposal file id}); ``durations`` in seconds."""
-    codes, bounds = proposal_fractions(props, videos, durations, top_n)
+    codes, bounds = clipped_proposals(props, videos, durations, top_n)
     splits = np.searchsorted(codes, np.arange(1, len(videos)))
     gt = db.ground_truth()
     blocks = []
-    for vid, frac in zip(videos, np.split(bounds, splits)):
+    for vid, own in zip(videos, np.split(bounds, splits)):
         gt_bounds, gt_labels = gt[vid]
+        frac = seconds_to_fraction(own, durations[vid]) if props.unit == "seconds" else own
         blocks.append(make_video_proposals(vid, 1, seconds_to_fraction(gt_bounds, durations[vid]), gt_labels,
                                            frac))
     return ProposalList(blocks, normalized=True)
