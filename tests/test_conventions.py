@@ -48,7 +48,7 @@ def test_no_bare_prints_in_ops():
     assert not offenders, f"use logging in ops/: {offenders}"
 
 
-PYTHON_FILES = sorted([*SCRIPTS, *REPO.glob("ops/*.py"), *REPO.glob("bench/*.py"), *REPO.glob("tests/*.py")])
+PYTHON_FILES = sorted([*SCRIPTS, *REPO.glob("ops/**/*.py"), *REPO.glob("bench/*.py"), *REPO.glob("tests/*.py")])
 
 
 def unused_imports(source: str) -> list[str]:
@@ -95,3 +95,34 @@ def test_ops_ground_floor_is_small_and_every_module_has_a_role():
         for module in (REPO / "ops" / room).glob("*.py"):
             if module.stem != "__init__":
                 assert f"``{module.stem}``" in listed, f"ops/{room}/__init__.py does not list {module.stem}"
+
+
+# files of the original SSN code that the docs cite by their original names
+ORIGINAL_SSN_PATHS = {"ops/sequence_funcs.py", "ops/detection_metrics.py"}
+
+
+def test_readme_and_docs_name_only_code_that_exists():
+    import importlib
+    import re
+    missing = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        for path in set(re.findall(r"\bops(?:/[a-z0-9_]+)+(?:\.py)?", text)) - ORIGINAL_SSN_PATHS:
+            if not (REPO / path).exists():
+                missing.append(f"{doc.name}: {path}")
+        for dotted in set(re.findall(r"\bops(?:\.[a-z0-9_]+)+", text)):
+            parts = dotted.split(".")
+            for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+                try:
+                    obj = importlib.import_module(".".join(parts[:cut]))
+                except ImportError:
+                    continue
+                try:
+                    for attr in parts[cut:]:
+                        obj = getattr(obj, attr)
+                except AttributeError:
+                    missing.append(f"{doc.name}: {dotted}")
+                break
+            else:
+                missing.append(f"{doc.name}: {dotted}")
+    assert missing == []
