@@ -7,4 +7,5 @@
 - ``actionness``     per-frame actionness files (``binary_test.py`` -> TAG)
 - ``results``        SSN result files (original pickle layout, safe loading), raw per-frame outputs
 - ``detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
+- ``features``       snippet-feature files (ours, csv_mean_100, ActionFormer/OpenTAD), their record, rescaling
 """
