@@ -7,9 +7,10 @@ Example::
 
 Every video folder named in the (frame-based) proposal list is scored at frames
 0, k, 2k, ... (``k = --frame_interval``, 0-based) with 1, 5 or 10 crops; the
-action probability (softmax over background/action, averaged over crops) is
-written to an actionness file (``ops/formats/actionness.py``: per video a (T,) float32
-array, ``T = ceil(frames / k)``).  The model is rebuilt from the config stored
+classifier's raw two-class scores (background, action), averaged over crops,
+are written to an actionness file (``ops/formats/actionness.py``: per video a
+(T, 2) float32 array, ``T = ceil(frames / k)``).  Raw, not probabilities: TAG
+fuses the streams' raw scores as the original SSN (``docs/tag.md``).  The model is rebuilt from the config stored
 in the checkpoint.  Works on CPU and GPU; frames are decoded by ``-j`` workers.
 """
 from __future__ import annotations
@@ -47,14 +48,13 @@ def get_args_parser() -> argparse.ArgumentParser:
 @torch.no_grad()
 def score_videos(model, dataset: FrameSequenceDataset, device, workers: int) -> dict[str, Actionness]:
     """Run ``model`` over every chunk; returns video id -> Actionness."""
-    scores = [np.zeros(len(p), np.float32) for p in dataset.positions]
+    scores = [np.zeros((len(p), 2), np.float32) for p in dataset.positions]
     loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda")
     for x, video, first in tqdm(loader, desc="frames", unit="chunk"):
         t, crops = x.shape[:2]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model.frame_logits(x.to(device, non_blocking=True).flatten(0, 1)).float()
-        prob = logits.softmax(1)[:, 1].view(t, crops).mean(1)
-        scores[video][first:first + t] = prob.cpu().numpy()
+        scores[video][first:first + t] = logits.view(t, crops, 2).mean(1).cpu().numpy()
     return {Path(v.video).name: Actionness(s, count, dataset.frame_interval)
             for v, s, count in zip(dataset.videos, scores, dataset.counts)}
 

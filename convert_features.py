@@ -169,6 +169,9 @@ def _load_actionformer(args, folder: Path, video: str, stream: str, info: dict |
 
 def rescale(args, x: np.ndarray, rec: ff.FeatureRecord, info: dict | None):
     """``x`` and ``rec`` rescaled to ``--num_rows`` (BSN's recipe takes the annotation's durations if any)."""
+    if "rescale" in rec.extra:
+        raise InputError(f"{rec.video}: already rescaled ({rec.extra['rescale'].get('recipe')}); rescale from "
+                         f"the snippet features instead")
     frames, seconds = rec.num_frames, rec.num_frames / rec.fps
     if info is not None and args.recipe == "bsn":
         vinfo = ff.lookup_video(info, rec.video, args.annotations)
@@ -211,6 +214,11 @@ def claim_output(args, videos: list[str]) -> None:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             old = {"unreadable": True}
+    if old is None and not args.overwrite:
+        foreign = [v for v in videos if any(out.exists() for out in outputs_of(args, v))]
+        if foreign:
+            raise InputError(f"{args.dst}: {len(foreign)} output(s) not made by convert_features.py (e.g. "
+                             f"{foreign[0]}); choose another output folder or pass --overwrite")
     if old is not None and old != new and not args.overwrite:
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise InputError(f"{args.dst} was converted with other settings ({', '.join(diff)}); choose another "

@@ -96,7 +96,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--proposals", choices=["tag", "sliding"], default="tag",
                    help="TAG from actionness (needs an actionness model) or sliding windows")
     g.add_argument("--actionness_weights", type=float, nargs="+", default=None,
-                   help="weights of the RGB, Flow actionness in TAG (default: equal, as the demo)")
+                   help="weights of the RGB, Flow raw actionness scores summed in TAG (default: all 1, as the original)")
     g.add_argument("--tag_smooth", type=float, default=None, help="TAG smoothing sigma (default: the stage's, 3)")
     g.add_argument("--tag_thresholds", type=float, nargs="+", default=None,
                    help="TAG actionness levels (default: the stage's)")

@@ -6,10 +6,13 @@ Example::
         --dataset thumos14 --subset test --annotations /data/thumos14 \\
         --score_weights 1 1.5 --write_proposals work/thumos14_tag_test_normalized_proposal_list.txt
 
-Reads actionness files written by ``binary_test.py`` (one per modality; with
-several, the scores are averaged with ``--score_weights``), runs the
-temporal actionness grouping of SSN on every video (``ops/proposals/tag.py``: Gaussian
-smoothing, thresholds x tolerances watershed search, NMS at IoU 0.9), drops
+Reads actionness files written by ``binary_test.py`` (``.npz``, one per
+modality) or the original SSN's score pickles (``.pkl``, ``{video: (snippets,
+crops, 2)}``, loaded safely); with several, the raw scores are summed with
+``--score_weights`` as the original; runs the temporal actionness grouping of
+SSN on every video (``ops/proposals/tag.py``: softmax "action" curve, Gaussian
+smoothing, thresholds x tolerances watershed search, boxes ranked by their raw
+"action" sum, NMS at IoU 0.9), drops
 proposals not longer than ``--min_length_seconds``, labels them against the
 ground truth and writes a *normalized* proposal list (fractions of each
 video; convert it with ``gen_proposal_list.py``).  Prints the SSN recall at
@@ -42,14 +45,14 @@ logger = logging.getLogger("gen_bottom_up_proposals")
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("actionness", nargs="+", type=Path, help="actionness .npz files (binary_test.py), e.g. RGB and Flow")
+    p.add_argument("actionness", nargs="+", type=Path, help="actionness files: .npz of binary_test.py or the original's .pkl, e.g. RGB and Flow")
     p.add_argument("--dataset", required=True, help="dataset preset name (data/*.json) or preset JSON path")
     p.add_argument("--subset", default=None, help="annotation subset (default: the preset's test subset)")
     p.add_argument("--annotations", type=Path, required=True, help="THUMOS14 folder, ActivityNet JSON or CSV")
     add_video_dir_arg(p)
     p.add_argument("--write_proposals", type=Path, default=None, help="normalized proposal list to write")
     p.add_argument("--score_weights", type=float, nargs="+", default=None,
-                   help="weight of each actionness file in the average (default: equal)")
+                   help="weight of each file's raw scores in the sum (default: all 1, as the original)")
     p.add_argument("--smooth", type=float, default=tag.DEFAULT_SIGMA,
                    help="Gaussian smoothing sigma in snippets, 0 = none (original: 3)")
     p.add_argument("--thresholds", type=float, nargs="+", default=list(tag.DEFAULT_THRESHOLDS),
@@ -86,9 +89,9 @@ def build_list(db: AnnotationDB, durations: dict[str, float], actionness: dict, 
     blocks = []
     for vid, duration in tqdm(durations.items(), desc="TAG", unit="video", disable=len(durations) < 50):
         rec = actionness[vid]
-        bounds, scores = tag.tag_proposals(rec.scores, args.smooth, args.thresholds, args.tolerances, args.nms)
+        bounds, scores = tag.tag_from_raw(rec.scores, args.smooth, args.thresholds, args.tolerances, args.nms)
         frac, _ = tag.boxes_to_fractions(bounds, scores, rec.frame_interval, rec.num_frames, duration,
-                                         args.min_length_seconds)
+                                         args.min_length_seconds, num_snippets=len(rec.scores))
         gt_bounds, gt_labels = gt[vid]
         blocks.append(make_video_proposals(vid, 1, seconds_to_fraction(gt_bounds, duration), gt_labels, frac))
     return ProposalList(blocks, normalized=True)

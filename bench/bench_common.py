@@ -41,16 +41,28 @@ def prepare_frames(root: Path, preset: str, size: tuple[int, int], subset: str, 
 
     Every stage resumes, so a second call only checks what exists.
     """
+    return prepare_lists(root, preset, size, [subset], jobs, flow)[0]
+
+
+def prepare_lists(root: Path, preset: str, size: tuple[int, int], subsets: list[str], jobs: int,
+                  flow: str) -> list[Path]:
+    """:func:`prepare_frames` for several subsets at once (the videos and frames are made once)."""
     data, (w, h) = root / "data", size
     frames = root / f"frames_{w}x{h}"
-    plist = root / f"sw_{subset}_{w}x{h}.txt"
     _stage("gen_synthetic_dataset.py", data, "--preset", preset, "-j", jobs)
     _stage("extract_frames.py", data / "videos", frames, "--new_width", w, "--new_height", h, "--flow", flow,
            "-j", jobs)
-    if not plist.exists():
-        _stage("gen_sliding_window_proposals.py", "synthetic", subset, plist, "--annotations", data / "annotations",
-               "--frame_path", frames)
-    return plist
+    lists = [prepared_list(root, size, subset) for subset in subsets]
+    for subset, plist in zip(subsets, lists):
+        if not plist.exists():
+            _stage("gen_sliding_window_proposals.py", "synthetic", subset, plist, "--annotations",
+                   data / "annotations", "--frame_path", frames)
+    return lists
+
+
+def prepared_list(root: Path, size: tuple[int, int], subset: str) -> Path:
+    """Where :func:`prepare_frames` puts the sliding-window list of ``subset`` at ``size`` (W, H)."""
+    return root / f"sw_{subset}_{size[0]}x{size[1]}.txt"
 
 
 def add_bench_args(p: argparse.ArgumentParser, subset: str) -> None:

@@ -81,9 +81,10 @@ def backbone_alone(model, chunks: list[torch.Tensor], device) -> float:
     return time.perf_counter() - start
 
 
-def main(args: argparse.Namespace) -> int:
-    setup_logging(args.verbose)
-    plist = read_proposal_list(frames_from_args(args))
+def measure(args: argparse.Namespace, list_path: Path | None = None) -> dict:
+    """Both runs over the videos of sliding-window list ``list_path`` (default: prepared by
+    :func:`bench_common.frames_from_args`); the figures (frames/s, their ratio, counts) as a dict."""
+    plist = read_proposal_list(list_path or frames_from_args(args))
     rt = setup_runtime(args.device)
     seed_everything(0)
     model, _, backbone = synthetic_ssn(args)
@@ -104,18 +105,28 @@ def main(args: argparse.Namespace) -> int:
         end_to_end(model, frames(plist.videos[:1]), rt.device, args.workers, Path(tmp))
         e2e_s = end_to_end(model, dataset, rt.device, args.workers, Path(tmp))
     alone_s = backbone_alone(model, chunks, rt.device)
-    e2e, alone = n_frames / e2e_s, mem_frames / alone_s
-    print(f"SSN {args.arch} {args.modality}, {len(dataset.videos)} videos ({args.repeat} x {len(plist)}) at "
+    return {"device": describe_device(rt.device), "videos": len(dataset.videos), "list_videos": len(plist),
+            "frames": n_frames, "proposals": n_props, "end_to_end_s": e2e_s, "memory_frames": mem_frames,
+            "backbone_s": alone_s, "end_to_end_frames_s": n_frames / e2e_s, "backbone_frames_s": mem_frames / alone_s,
+            "ratio": (n_frames / e2e_s) / (mem_frames / alone_s)}
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    m = measure(args)
+    print(f"SSN {args.arch} {args.modality}, {m['videos']} videos ({args.repeat} x {m['list_videos']}) at "
           f"{args.size[0]}x{args.size[1]}, frame interval {args.frame_interval}, {args.num_crops} crop(s), chunk "
-          f"{args.chunk}, {args.workers} loader workers; {describe_device(rt.device)}\n"
-          f"  end to end:     {n_frames} frames x crops, {n_props} proposals in {e2e_s:.2f} s -> {e2e:.1f} frames/s\n"
-          f"  backbone alone: {mem_frames} frames x crops in {alone_s:.2f} s -> {alone:.1f} frames/s\n"
-          f"  end to end / backbone alone: {100 * e2e / alone:.1f}%")
+          f"{args.chunk}, {args.workers} loader workers; {m['device']}\n"
+          f"  end to end:     {m['frames']} frames x crops, {m['proposals']} proposals in {m['end_to_end_s']:.2f} s "
+          f"-> {m['end_to_end_frames_s']:.1f} frames/s\n"
+          f"  backbone alone: {m['memory_frames']} frames x crops in {m['backbone_s']:.2f} s -> "
+          f"{m['backbone_frames_s']:.1f} frames/s\n"
+          f"  end to end / backbone alone: {100 * m['ratio']:.1f}%")
     if args.json_out:
         args.json_out.write_text(json.dumps({"settings": {k: str(v) for k, v in vars(args).items()},
-                                             "device": describe_device(rt.device), "end_to_end_frames_s": e2e,
-                                             "backbone_frames_s": alone, "ratio": e2e / alone,
-                                             "proposals": n_props}, indent=2))
+                                             "device": m["device"], "end_to_end_frames_s": m["end_to_end_frames_s"],
+                                             "backbone_frames_s": m["backbone_frames_s"], "ratio": m["ratio"],
+                                             "proposals": m["proposals"]}, indent=2))
     return 0
 
 

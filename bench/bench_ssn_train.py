@@ -95,12 +95,18 @@ def bench_batch_size(args, dataset, batch_size: int, out_dir: Path) -> dict:
     return row
 
 
+def train_dataset(args, plist: Path | None = None):
+    """ssn_train's dataset over frame-based list ``plist`` (default: prepared by
+    :func:`bench_common.frames_from_args`)."""
+    plist = plist or frames_from_args(args)
+    _, preset, backbone = synthetic_ssn(args)
+    return make_dataset(plist, SamplingConfig.from_preset(preset["sampling"]), backbone,
+                        preset["model"]["num_segments"], SimpleNamespace(epoch_multiplier=1), flip=True)
+
+
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
-    plist = frames_from_args(args)
-    _, preset, backbone = synthetic_ssn(args)
-    dataset = make_dataset(plist, SamplingConfig.from_preset(preset["sampling"]), backbone,
-                           preset["model"]["num_segments"], SimpleNamespace(epoch_multiplier=1), flip=True)
+    dataset = train_dataset(args)
     device = setup_runtime(args.device).device
     print(f"SSN {args.arch} {args.modality}, {len(dataset.videos)} videos at {args.size[0]}x{args.size[1]}, "
           f"{args.workers} loader workers, {args.steps} timed steps after {args.warmup}; "

@@ -9,6 +9,7 @@ import pytest
 
 from ops.errors import InputError
 from ops.formats.actionness import load_actionness
+from ops.proposals.tag import action_curve
 from ops.formats.annotations import load_annotations
 from ops.formats.proposal_list import read_proposal_list
 from ops.train.engine import load_checkpoint
@@ -59,7 +60,8 @@ def test_binary_classifier_learns_actionness(binary_rgb, sw_lists, tiny_dataset,
         t = np.arange(len(rec.scores)) * 2 / 10.0                     # seconds of each scored frame
         bounds, _ = gt[vid]
         mask = ((t[:, None] >= bounds[:, 0]) & (t[:, None] < bounds[:, 1])).any(1)
-        inside.append(rec.scores[mask]), outside.append(rec.scores[~mask])
+        prob = action_curve(rec.scores)                                # raw scores -> P(action)
+        inside.append(prob[mask]), outside.append(prob[~mask])
     inside, outside = np.concatenate(inside), np.concatenate(outside)
     # actionness separates action frames from the rest (distractors count as "outside")
     assert inside.mean() > outside.mean() + 0.2

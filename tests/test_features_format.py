@@ -416,3 +416,13 @@ def test_convert_refuses_bad_flags(tmp_path, capsys, extra, match):
     _ours_two_streams(tmp_path / "ours")
     status = _convert(tmp_path / "ours", tmp_path / "out", *extra)
     assert status in (1, 2) and match in capsys.readouterr().err
+
+
+def test_convert_refuses_outputs_it_did_not_make_and_rescaling_twice(tmp_path, capsys):
+    x = _ours_two_streams(tmp_path / "ours")
+    ff.write_features(tmp_path / "out", x, _record(video="v_abc", stream="RGB+Flow", num_rows=6, dim=5))
+    assert _convert(tmp_path / "ours", tmp_path / "out") == 2
+    assert "1 output(s) not made by convert_features.py (e.g. v_abc)" in capsys.readouterr().err
+    assert _convert(tmp_path / "ours", tmp_path / "r1", "--num_rows", 3) == 0
+    assert _convert(tmp_path / "r1", tmp_path / "r2", "--streams", "RGB+Flow", "--num_rows", 2) == 1
+    assert "v_abc: already rescaled (bsn)" in capsys.readouterr().err

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
 
 import numpy as np
 import pytest
 
 from ops.errors import InputError
-from ops.formats.actionness import Actionness, save_actionness
+from ops.formats.actionness import Actionness, load_actionness, save_actionness
 from ops.formats.proposal_list import read_proposal_list
 from ops.proposals import tag
 from tag_reference import nms_reference, smooth_reference, tag_proposals_reference
@@ -198,22 +200,49 @@ def test_matches_the_loop_reference_with_defaults():
 # --------------------------------------------------------------------------- fusion and units
 
 
-def _rec(values, num_frames=None, k=1):
-    return Actionness(np.float32(values), num_frames or len(values) * k, k)
+def _rec(action, num_frames=None, k=1, background=0.0):
+    """Raw scores ``[background, action]`` per snippet."""
+    a = np.float32(action)
+    return Actionness(np.stack([np.full_like(a, background), a], 1), num_frames or len(a) * k, k)
 
 
-def test_fusion_is_a_weighted_average():
+def test_fusion_sums_raw_scores_with_unnormalised_weights():
     rgb = {"v": _rec([0.2, 0.4, 1.0])}
-    flow = {"v": _rec([0.8, 0.0, 1.0])}
+    flow = {"v": _rec([0.8, 0.0, -1.0], background=1.0)}
     fused = tag.fuse_actionness([rgb, flow], [1, 3])
-    # (1 * 0.2 + 3 * 0.8) / 4 = 0.65, (0.4 + 0) / 4 = 0.1, 1
-    np.testing.assert_allclose(fused["v"].scores, [0.65, 0.1, 1.0], rtol=1e-6)
-    np.testing.assert_allclose(tag.fuse_actionness([rgb, flow])["v"].scores, [0.5, 0.2, 1.0], rtol=1e-6)
+    # background 0 + 3 * 1 = 3; action 0.2 + 3 * 0.8 = 2.6, 0.4 + 0 = 0.4, 1 - 3 = -2
+    np.testing.assert_allclose(fused["v"].scores, [[3, 2.6], [3, 0.4], [3, -2]], rtol=1e-6)
+    np.testing.assert_allclose(tag.fuse_actionness([rgb, flow])["v"].scores[:, 1], [1.0, 0.4, 0.0], atol=1e-6)
+
+
+def test_fusion_of_raw_scores_picks_the_originals_boxes_not_the_probability_average():
+    # snippets 1-2: both streams sure; 3-4: RGB sure (p .95), Flow sure of background (p .02)
+    rgb = np.array([[0, -5], [0, 3], [0, 3], [0, 3], [0, 3], [0, -5]], np.float32)
+    flow = np.array([[0, -5], [0, 3], [0, 3], [0, -4], [0, -4], [0, -5]], np.float32)
+    kw = dict(sigma=0, thresholds=[0.4], tolerances=[0.05], nms_threshold=0.9)
+    fused = tag.fuse_actionness([{"v": Actionness(rgb, 12, 2)}, {"v": Actionness(flow, 12, 2)}])["v"]
+    bounds, scores = tag.tag_from_raw(fused.scores, **kw)
+    # the original: softmax of the sum [0, -1] is .27 < .4 at 3-4, so one run [1, 3) -> box [1, 4)
+    # ranked by the raw "action" sum over it: 6 + 6 - 1 = 11
+    assert bounds.tolist() == [[1, 4]] and scores.tolist() == [11.0]
+    # averaging probabilities (.485 > .4 at 3-4) would have grouped [1, 5) -> [1, 6)
+    avg = (tag.action_curve(rgb) + tag.action_curve(flow)) / 2
+    assert tag.tag_proposals(avg, **kw)[0].tolist() == [[1, 6]]
+
+
+def test_fusion_follows_the_originals_length_rule_for_its_pickles():
+    a = Actionness(np.float32([[0, 1], [0, 2], [0, 3], [0, 4]]), None, None)
+    b = Actionness(np.float32([[0, 10], [0, 20]]), None, None)
+    # a later, shorter file cuts the sum; a later, longer one is subsampled at int(j * 4 / 2) = 0, 2
+    assert tag.fuse_actionness([{"v": a}, {"v": b}])["v"].scores[:, 1].tolist() == [11, 22]
+    assert tag.fuse_actionness([{"v": b}, {"v": a}])["v"].scores[:, 1].tolist() == [11, 23]
+    with pytest.raises(InputError, match="cannot be fused"):
+        tag.fuse_actionness([{"v": a}, {"v": _rec([0.1, 0.2])}])
 
 
 def test_fusion_cuts_one_snippet_and_names_disagreements():
     fused = tag.fuse_actionness([{"v": _rec([0.2, 0.4, 1.0])}, {"v": _rec([0.4, 0.4], 2)}], None)
-    assert fused["v"].scores.tolist() == pytest.approx([0.3, 0.4]) and fused["v"].num_frames == 2
+    assert fused["v"].scores[:, 1].tolist() == pytest.approx([0.6, 0.8]) and fused["v"].num_frames == 2
     with pytest.raises(ValueError, match=r"rgb\.npz and flow\.npz hold different videos.*'w'"):
         tag.fuse_actionness([{"v": _rec([0.1])}, {"v": _rec([0.1]), "w": _rec([0.1])}], None,
                             ["rgb.npz", "flow.npz"])
@@ -235,6 +264,9 @@ def test_boxes_to_fractions():
     frac, _ = tag.boxes_to_fractions(bounds, scores, 2, 20, 10.0, min_length_seconds=3.0)
     assert frac.tolist() == [[0.0, 0.5]]
     assert tag.boxes_to_fractions(np.zeros((0, 2)), np.zeros(0), 1, 10, 1.0)[0].shape == (0, 2)
+    # the original's pickles know no frames: snippet i is i / T of the video (T = 10 snippets here)
+    frac, _ = tag.boxes_to_fractions(bounds, scores, None, None, 10.0, num_snippets=10)
+    assert frac.tolist() == [[0.0, 0.5], [0.8, 1.0]]
 
 
 # --------------------------------------------------------------------------- the script
@@ -247,12 +279,15 @@ def _perfect_actionness(dataset, out, drop=None):
     for vid, v in gen["videos"].items():
         if v["subset"] != "test" or vid == drop:
             continue
-        x = np.zeros(v["num_frames"], np.float32)
+        x = np.full(v["num_frames"], -8.0, np.float32)  # raw "action" score: sure background ...
         for ev in v["events"]:
             if ev["kind"] == "action":
-                x[ev["start_frame"]:ev["end_frame"]] = 1.0
-        recs[vid] = Actionness(x, v["num_frames"], 1)
-    save_actionness(out, recs)
+                x[ev["start_frame"]:ev["end_frame"]] = 8.0  # ... and sure action
+        recs[vid] = Actionness(np.stack([np.zeros_like(x), x], 1), v["num_frames"], 1)
+    if out.suffix == ".pkl":  # the original's layout: (snippets, crops, 2), a plain pickle
+        out.write_bytes(pickle.dumps({v: np.repeat(r.scores[:, None], 3, axis=1) for v, r in recs.items()}))
+    else:
+        save_actionness(out, recs)
     return gen
 
 
@@ -288,3 +323,34 @@ def test_script_names_videos_without_actionness(tiny_dataset, tmp_path):
     args = _args(tmp_path / "rgb.npz", "--dataset", "synthetic", "--annotations", tiny_dataset / "annotations")
     with pytest.raises(InputError, match="video_test_0000002"):
         gen_bottom_up_proposals.main(args)
+
+
+def test_script_reads_the_originals_pickles(tiny_dataset, tmp_path, capsys):
+    _perfect_actionness(tiny_dataset, tmp_path / "rgb.pkl")
+    act = load_actionness(tmp_path / "rgb.pkl")
+    assert all(r.scores.shape[1] == 2 and r.frame_interval is None for r in act.values())
+    args = _args(tmp_path / "rgb.pkl", tmp_path / "rgb.pkl", "--dataset", "synthetic", "--subset", "test",
+                 "--annotations", tiny_dataset / "annotations", "--smooth", 0,
+                 "--write_proposals", tmp_path / "tag.txt")
+    assert gen_bottom_up_proposals.main(args) == 0
+    assert "IoU > 0.5: per-video recall 100.00  per-instance recall 100.00" in capsys.readouterr().out
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_a_malicious_pickle_is_refused(tmp_path):
+    bad = tmp_path / "scores.pkl"
+    bad.write_bytes(pickle.dumps({"v": _Payload()}))
+    with pytest.raises(InputError, match="refusing to load 'posix.system'|refusing to load 'os.system'"):
+        load_actionness(bad)
+
+
+def test_an_old_probability_file_says_how_to_remake_it(tmp_path):
+    old = tmp_path / "old.npz"
+    np.savez(old, videos=np.array(["v"]), offsets=np.array([0, 2]), scores=np.float32([0.1, 0.9]),
+             num_frames=np.array([2]), frame_interval=np.int64(1))
+    with pytest.raises(InputError, match="older binary_test.py.*re-run binary_test.py"):
+        load_actionness(old)

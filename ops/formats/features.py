@@ -185,6 +185,7 @@ def write_features(root: str | os.PathLike, features: np.ndarray, record: Featur
     """Write ``features`` (T, C) and ``record`` atomically: the ``.npy`` first, the ``.json`` last."""
     path = feature_path(root, record.stream, record.video)
     array = _check_array(np.asarray(features), f"{path} (being written)", record)
+    path.with_suffix(".json").unlink(missing_ok=True)   # an old record must never describe the new array
     with atomic_open(path, "wb") as f:
         np.save(f, array, allow_pickle=False)
     atomic_write_json(path.with_suffix(".json"), record.to_dict())
@@ -311,7 +312,7 @@ def read_two_stream(root: str | os.PathLike, video: str, streams=("RGB", "Flow")
 
 
 def rescale_features(features: np.ndarray, num_rows: int, recipe: str = "bsn", duration_frame=None,
-                     duration_second=None, snippet_frames: int = 16) -> np.ndarray:
+                     duration_second=None, snippet_frames: float = 16) -> np.ndarray:
     """Resample a (L, C) snippet sequence to (num_rows, C) float32 by one of the two published recipes.
 
     ``"bsn"`` (default; BSN's released csv_mean_100, in seconds; needs ``duration_frame`` and
@@ -350,6 +351,9 @@ def _bsn_points(length: int, num_rows: int, duration_frame, duration_second, sni
     """BSN's sample points as float snippet indices (num_rows, 3), and which rows are not zeros."""
     if duration_frame is None or duration_second is None:
         raise ValueError("the 'bsn' recipe needs duration_frame and duration_second (the annotation's)")
+    if not (duration_frame > 0 and duration_second > 0 and snippet_frames > 0):
+        raise ValueError(f"durations and snippet_frames must be > 0, got {duration_frame}, {duration_second}, "
+                         f"{snippet_frames}")
     st = snippet_frames / (duration_frame / duration_second)
     first, last = st / 2, st / 2 + (length - 1) * st
     corrected = snippet_frames * length / duration_frame * duration_second
@@ -397,9 +401,11 @@ def rescaled_record(record: FeatureRecord, num_rows: int, recipe: str = "bsn", s
     if recipe == "bsn":
         step = record.stride if snippet_frames is None else snippet_frames
         first, stride = 0.0, step * length / num_rows
+    elif recipe == "mmaction" and length == 1:   # the one vector repeated: rows split that snippet
+        first, stride = record.first_frame, record.stride / num_rows
     elif recipe == "mmaction":
         first = record.first_frame + record.centre + _EPS * record.stride
-        stride = max(length - 1 - 2 * _EPS, _EPS) / num_rows * record.stride
+        stride = (length - 1 - 2 * _EPS) / num_rows * record.stride
     else:
         raise ValueError(f"unknown rescale recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     # no per-video value here (e.g. L): geometry_of(record) must be equal for every video of a data set

@@ -97,7 +97,7 @@ class _SafeUnpickler(pickle.Unpickler):
         if module == "numpy.dtypes" and name.endswith("DType"):
             return super().find_class(module, name)
         raise UnsafePickleError(
-            f"{self.source}: refusing to load '{module}.{name}': result files may hold only numpy arrays "
+            f"{self.source}: refusing to load '{module}.{name}': the pickles we read may hold only numpy arrays "
             "and plain containers (the file may be malicious or from an incompatible tool)")
 
 

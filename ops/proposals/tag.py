@@ -2,8 +2,11 @@
 
 The algorithm of SSN (Zhao et al., ICCV 2017; ``gen_bottom_up_proposals.py``
 and ``ops/sequence_funcs.py`` of the original code), on one video's actionness
-``scores`` (T,) sampled every ``frame_interval`` frames.  Positions are
-*snippet indices* ``0 .. T-1`` (snippet ``i`` is frame ``i * frame_interval``):
+sampled every ``frame_interval`` frames.  As the original, the classifier's *raw*
+two-class scores of the streams are fused first (:func:`fuse_actionness`:
+weighted sum); the softmax "action" column of the sum is the curve that is
+smoothed and thresholded, and the raw "action" column ranks the boxes
+(:func:`tag_from_raw`).  Positions are *snippet indices* ``0 .. T-1``:
 
 1. smooth: Gaussian filter of ``sigma`` snippets (scipy ``gaussian_filter1d``:
    mode ``reflect``, kernel radius ``int(4 sigma + 0.5)``), in float64;
@@ -22,8 +25,8 @@ and ``ops/sequence_funcs.py`` of the original code), on one video's actionness
      gives ``[up[0], down[x] + 1)``;
 
    the box end is one snippet past the run end (as the original; it may be
-   ``T + 1``).  A box scores the sum of the *unsmoothed* scores of its
-   snippets, except the backward box without an earlier run, which the
+   ``T + 1``).  A box scores the sum of the *unsmoothed* box scores (raw
+   "action") of its snippets, except the backward box without an earlier run, which the
    original sums over ``[0, down[x] + 2)``; both are kept as they were;
 4. all boxes of all levels and tolerances go through greedy NMS at IoU 0.9
    with the original's inclusive IoU (``len = end - start + 1``), the shared
@@ -66,20 +69,23 @@ DEFAULT_NMS = 0.9
 
 def fuse_actionness(files: list[dict[str, Actionness]], weights=None,
                     names: list[str] | None = None) -> dict[str, Actionness]:
-    """Weighted average of several actionness files (e.g. RGB and Flow), video by video.
+    """Raw two-class scores of several files (e.g. RGB and Flow) fused as the original SSN, video by video.
 
-    ``fused = sum_i w_i * scores_i / sum_i w_i`` (default: equal weights), so
-    the result stays in [0, 1].  All files must hold the same videos with the
-    same frame interval; sequences of one video may differ by at most one
-    snippet (RGB and Flow folders often differ by a frame) and are then cut to
-    the shortest, with the smallest ``num_frames``.
+    ``fused = sum_i w_i * raw_i`` with the weights as given (default all 1; not
+    normalised: the softmax of the sum is what TAG thresholds).  Lengths follow
+    the original: the first file sets the length; a later file with fewer rows
+    cuts the running sum to its length, one with more rows is subsampled at rows
+    ``int(j * T_i / T)``.  Our own files must also agree on the frame interval and
+    within one row (same frame folders); the fused record keeps the smallest
+    ``num_frames``.  Files of the original (``.pkl``, no frame information) and
+    ours are not mixed.
 
     Args:
         files: loaded actionness files (``load_actionness``).
         weights: (F,) non-negative weights with a positive sum, or None.
         names: file names for error messages.
     Raises:
-        ValueError naming the files and videos that disagree.
+        InputError naming the files and videos that disagree.
     """
     names = names or [f"file {i}" for i in range(len(files))]
     if not files:
@@ -87,19 +93,23 @@ def fuse_actionness(files: list[dict[str, Actionness]], weights=None,
     w = np.ones(len(files)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     if len(w) != len(files):
         raise InputError(f"{len(w)} score weights for {len(files)} actionness files {names}")
-    if np.any(w < 0) or w.sum() <= 0:
-        raise InputError(f"score weights must be non-negative with a positive sum, got {w.tolist()}")
-    if len(files) == 1:
-        return dict(files[0])
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise InputError(f"score weights must be finite, non-negative, with a positive sum, got {w.tolist()}")
     _check_same_videos(files, names)
     fused = {}
     for vid in files[0]:
         recs = [f[vid] for f in files]
         _check_aligned(vid, recs, names)
-        n = min(len(r.scores) for r in recs)
-        acc = sum(wi * np.asarray(r.scores[:n], np.float64) for wi, r in zip(w, recs)) / w.sum()
-        fused[vid] = Actionness(acc.astype(np.float32), min(r.num_frames for r in recs),
-                                recs[0].frame_interval)
+        acc = np.asarray(recs[0].scores, np.float64) * w[0]
+        for wi, r in zip(w[1:], recs[1:]):
+            add = np.asarray(r.scores, np.float64)
+            if len(add) < len(acc):
+                acc = acc[:len(add)]
+            elif len(add) > len(acc):
+                add = add[(np.arange(len(acc)) * (len(add) / len(acc))).astype(np.int64)]
+            acc = acc + add * wi
+        known = [r.num_frames for r in recs if r.num_frames is not None]
+        fused[vid] = Actionness(acc.astype(np.float32), min(known) if known else None, recs[0].frame_interval)
     return fused
 
 
@@ -115,12 +125,23 @@ def _check_same_videos(files, names) -> None:
 
 def _check_aligned(vid: str, recs: list[Actionness], names) -> None:
     intervals = [r.frame_interval for r in recs]
+    if None in intervals:
+        if any(i is not None for i in intervals):
+            raise InputError(f"{names}: original SSN pickles (.pkl) and our .npz files cannot be fused; "
+                             "give files of one kind")
+        return
     lengths = [len(r.scores) for r in recs]
     if len(set(intervals)) > 1:
         raise InputError(f"video {vid}: frame intervals {intervals} differ between {names}")
     if max(lengths) - min(lengths) > 1:
         raise InputError(f"video {vid}: {lengths} actionness scores in {names}; "
                          "they must agree within one snippet (same frame folders?)")
+
+
+def action_curve(raw) -> np.ndarray:
+    """(T, 2) raw ``[background, action]`` -> (T,) float64 softmax probability of "action"."""
+    r = np.asarray(raw, dtype=np.float64).reshape(-1, 2)
+    return 1.0 / (1.0 + np.exp(r[:, 0] - r[:, 1]))
 
 
 def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
@@ -299,49 +320,68 @@ def tag_nms(bounds: np.ndarray, scores: np.ndarray, threshold: float, block: int
 
 
 def tag_proposals(scores, sigma: float = DEFAULT_SIGMA, thresholds=DEFAULT_THRESHOLDS,
-                  tolerances=DEFAULT_TOLERANCES, nms_threshold: float = DEFAULT_NMS
+                  tolerances=DEFAULT_TOLERANCES, nms_threshold: float = DEFAULT_NMS, box_scores=None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """TAG proposals of one video.
 
     Args:
-        scores: (T,) actionness in [0, 1], one per snippet.
+        scores: (T,) actionness in [0, 1], one per snippet: smoothed and thresholded.
         sigma: Gaussian smoothing in snippets (0: none).
         thresholds, tolerances: the levels and the gap fractions of the search.
         nms_threshold: IoU above which a lower-scored box is dropped.
+        box_scores: (T,) what a box sums to rank it (default ``scores``; the
+            original sums the raw "action" score, :func:`tag_from_raw`).
     Returns:
         bounds (K, 2) int64 ``[start, end)`` in snippet indices (end <= T + 1)
         and score (K,) float64, by score descending (ties: start, end ascending).
     """
     x = np.asarray(scores, dtype=np.float64).reshape(-1)
-    bounds, score = candidate_boxes(x, smooth(x, sigma), thresholds, tolerances)
+    ranked = x if box_scores is None else np.asarray(box_scores, dtype=np.float64).reshape(-1)
+    bounds, score = candidate_boxes(ranked, smooth(x, sigma), thresholds, tolerances)
     keep = tag_nms(bounds, score, nms_threshold)
     return bounds[keep], score[keep]
+
+
+def tag_from_raw(raw, sigma: float = DEFAULT_SIGMA, thresholds=DEFAULT_THRESHOLDS,
+                 tolerances=DEFAULT_TOLERANCES, nms_threshold: float = DEFAULT_NMS) -> tuple[np.ndarray, np.ndarray]:
+    """TAG on (fused) raw two-class scores (T, 2), as the original: the softmax "action" column is smoothed and
+    thresholded, and a box is ranked by the sum of the raw "action" scores (column 1) over its snippets."""
+    r = np.asarray(raw, dtype=np.float64).reshape(-1, 2)
+    return tag_proposals(action_curve(r), sigma, thresholds, tolerances, nms_threshold, box_scores=r[:, 1])
 
 
 # --------------------------------------------------------------------------- units
 
 
-def boxes_to_fractions(bounds, scores, frame_interval: int, num_frames: int, duration: float,
-                       min_length_seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def boxes_to_fractions(bounds, scores, frame_interval: int | None, num_frames: int | None, duration: float,
+                       min_length_seconds: float = 0.0, num_snippets: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Snippet boxes -> fractions of the video, with the original's minimum-length filter.
 
-    Snippet ``i`` is frame ``i * frame_interval``, so a box ``[a, b)`` is frames
-    ``[a k, b k)`` and fractions ``[a k, b k] / num_frames``.  As the original,
-    a box is kept when its length in seconds (``fraction x duration``, before
-    clipping) is *above* ``min_length_seconds``.  Fractions are then clipped to
-    [0, 1] (the box end may pass the last snippet) and boxes that became equal
+    Our files know their frames: snippet ``i`` is frame ``i * frame_interval``, so a
+    box ``[a, b)`` is frames ``[a k, b k)`` and fractions ``[a k, b k] / num_frames``
+    (exact to the frame; docs/tag.md says why).  The original's pickles do not
+    (``frame_interval`` None): ``[a, b] / num_snippets``, as the original.  As the
+    original, a box is kept when its length in seconds (``fraction x duration``,
+    before clipping) is *above* ``min_length_seconds``.  Fractions are then clipped
+    to [0, 1] (the box end may pass the last snippet) and boxes that became equal
     are kept once (the first, i.e. the higher-scored).
 
     Args:
         bounds: (K, 2) snippet ``[start, end)``; scores: (K,), in rank order.
-        frame_interval: frames per snippet; num_frames: frames in the video;
-        duration: seconds.
+        frame_interval: frames per snippet and num_frames: frames in the video, or
+            both None with ``num_snippets`` (T) given; duration: seconds.
     Returns:
         fractions (K', 2) float64 and scores (K',), in the input order.
     """
     b = np.asarray(bounds, dtype=np.float64).reshape(-1, 2)
     sc = np.asarray(scores, dtype=np.float64).reshape(-1)
-    frac = frames_to_fraction(b * float(frame_interval), num_frames)
+    if frame_interval is None:
+        if not num_snippets:
+            raise InputError("boxes of a file without frame information need the number of snippets")
+        frac = b / float(num_snippets)
+    else:
+        frac = frames_to_fraction(b * float(frame_interval), num_frames)
     seconds = fraction_to_seconds(frac, duration)
     keep = (seconds[:, 1] - seconds[:, 0]) > min_length_seconds
     frac, sc = np.clip(frac[keep], 0.0, 1.0), sc[keep]
