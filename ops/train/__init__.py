@@ -5,4 +5,5 @@
 - ``transforms``  crops, flips, normalisation, channel order
 - ``dataset``     frame-loading datasets (classifier and SSN), checked checkpoint inputs
 - ``feature_dataset`` snippet-feature windows with the method's targets (BMN, BSN, SSAD), feature checks
+- ``losses``      losses shared by the feature-based methods (binary logistic loss of BSN/BMN)
 """
