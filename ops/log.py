@@ -29,3 +29,41 @@ def setup_logging(verbose: int = 0, log_file: str | os.PathLike | None = None) -
         h.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
         root.addHandler(h)
     root.setLevel(level)
+
+
+class _PlainLines:
+    """A file for tqdm that turns its carriage-return redraws into whole lines on stderr."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").strip()
+        if line:
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def progress(iterable=None, *, desc: str | None = None, unit: str = "it", total: int | None = None,
+             disable: bool = False, leave: bool = True, stream=None, plain_interval: float = 30.0):
+    """A tqdm progress bar on a terminal; a few plain lines in a log file.
+
+    When ``stream`` (default stderr) is not a terminal, redraws come at most every
+    ``plain_interval`` seconds, each as one line (``desc: 40%|...| 8/20 [00:31<00:47]``), so
+    ``./run_demo.sh > demo.log 2>&1`` reads like the README instead of holding hundreds of kilobytes
+    of carriage-return redraws.  Bars belong to the main process: pass ``disable=not is_main``.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", lambda: False)()
+    if isatty:
+        return tqdm(iterable, desc=desc, unit=unit, total=total, disable=disable, leave=leave, file=stream,
+                    dynamic_ncols=True)
+    return tqdm(iterable, desc=desc, unit=unit, total=total, disable=disable, leave=leave,
+                file=_PlainLines(stream), mininterval=plain_interval, maxinterval=plain_interval * 4, ncols=80,
+                ascii=True)
