@@ -13,3 +13,12 @@ RESTART_ARG=${RESTART:+--restart}
 OVERWRITE_ARG=${OVERWRITE:+--overwrite}
 MODALITIES="${MODALITIES:-RGB Flow}" # streams trained, scored and evaluated by stages 3, 6, 7, 8 (TAG needs both)
 mkdir -p "$WORK"
+RUN_TIMES="${RUN_TIMES:-$WORK/run_times.tsv}"
+# timed KEY CMD...: run CMD and append "KEY<TAB>SECONDS" to $RUN_TIMES (ops/formats/run_times.py) for the comparison
+timed() {
+  local key="$1" t0 dt; shift
+  t0=${EPOCHREALTIME/./}                 # microseconds (bash 5)
+  "$@"
+  dt=$(( ${EPOCHREALTIME/./} - t0 ))
+  printf '%s\t%d.%d\n' "$key" $(( dt / 1000000 )) $(( dt / 100000 % 10 )) >> "$RUN_TIMES"
+}

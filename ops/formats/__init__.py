@@ -9,4 +9,5 @@
 - ``results``        SSN result files (original pickle layout, safe loading), raw per-frame outputs
 - ``detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
 - ``features``       snippet-feature files (ours, csv_mean_100, ActionFormer/OpenTAD), their record, rescaling
+- ``run_times``      wall times of pipeline steps recorded by the numbered scripts
 """
