@@ -14,7 +14,8 @@ OVERWRITE_ARG=${OVERWRITE:+--overwrite}
 MODALITIES="${MODALITIES:-RGB Flow}" # streams trained, scored and evaluated by stages 3, 6, 7, 8 (TAG needs both)
 mkdir -p "$WORK"
 RUN_TIMES="${RUN_TIMES:-$WORK/run_times.tsv}"
-# timed KEY CMD...: run CMD and append "KEY<TAB>SECONDS" to $RUN_TIMES (ops/formats/run_times.py) for the comparison
+# timed KEY CMD...: run CMD and append "KEY<TAB>SECONDS" to $RUN_TIMES (ops/formats/run_times.py) for
+# compare_methods.py; a re-run appends again and its line wins (a resumed step records the resumed time)
 timed() {
   local key="$1" t0 dt; shift
   t0=${EPOCHREALTIME/./}                 # microseconds (bash 5)
