@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ops.errors import InputError, run_main
 from ops.formats.annotations import AnnotationDB, load_annotations
 from ops.formats.presets import load_preset
 from ops.formats.video_scores import VideoScores, write_video_scores
-from ops.log import setup_logging
+from ops.log import progress, setup_logging
 from ops.models.video_classifier import (VideoClassifier, build_video_classifier, class_scores, classifier_loss,
                                          multi_hot, pad_batch, top1_hit_rate, video_map)
 from ops.train.engine import (BEST, LAST, Trainer, add_train_args, load_checkpoint, seed_everything,
@@ -185,7 +184,7 @@ def score_videos(model, dataset: FeatureDataset, batch_size: int, device) -> np.
     """(V, K) sigmoid scores of every item of ``dataset``, in item order."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     out = []
-    for x, mask, *_ in tqdm(loader, desc="scoring", unit="batch", disable=len(loader) < 20):
+    for x, mask, *_ in progress(loader, desc="scoring", unit="batch", disable=len(loader) < 20):
         out.append(class_scores(model(x.to(device), mask.to(device))).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.num_classes))
 

@@ -29,12 +29,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ops.errors import InputError, run_main
 from ops.formats import features as ff
 from ops.io import atomic_write_json
-from ops.log import setup_logging
+from ops.log import progress, setup_logging
 
 logger = logging.getLogger("convert_features")
 LAYOUTS = ("ours", "csv_mean_100", "actionformer")
@@ -243,7 +242,7 @@ def main(args) -> int:
     logger.info("%d video(s), %d already converted, converting %d: %s -> %s (%s)", len(videos),
                 len(videos) - len(todo), len(todo), args.src_layout, args.dst_layout, args.dst)
     failures = []
-    for video in tqdm(todo, desc="convert", unit="video", disable=len(todo) < 20):
+    for video in progress(todo, desc="convert", unit="video", disable=len(todo) < 20):
         try:
             convert_one(args, video, info)
         except InputError as e:
