@@ -34,8 +34,9 @@ import sys
 import numpy as np
 
 from ops.errors import InputError, run_main
-from ops.evaluation.detection_eval import (GroundTruth, evaluate_detections, false_positive_breakdown,
-                                           ground_truth_from_db, ground_truth_from_proposal_list)
+from ops.evaluation.detection_eval import (GroundTruth, class_confusion, evaluate_detections,
+                                           false_positive_breakdown, format_confusion, ground_truth_from_db,
+                                           ground_truth_from_proposal_list)
 from ops.evaluation.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights,
                                    search_fusion_weights, write_fusion_weights)
 from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
@@ -86,7 +87,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--cls_top_k", type=int, default=1, help="classes kept per video with --cls_scores")
     g = p.add_argument_group("output")
     g.add_argument("--per_class", action="store_true", help="print AP per class")
-    g.add_argument("--diagnose", type=float, default=None, metavar="IOU", help="false-positive breakdown at IOU")
+    g.add_argument("--diagnose", type=float, default=None, metavar="IOU", help="diagnose poor results at IOU: per-class AP, the class each ground-truth instance's best "
+                        "detection gives (confusion), and the false-positive breakdown")
     g.add_argument("--json_out", default=None, help="write all numbers and settings here")
     g.add_argument("--export_json", default=None, help="save detections as ActivityNet JSON (seconds)")
     g.add_argument("--export_thumos", default=None, help="save detections as THUMOS14 evalkit text (seconds)")
@@ -259,7 +261,7 @@ def main(args) -> dict:
                      "unit": gt.unit})
     print(format_table(metrics, f"Detection performance on {preset['name']} ({protocol} protocol)"))
     print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-    if args.per_class:
+    if args.per_class or args.diagnose is not None:
         print(format_per_class(metrics))
     out = {"settings": settings, "metrics": metrics.as_dict()}
     if args.diagnose is not None:
@@ -267,6 +269,8 @@ def main(args) -> dict:
         print(f"false positives at IoU {args.diagnose}: {diag['num_false_positives']} -> " +
               ", ".join(f"{k} {100 * v:.1f}%" for k, v in diag["fractions"].items()))
         out["false_positives"] = diag
+        out["confusion"] = class_confusion(dets, gt, protocol, args.diagnose)
+        print(format_confusion(out["confusion"]))
     if args.json_out:
         atomic_write_json(args.json_out, out)
         logger.info("wrote %s", args.json_out)

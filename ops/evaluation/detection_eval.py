@@ -419,3 +419,51 @@ def false_positive_breakdown(dets: Detections, gt: GroundTruth, protocol: str, i
             "num_true_positives": int(m.tp[:, 0].sum()),
             "counts": {k: int(c) for k, c in zip(FP_KINDS, counts)},
             "fractions": {k: (float(c) / total if total else 0.0) for k, c in zip(FP_KINDS, counts)}}
+
+
+def class_confusion(dets: Detections, gt: GroundTruth, protocol: str, iou: float) -> dict:
+    """Which class the best detection gives each ground-truth instance, at one IoU threshold.
+
+    For every instance, among the detections of its video (any class) whose IoU with it meets the
+    threshold (``>=`` for ActivityNet, ``>`` for THUMOS14, as the matching), the highest-scoring one
+    (ties: first in input order) names the predicted class; an instance without such a detection is
+    ``missed``.  ``matrix[g, p]`` (K, K + 1) counts instances of class ``g + 1`` given class ``p + 1``,
+    the last column the missed ones: the diagonal is what the classifier got right, the rest of a row
+    where that class goes.  ``top_confusions`` lists the off-diagonal cells, largest first.
+    """
+    k = int(gt.num_classes)
+    matrix = np.zeros((k, k + 1), dtype=np.int64)
+    if len(gt.video):
+        dv, gv = _video_codes(dets.video, gt.video)
+        d_order, g_order = np.argsort(dv, kind="stable"), np.argsort(gv, kind="stable")
+        j, i = _pairs(gv[g_order], dv[d_order])            # (instance, detection) pairs of the same video
+        gi, di = g_order[j], d_order[i]
+        ov = paired_iou(dets.t_start[di], dets.t_end[di], gt.t_start[gi], gt.t_end[gi], hull=protocol == "thumos14")
+        ok = ov > iou if protocol == "thumos14" else ov >= iou
+        gi, di = gi[ok], di[ok]
+        best = np.lexsort((di, -np.asarray(dets.score, float)[di], gi))  # per instance: score desc, input order
+        first = np.r_[True, gi[best][1:] != gi[best][:-1]] if len(best) else np.zeros(0, bool)
+        pred = np.full(len(gt.video), k, dtype=np.int64)                  # k = missed
+        pred[gi[best][first]] = np.asarray(dets.label)[di[best][first]] - 1
+        np.add.at(matrix, (np.asarray(gt.label, np.int64) - 1, pred), 1)
+    names = gt.classes or [str(c) for c in range(1, k + 1)]
+    off = [(int(matrix[g, p]), names[g], names[p]) for g in range(k) for p in range(k) if g != p and matrix[g, p]]
+    off.sort(key=lambda x: -x[0])
+    return {"iou": float(iou), "protocol": protocol, "classes": list(names), "matrix": matrix.tolist(),
+            "missed": matrix[:, k].tolist(),
+            "top_confusions": [{"true": t, "predicted": p, "count": c} for c, t, p in off]}
+
+
+def format_confusion(conf: dict, max_rows: int = 10) -> str:
+    """A short text report of :func:`class_confusion`: per class right / other class / missed, top confusions."""
+    m = np.asarray(conf["matrix"])
+    lines = [f"best detection per ground-truth instance at IoU {conf['iou']:g}:",
+             f"{'class':<28} {'num_gt':>6} {'right':>6} {'other':>6} {'missed':>6}"]
+    for g, name in enumerate(conf["classes"]):
+        right = int(m[g, g])
+        lines.append(f"{name[:28]:<28} {int(m[g].sum()):6d} {right:6d} {int(m[g, :-1].sum()) - right:6d} "
+                     f"{int(m[g, -1]):6d}")
+    if conf["top_confusions"]:
+        lines.append("most frequent confusions (true -> predicted): " + ", ".join(
+            f"{c['true']} -> {c['predicted']} {c['count']}" for c in conf["top_confusions"][:max_rows]))
+    return "\n".join(lines)
