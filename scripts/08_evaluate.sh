@@ -3,10 +3,13 @@
 # FUSION_WEIGHTS=search: per-output weights chosen on TRAIN_SUBSET (WORK/fusion_weights.json), applied to TEST_SUBSET.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$PY" "$REPO/eval_proposals.py" "$WORK/tag_${TEST_SUBSET}_normalized.txt" --json_out "$WORK/eval_proposals.json"
+LOGS=()
 for MOD in $MODALITIES; do
+  LOGS+=("$WORK/binary_$MOD/log.json" "$WORK/ssn_$MOD/log.json")
   "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_${MOD}_$TEST_SUBSET.pkl" \
       --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/eval_$MOD.json"
 done
+"$PY" "$REPO/plot_training.py" "$WORK/training_curves.png" "${LOGS[@]}"   # losses and metrics per epoch
 [[ " $MODALITIES " == *" RGB "* && " $MODALITIES " == *" Flow "* ]] || exit 0   # one stream: nothing to fuse
 if [ "$FUSION_WEIGHTS" = search ]; then
   "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TRAIN_SUBSET.pkl" "$WORK/ssn_Flow_$TRAIN_SUBSET.pkl" \
@@ -18,5 +21,5 @@ else
 fi
 "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TEST_SUBSET.pkl" "$WORK/ssn_Flow_$TEST_SUBSET.pkl" \
     "${FUSION_ARGS[@]}" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" \
-    --json_out "$WORK/eval_fused.json" --export_json "$WORK/detections_fused.json"
+    --json_out "$WORK/eval_fused.json" --export_json "$WORK/detections_fused.json" --diagnose 0.5
 "$PY" "$REPO/plot_timeline.py" "$DATASET" "$WORK/detections_fused.json" "$WORK/timeline_fused.png" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET"

@@ -6,5 +6,6 @@
 - ``label_proposals`` class-agnostic proposals into detections: video-id alignment, top-n per video, video-level classes
 - ``proposal_eval``   proposal recall, AR@AN and AUC
 - ``timeline``        timeline pictures (ground truth vs detections, PNG via OpenCV)
+- ``plots``           line charts drawn with OpenCV (panels, legends)
 - ``comparison``      one table and one picture comparing methods (proposals AR@AN, detection mAP by IoU, times)
 """

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ops.errors import InputError
+from ops.evaluation.plots import draw_legend, legend_height, line_panel
 from ops.evaluation.timeline import class_colors, write_png
 
 ROW_KEYS = ("det", "props", "train", "infer")
@@ -147,42 +148,16 @@ def comparison_json(rows: list[MethodRow]) -> list[dict]:
 
 # --------------------------------------------------------------------------- picture
 
-_PANEL = dict(left=56, right=16, top=34, bottom=40)
-
-
-def _panel(img, x0: int, w: int, h: int, title: str, xlabel: str, xlim, xticks, ylim=(0.0, 100.0)):
-    """Draw one panel's frame, ticks and labels; return the data -> pixel mapping."""
-    l, r, t, b = x0 + _PANEL["left"], x0 + w - _PANEL["right"], _PANEL["top"], h - _PANEL["bottom"]
-
-    def to_px(x, y):
-        px = l + (np.asarray(x, float) - xlim[0]) / (xlim[1] - xlim[0]) * (r - l)
-        py = b - (np.asarray(y, float) - ylim[0]) / (ylim[1] - ylim[0]) * (b - t)
-        return np.stack([px, py], axis=-1).round().astype(np.int32)
-
-    cv2.rectangle(img, (l, t), (r, b), (0, 0, 0), 1)
-    for y in range(0, 101, 20):
-        (px, py), = to_px([xlim[0]], [y])
-        cv2.line(img, (l, int(py)), (r, int(py)), (225, 225, 225), 1)
-        cv2.putText(img, str(y), (l - 30, int(py) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    for x in xticks:
-        (px, _), = to_px([x], [ylim[0]])
-        cv2.putText(img, f"{x:g}", (int(px) - 10, b + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, xlabel, ((l + r) // 2 - 40, b + 34), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, title, (l, t - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return to_px
-
-
 def draw_comparison(rows: list[MethodRow], width: int = 1100, plot_h: int = 340) -> np.ndarray:
     """The two-panel picture (H, W, 3) uint8 BGR: AR@AN curves and mAP by IoU, legend below."""
-    legend_rows = (len(rows) + 2) // 3
-    img = np.full((plot_h + 18 * legend_rows + 10, width, 3), 255, np.uint8)
+    img = np.full((plot_h + legend_height(len(rows)), width, 3), 255, np.uint8)
     half = width // 2
-    ar_px = _panel(img, 0, half, plot_h, "proposals: AR (%) vs AN", "proposals per video", (0, 100),
+    ar_px = line_panel(img, 0, half, plot_h, "proposals: AR (%) vs AN", "proposals per video", (0, 100),
                    range(0, 101, 20))
     ious = _iou_columns(rows) or [0.5]
     lo, hi = min(ious), max(ious)
     pad = max(0.05, (hi - lo) * 0.05)
-    map_px = _panel(img, half, width - half, plot_h, "detections: mAP (%) vs IoU", "IoU threshold",
+    map_px = line_panel(img, half, width - half, plot_h, "detections: mAP (%) vs IoU", "IoU threshold",
                     (lo - pad, hi + pad), ious)
     colors = class_colors(len(rows))
     for i, r in enumerate(rows):
@@ -196,9 +171,7 @@ def draw_comparison(rows: list[MethodRow], width: int = 1100, plot_h: int = 340)
             cv2.polylines(img, [pts], False, c, 2, cv2.LINE_AA)
             for p in pts:
                 cv2.circle(img, (int(p[0]), int(p[1])), 3, c, -1, cv2.LINE_AA)
-        lx, ly = 20 + (i % 3) * (width // 3), plot_h + 14 + 18 * (i // 3)
-        cv2.line(img, (lx, ly - 4), (lx + 24, ly - 4), c, 3)
-        cv2.putText(img, r.label[:48], (lx + 30, ly), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    draw_legend(img, [r.label for r in rows], colors, plot_h)
     return img
 
 

@@ -313,6 +313,17 @@ def _write_logs(out_dir: Path, history: list) -> None:
         writer.writerows(history)
 
 
+def read_training_log(path: str | os.PathLike) -> list[dict]:
+    """The per-epoch rows of a ``log.json`` written by :func:`_write_logs` (a list of objects with ``epoch``)."""
+    try:
+        rows = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not a training log ({e.msg} at line {e.lineno}); give OUTPUT/log.json") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "epoch" in r for r in rows):
+        raise InputError(f"{path}: not a training log (a list of per-epoch objects with 'epoch')")
+    return rows
+
+
 class ConfigMismatchError(InputError):
     """OUTPUT/checkpoint_last.pth was trained with other settings than the current run."""
 
