@@ -79,3 +79,15 @@ def test_bad_rows_and_files_are_refused_with_the_place_named(tmp_path):
     _write_proposal_eval(tmp_path / "p.json", _gt())
     with pytest.raises(InputError, match="train step.*m_train not in"):
         parse_row(["X", f"props={tmp_path / 'p.json'}", "train=m_train"], {})
+
+
+def test_seed_summary_mean_and_std_per_row():
+    from compare_seeds import summarise
+    def run(m, ar):
+        return [{"label": "A", "detection": {"iou": [0.3, 0.5], "mAP": [90.0, m], "average": m},
+                 "proposals": {"AR@100": ar, "AUC": 50.0}},
+                {"label": "only once", "detection": None, "proposals": {"AR@100": 1.0, "AUC": 1.0}}]
+    lines, missing = summarise([run(80.0, 60.0), run(84.0, 62.0), run(82.0, 64.0)][:2] + [run(82.0, 64.0)[:1]])
+    # mAP@0.5 80, 84, 82 -> 82.00 ± 2.00; AR@100 60, 62, 64 -> 62.00 ± 2.00; AUC constant
+    assert lines[2] == "| A | 62.00 ± 2.00 | 50.00 ± 0.00 | 82.00 ± 2.00 | 82.00 ± 2.00 | 3 |"
+    assert missing == ["only once"]
