@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ops.errors import InputError, run_main
-from ops.formats.annotations import AnnotationDB, load_annotations
+from ops.formats.annotations import AnnotationDB, load_annotations, load_dataset_annotations
 from ops.formats.presets import load_preset
 from ops.formats.video_scores import VideoScores, write_video_scores
 from ops.log import progress, setup_logging
@@ -139,7 +139,7 @@ def validation_metrics(model, dataset: FeatureDataset, batch_size: int) -> dict:
 def train(args, preset: dict, streams: tuple, rescale) -> Path:
     """Train (or resume) in ``--output``; returns the checkpoint to score with."""
     subset = args.train_subset or preset["train_subset"]
-    db = load_annotations(args.annotations, subset, classes=preset.get("classes"))
+    db = load_dataset_annotations(preset, args.annotations, subset)
     train_set = make_dataset(args, db, streams, rescale, f"{subset} (training)", annotated_only=True)
     val_set = None
     if args.val_subset:

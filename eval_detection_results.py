@@ -40,7 +40,7 @@ from ops.evaluation.detection_eval import (GroundTruth, class_confusion, evaluat
 from ops.evaluation.fusion import (FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights,
                                    search_fusion_weights, write_fusion_weights)
 from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
-from ops.formats.annotations import load_annotations
+from ops.formats.annotations import load_dataset_annotations
 from ops.formats.detections import Detections, read_detection_file, write_activitynet_json, write_thumos14_txt
 from ops.formats.presets import load_preset, resolve
 from ops.formats.proposal_list import read_proposal_list
@@ -100,7 +100,7 @@ def load_ground_truth(args, preset: dict) -> GroundTruth:
     """Ground truth from --annotations (seconds) or the proposal list (fractions)."""
     if args.annotations:
         subset = resolve(args.subset, preset["test_subset"])
-        db = load_annotations(args.annotations, subset, classes=preset.get("classes"))
+        db = load_dataset_annotations(preset, args.annotations, subset)
         if db.num_classes != preset["num_classes"]:
             logger.warning("%s has %d classes, the preset %s has %d", args.annotations, db.num_classes,
                            preset["name"], preset["num_classes"])

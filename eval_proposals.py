@@ -22,7 +22,7 @@ import logging
 from ops.errors import InputError, run_main
 from ops.evaluation.detection_eval import ground_truth_from_db, ground_truth_from_proposal_list
 from ops.evaluation.proposal_eval import ANET_THRESHOLDS, SSN_THRESHOLDS, ar_an, proposals_from_list, ssn_recall
-from ops.formats.annotations import load_annotations
+from ops.formats.annotations import load_annotations, load_dataset_annotations
 from ops.formats.detections import read_activitynet_json, read_proposal_csv
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import read_proposal_list
@@ -70,7 +70,9 @@ def load_inputs(args):
     if not args.annotations:
         raise InputError(f"{path} is a proposal file; give --annotations for its ground truth")
     preset = load_preset(args.dataset) if args.dataset else None
-    db = load_annotations(args.annotations, _default_subset(args, preset), classes=(preset or {}).get("classes"))
+    subset = _default_subset(args, preset)
+    db = (load_dataset_annotations(preset, args.annotations, subset) if preset
+          else load_annotations(args.annotations, subset))
     gt = ground_truth_from_db(db)
     props = read_activitynet_json(path) if path.suffix.lower() == ".json" else read_proposal_csv(path)
     if props.unit != gt.unit:

@@ -38,7 +38,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ops.errors import InputError, run_main
 from ops.formats.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta
-from ops.io import atomic_dir, settle_replaced_dir
+from ops.io import atomic_dir, read_text, settle_replaced_dir
 from ops.log import setup_logging
 from ops.video.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow, quantise_flow,
                             resolve_device, to_gray)
@@ -118,7 +118,7 @@ def collect_videos(source: str | os.PathLike, exts=VIDEO_EXTS, recursive: bool =
         raise FileNotFoundError(f"{source}: no such folder, video or list file")
     if source.suffix.lower().lstrip(".") in exts:
         return [source]
-    lines = [ln.strip() for ln in source.read_text().splitlines()]
+    lines = [ln.strip() for ln in read_text(source).splitlines()]
     paths = [Path(ln) for ln in lines if ln and not ln.startswith("#")]
     return [p if p.is_absolute() else source.parent / p for p in paths]
 

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ops.errors import InputError, run_main
 from ops.evaluation.proposal_eval import recall_report
 from ops.formats.actionness import load_actionness
-from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_annotations
+from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_dataset_annotations
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import ProposalList, make_video_proposals, write_proposal_list
 from ops.log import setup_logging
@@ -101,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
     subset = args.subset or preset["test_subset"]
-    db = load_annotations(args.annotations, subset, video_dir=args.video_dir)
+    db = load_dataset_annotations(preset, args.annotations, subset, video_dir=args.video_dir)
     names = [str(p) for p in args.actionness]
     fused = tag.fuse_actionness([load_actionness(p) for p in args.actionness], args.score_weights, names)
     if args.frame_path is not None:

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from ops.errors import InputError, run_main
-from ops.formats.annotations import add_video_dir_arg, load_annotations
+from ops.formats.annotations import add_video_dir_arg, load_dataset_annotations
 from ops.formats.frames import add_preflight_args, preflight
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import ProposalList, read_proposal_list, to_frame_based, write_proposal_list
@@ -61,12 +61,12 @@ def convert(plist: ProposalList, frame_path: Path, counts: dict[str, int]) -> Pr
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
-    load_preset(args.dataset)  # validates the dataset name early; no setting here needs it yet
+    preset = load_preset(args.dataset)
     if len(args.input) != len(args.output):
         raise InputError(f"--input has {len(args.input)} lists but --output {len(args.output)}: give one output per input")
     durations = {}
     if args.annotations is not None:
-        db = load_annotations(args.annotations, args.subset, video_dir=args.video_dir)
+        db = load_dataset_annotations(preset, args.annotations, args.subset, video_dir=args.video_dir)
         durations = dict(zip(db.videos["video"], db.videos["duration"]))
     else:
         logger.info("no --annotations: the duration x fps check is skipped")

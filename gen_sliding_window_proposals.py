@@ -30,7 +30,7 @@ import numpy as np
 
 from ops.errors import run_main
 from ops.evaluation.proposal_eval import recall_report
-from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_annotations, read_avoid_list
+from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_dataset_annotations, read_avoid_list
 from ops.formats.frames import add_preflight_args, preflight
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import ProposalList, make_video_proposals, to_frame_based, write_proposal_list
@@ -84,7 +84,7 @@ def build_list(db: AnnotationDB, durations: dict[str, float], args) -> ProposalL
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
-    db = load_annotations(args.annotations, args.subset, video_dir=args.video_dir)
+    db = load_dataset_annotations(preset, args.annotations, args.subset, video_dir=args.video_dir)
     avoid = db.avoid | (read_avoid_list(args.avoid) if args.avoid else frozenset())
     durations = select_videos(db, args.all_videos, avoid)
     plist = build_list(db, durations, args)

@@ -29,7 +29,7 @@ import numpy as np
 from ops.errors import InputError, run_main
 from ops.evaluation.label_proposals import align_video_ids, top_n_per_video
 from ops.evaluation.proposal_eval import recall_report
-from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_annotations
+from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_dataset_annotations
 from ops.formats.detections import Detections, read_activitynet_json, read_proposal_csv
 from ops.formats.features import lookup_video, read_video_info
 from ops.formats.presets import load_preset
@@ -145,7 +145,7 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
     subset = args.subset or preset["test_subset"]
-    db = load_annotations(args.annotations, subset, video_dir=args.video_dir, classes=preset.get("classes"))
+    db = load_dataset_annotations(preset, args.annotations, subset, video_dir=args.video_dir)
     props = read_proposals(args.proposals)
     videos = select_videos(db, props, args.all_videos, str(args.proposals))
     plist = build_list(db, props, videos, video_durations(db, list(videos), args.video_info), args.top_n)

@@ -1,4 +1,9 @@
-"""Atomic file output.
+"""Reading text safely, and atomic file output.
+
+Every text or JSON input goes through :func:`read_text` / :func:`read_json`: UTF-8 with or without a
+byte-order mark (a BOM must not become part of the first video id), and one-line errors naming the file
+for undecodable bytes, invalid JSON, a key given twice in one object (which one wins differs between
+parsers, so neither does) and NaN/Infinity (not JSON; Python writes them, other tools reject them).
 
 Every stage writes its outputs through these helpers so that a stage killed
 half-way never leaves a truncated file behind: data goes to a temporary file
@@ -10,10 +15,94 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+import numpy as np
+
+from ops.errors import InputError
+
+
+def read_text(path: str | os.PathLike, error: type[InputError] = InputError) -> str:
+    """The text of ``path`` as UTF-8, a leading byte-order mark dropped.
+
+    Raises ``error`` (an :class:`InputError`) naming the file for bytes that are not UTF-8 (with their
+    offset: a Latin-1 export, or a binary file given by mistake) and for a folder; ``FileNotFoundError``
+    for a missing file (callers that allow one catch it).
+    """
+    try:
+        return Path(path).read_bytes().decode("utf-8-sig")
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected a file") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); save it as "
+                    "UTF-8 (e.g. iconv -f latin1 -t utf-8), or check that this is the right file") from None
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def parse_number(text: str, integer: bool = False) -> float | int:
+    """A finite number written plainly in a text file: ``12``, ``-3.5``, ``1e-3``.
+
+    ``float()`` also takes ``1_0`` (10), ``nan``, ``inf`` and surrounding spaces, which in a data file are
+    mistakes; they raise ValueError here, as does a value that overflows to infinity (``1e999``).
+    """
+    text = str(text)
+    if not (_INTEGER if integer else _NUMBER).fullmatch(text):
+        raise ValueError(f"not a plain {'integer' if integer else 'number'}: {text!r}")
+    value = int(text) if integer else float(text)
+    if not integer and not np.isfinite(value):
+        raise ValueError(f"number out of range: {text!r}")
+    return value
+
+
+def json_number(value) -> float:
+    """A finite JSON number (not ``true``/``false``, which Python counts as 1/0; not a string); ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _key_lines(text: str, key: str) -> str:
+    """The lines where ``"key":`` occurs, for naming both places of a duplicate."""
+    pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+    lines = [str(text.count("\n", 0, m.start()) + 1) for m in pattern.finditer(text)]
+    return f" (lines {', '.join(lines)})" if len(lines) > 1 else ""
+
+
+def read_json(path: str | os.PathLike, error: type[InputError] = InputError):
+    """Parse the JSON file ``path`` (through :func:`read_text`).
+
+    Raises ``error`` naming the file and line for invalid JSON, a key repeated within one object (both lines
+    named) and ``NaN`` / ``Infinity``.
+    """
+    text = read_text(path, error)
+
+    def pairs(items):
+        out = {}
+        for k, v in items:
+            if k in out:
+                raise error(f"{path}: key {k!r} appears twice in one object{_key_lines(text, k)}; keep one")
+            out[k] = v
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise error(f"{path}:{e.lineno}: invalid JSON ({e.msg}, column {e.colno})") from None
+    except ValueError as e:
+        if isinstance(e, InputError):
+            raise
+        raise error(f"{path}: {e}; write a number or null") from None
 
 
 @contextlib.contextmanager
@@ -54,8 +143,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
+    """Write ``obj`` as JSON to ``path`` atomically; NaN or infinity anywhere is a ValueError (not JSON:
+    :func:`read_json` and most other tools reject it), raised before anything is written."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False, allow_nan=False) + "\n")
 
 
 def _old_name(path: Path) -> Path:

@@ -35,7 +35,7 @@ def setup(tmp_path):
     write_proposal_list(src, ProposalList(blocks, normalized=True))
     ann = tmp_path / "ann.csv"
     ann.write_text("video,t_start,t_end,label,duration\n" +
-                   "".join(f"{v},1,4,x,{10 if v != 'wrong_fps' else 20}\n"
+                   "".join(f"{v},1,4,MoveUp,{10 if v != 'wrong_fps' else 20}\n"
                            for v in ["good", "empty", "missing", "mismatch", "wrong_fps"]))
     return tmp_path, frames, src, ann
 

@@ -106,14 +106,14 @@ def test_video_scores_vector_layout(tmp_path):
     (json.dumps({"results": {"v1": [{"label": "Z", "score": 1}]}}), "unknown class 'Z'"),
     (json.dumps({"results": {"v1": [{"label": "A", "score": 1}, {"label": "A", "score": 2}]}}), "listed twice"),
     (json.dumps({"results": {"v1": [{"label": "A", "score": "high"}]}}), "finite number"),
-    ('{"results": {"v1": [{"label": "A", "score": NaN}]}}', "finite number"),
+    ('{"results": {"v1": [{"label": "A", "score": NaN}]}}', "NaN is not a JSON number"),
     (json.dumps({"results": {"v1": [0.1]}, "class": ["A", "B"]}), "expected 2 scores"),
     (json.dumps({"results": {}, "class": ["A", "Q"]}), "not classes of the annotations"),
 ])
 def test_video_scores_errors_name_the_file(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
-    with pytest.raises(VideoScoresError, match="bad.json: ") as err:
+    with pytest.raises(VideoScoresError, match="bad.json(:1)?: ") as err:
         read_video_scores(path, CLASSES)
     assert message in str(err.value) and "\n" not in str(err.value)
 

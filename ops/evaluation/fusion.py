@@ -24,7 +24,6 @@ The order of the weights is the order of the result files on the command line.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import numpy as np
 
 from ops.errors import InputError
 from ops.formats.results import ResultFileError, VideoResult
-from ops.io import atomic_write_json
+from ops.io import atomic_write_json, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -185,9 +184,8 @@ def write_fusion_weights(path: str | os.PathLike, weights: FusionWeights, **prov
 def read_fusion_weights(path: str | os.PathLike, num_sources: int | None = None) -> FusionWeights:
     """Read a weights file; checks the format and, if given, the number of sources."""
     try:
-        with open(path) as f:
-            d = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
+        d = read_json(path, FusionWeightsError)
+    except OSError as e:
         raise FusionWeightsError(f"{path}: cannot read fusion weights ({e})") from None
     if not isinstance(d, dict) or d.get("format") != FORMAT or any(k not in d for k in OUTPUTS):
         raise FusionWeightsError(f"{path}: not a fusion weights file (needs \"format\": \"{FORMAT}\" and "

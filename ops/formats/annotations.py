@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import math
 import os
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ops.errors import InputError
-from ops.io import atomic_write_json, atomic_write_text
+from ops.io import atomic_write_json, atomic_write_text, json_number, parse_number, read_json, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -64,18 +63,18 @@ def _frame(rows, columns) -> pd.DataFrame:
 # ``where`` names the place in the input ("file:line", or "file: video 'v'") so every message points at it.
 
 
+MAX_DURATION = 1e7   # seconds; larger values are typos, and overflow the frame arithmetic downstream
+
+
 def _read_text(path: str | os.PathLike) -> str:
-    """The UTF-8 text of an annotation file; a binary or mis-encoded file is an AnnotationError naming it."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise AnnotationError(f"{path}: not a UTF-8 text file ({e}); is this the right file?") from None
+    """The UTF-8 text of an annotation file (BOM dropped); a binary or mis-encoded file is an AnnotationError."""
+    return read_text(path, AnnotationError)
 
 
 def _number(value, where: str, what: str) -> float:
-    """``value`` (text or number) as a finite float."""
+    """``value`` (text, or a JSON number: not ``true``) as a finite float."""
     try:
-        x = float(value)
+        x = parse_number(value) if isinstance(value, str) else json_number(value)
     except (TypeError, ValueError):
         raise AnnotationError(f"{where}: non-numeric {what} {value!r}; expected a number of seconds, "
                               "e.g. 12.5") from None
@@ -97,8 +96,9 @@ def _segment(t_start, t_end, where: str) -> tuple[float, float]:
 def _duration(value, where: str) -> float:
     """A checked video duration in seconds (finite, > 0)."""
     d = _number(value, where, "duration")
-    if d <= 0:
-        raise AnnotationError(f"{where}: duration {d} must be a positive number of seconds")
+    if not 0 < d < MAX_DURATION:
+        raise AnnotationError(f"{where}: duration {d} must be a positive number of seconds, below "
+                              f"{MAX_DURATION:.0f} (116 days)")
     return d
 
 
@@ -247,12 +247,16 @@ def read_durations(path: str | os.PathLike) -> dict[str, float]:
     lines = _lines(path)
     if len(lines) % 2:
         raise AnnotationError(f"{path}: odd number of lines; expected pairs of video name and duration")
-    out = {}
+    out, where = {}, {}
     for (_, name), (lineno, value) in zip(lines[::2], lines[1::2]):
         if len(value) != 1:
             raise AnnotationError(f"{path}:{lineno}: expected one duration in seconds after the line naming "
                                   f"{' '.join(name)!r}, got {' '.join(value)!r}")
-        out[Path(" ".join(name)).stem] = _duration(value[0], f"{path}:{lineno}")
+        video, duration = Path(" ".join(name)).stem, _duration(value[0], f"{path}:{lineno}")
+        if video in out and out[video] != duration:
+            raise AnnotationError(f"{path}:{lineno}: video {video!r} has duration {duration}, but line "
+                                  f"{where[video]} gives {out[video]}; keep one")
+        out[video], where[video] = duration, lineno
     return out
 
 
@@ -268,11 +272,16 @@ def read_avoid_list(path: str | os.PathLike) -> frozenset[str]:
 
 def _read_thumos_file(path: Path) -> list[tuple[str, float, float]]:
     """Rows ``(video, t_start, t_end)`` (seconds) of one ``<Class>_<val|test>.txt`` file."""
-    rows = []
+    rows, seen = [], {}
     for lineno, parts in _lines(path):
         if len(parts) != 3:
             raise AnnotationError(f"{path}:{lineno}: expected '<video> <t_start> <t_end>', got {' '.join(parts)!r}")
-        rows.append((parts[0], *_segment(parts[1], parts[2], f"{path}:{lineno}")))
+        row = (parts[0], *_segment(parts[1], parts[2], f"{path}:{lineno}"))
+        if row in seen:
+            raise AnnotationError(f"{path}:{lineno}: the same instance as line {seen[row]}; remove one (a "
+                                  "duplicate counts twice in evaluation)")
+        seen[row] = lineno
+        rows.append(row)
     return rows
 
 
@@ -404,7 +413,9 @@ def _video_entry(vid: str, entry, where: str) -> tuple[tuple, list[tuple]]:
     if not isinstance(entry, dict):
         raise AnnotationError(f"{where}: expected an object {{'subset', 'duration', 'annotations'}}, "
                               f"got {entry!r}")
-    subset = entry.get("subset", "")
+    subset = entry.get("subset")
+    if not isinstance(subset, str) or not subset:
+        raise AnnotationError(f"{where}: 'subset' must name the video's subset (e.g. \"training\"), got {subset!r}")
     duration = np.nan if entry.get("duration") is None else _duration(entry["duration"], where)
     annotations = entry.get("annotations", [])
     if not isinstance(annotations, list):
@@ -417,7 +428,12 @@ def _video_entry(vid: str, entry, where: str) -> tuple[tuple, list[tuple]]:
             raise AnnotationError(f"{at}: segment {segment!r} is not a [t_start, t_end] pair of seconds")
         if not isinstance(ann.get("label"), str):
             raise AnnotationError(f"{at}: label {ann.get('label')!r} is not a class name")
-        rows.append((vid, *_segment(*segment, at), ann["label"], subset, k))
+        row = (vid, *_segment(*segment, at), ann["label"], subset, k)
+        twin = next((r for r in rows if r[:4] == row[:4]), None)
+        if twin is not None:
+            raise AnnotationError(f"{at}: the same instance as annotation {twin[5]}; remove one (a duplicate "
+                                  "counts twice in evaluation)")
+        rows.append(row)
     return (vid, subset, duration), rows
 
 
@@ -461,11 +477,8 @@ def load_activitynet(path: str | os.PathLike, classes: list[str] | None = None) 
 
 
 def _read_json(path: Path):
-    """The JSON value in ``path``; AnnotationError naming the file if it is not JSON."""
-    try:
-        return json.loads(_read_text(path))
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}: invalid JSON ({e})") from None
+    """The JSON value in ``path``; AnnotationError naming the file if it is not JSON or repeats a key."""
+    return read_json(path, AnnotationError)
 
 
 def to_activitynet_json(db: AnnotationDB, version: str = "custom", video_fields: dict[str, dict] | None = None
@@ -532,19 +545,28 @@ def _csv_record(rec: dict, columns: list[str], where: str) -> tuple[str, float, 
     return rec["video"], t_start, t_end, rec["label"], rec.get("subset") or "test", duration
 
 
-def _read_custom_csv(path: Path) -> tuple[list[tuple], dict[str, tuple[str, float]]]:
-    """Instance rows ``(video, t_start, t_end, label name, subset)`` and video -> (subset, duration)."""
+def _read_custom_csv(path: Path) -> tuple[list[tuple], dict[str, tuple[str, float, int]]]:
+    """Instance rows ``(video, t_start, t_end, label name, subset, line)`` and video -> (subset, duration,
+    line).  A video's rows must agree on its subset and duration, and no instance may be listed twice."""
     reader = csv.DictReader(io.StringIO(_read_text(path)))
     need = {"video", "t_start", "t_end", "label"}
     if reader.fieldnames is None or not need <= set(reader.fieldnames):
         raise AnnotationError(f"{path}: header must name the columns {sorted(need)} "
                               f"(optional: subset, duration); got {reader.fieldnames}")
-    rows, videos = [], {}
+    rows, videos, seen = [], {}, {}
     for rec in reader:
-        video, t_start, t_end, label, subset, duration = _csv_record(rec, reader.fieldnames,
-                                                                     f"{path}:{reader.line_num}")
-        videos.setdefault(video, (subset, duration))
-        rows.append((video, t_start, t_end, label, subset))
+        line = reader.line_num
+        video, t_start, t_end, label, subset, duration = _csv_record(rec, reader.fieldnames, f"{path}:{line}")
+        first = videos.setdefault(video, (subset, duration, line))
+        if first[0] != subset or not (first[1] == duration or (np.isnan(first[1]) and np.isnan(duration))):
+            raise AnnotationError(f"{path}:{line}: video {video!r} has subset {subset!r}, duration {duration}, "
+                                  f"but line {first[2]} gives {first[0]!r}, {first[1]}; make them agree")
+        key = (video, t_start, t_end, label)
+        if key in seen:
+            raise AnnotationError(f"{path}:{line}: the same instance as line {seen[key]}; remove one (a "
+                                  "duplicate counts twice in evaluation)")
+        seen[key] = line
+        rows.append((video, t_start, t_end, label, subset, line))
     return rows, videos
 
 
@@ -563,11 +585,14 @@ def load_custom(path: str | os.PathLike, video_dir: str | os.PathLike | None = N
         rows, videos = _read_custom_csv(path)
         classes = list(classes) if classes is not None else sorted({r[3] for r in rows})
         index = {name: k for k, name in enumerate(classes, 1)}
-        unknown = sorted({r[3] for r in rows} - set(index))
+        unknown = [r for r in rows if r[3] not in index]
         if unknown:
-            raise AnnotationError(f"{path}: labels {unknown} are not in the class list")
-        db = AnnotationDB.from_rows(classes, [(v, s, d) for v, (s, d) in videos.items()],
-                                    [(v, s, e, index[lab], sub) for v, s, e, lab, sub in rows], name=f"custom:{path}")
+            raise AnnotationError(f"{path}:{unknown[0][5]}: label {unknown[0][3]!r} is not one of the dataset's "
+                                  f"classes {classes[:10]}{' ...' if len(classes) > 10 else ''} "
+                                  f"({len(unknown)} such rows)")
+        db = AnnotationDB.from_rows(classes, [(v, s, d) for v, (s, d, _) in videos.items()],
+                                    [(v, s, e, index[lab], sub) for v, s, e, lab, sub, _ in rows],
+                                    name=f"custom:{path}")
     else:
         raise AnnotationError(f"{path}: custom annotations must be .json (ActivityNet layout) or .csv")
     unknown = db.videos["duration"].isna()
@@ -579,6 +604,21 @@ def load_custom(path: str | os.PathLike, video_dir: str | os.PathLike | None = N
 
 
 # --------------------------------------------------------------------------- one entry point
+
+
+def load_dataset_annotations(preset: dict, path: str | os.PathLike, subset: str | None = None,
+                             video_dir: str | os.PathLike | None = None) -> AnnotationDB:
+    """:func:`load_annotations` with the dataset preset's classes: every stage numbers the classes the same
+    way (label k = the preset's k-th class), whatever classes a custom file happens to contain, and a label
+    outside them is an error naming the file and line.  A preset without ``classes`` keeps the annotations'
+    own (sorted names, or THUMOS14's ``detclasslist.txt``), which must then count ``num_classes``.
+    """
+    db = load_annotations(path, subset, video_dir=video_dir, classes=preset.get("classes"))
+    if "num_classes" in preset and len(db.classes) != preset["num_classes"]:
+        raise AnnotationError(f"{path}: {len(db.classes)} classes, but the dataset preset {preset.get('name')!r} "
+                              f"has {preset['num_classes']}; list the preset's 'classes', or give this dataset's "
+                              "annotations")
+    return db
 
 
 def _find_near(folder: Path, *names: str) -> Path | None:
@@ -622,6 +662,10 @@ def load_annotations(path: str | os.PathLike, subset: str | None = None, video_d
             logger.warning("%s: no duration list found beside it; durations are unknown", folder)
         db = load_thumos14(folder, sub, class_list=_find_near(folder, "detclasslist.txt"), durations=durations,
                            avoid=_find_near(folder, f"{sub}_avoid_videos.txt"))
+        if classes is not None and list(db.classes) != list(classes):
+            raise AnnotationError(f"{folder}: classes {db.classes[:5]}... differ from the dataset's "
+                                  f"{list(classes)[:5]}... (order matters: label k is the k-th class); give the "
+                                  "annotations of this dataset, or a preset whose 'classes' match them")
         return db
     if not path.is_file():
         raise FileNotFoundError(f"annotations {path} do not exist")

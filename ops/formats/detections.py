@@ -33,7 +33,6 @@ Formats:
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ops.errors import InputError
-from ops.io import atomic_open, atomic_write_json
+from ops.io import atomic_open, atomic_write_json, json_number, parse_number, read_json, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -137,20 +136,21 @@ def read_activitynet_json(path: str | os.PathLike, classes: list[str] | None = N
     Raises:
         DetectionFormatError naming the file and video on bad content.
     """
-    try:
-        data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e:
-        raise DetectionFormatError(f"{path}: invalid JSON ({e})") from None
+    data = read_json(path, DetectionFormatError)
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise DetectionFormatError(f"{path}: expected an object with 'results': {{video: [entries]}} "
                                    "(ActivityNet submission layout)")
     index = {name: k for k, name in enumerate(classes, 1)} if classes is not None else None
     cols = ([], [], [], [], [])
     for video, entries in data["results"].items():
+        if not isinstance(entries, list):
+            raise DetectionFormatError(f"{path}: video {video!r}: expected a list of entries, got {entries!r}")
         for k, ent in enumerate(entries):
             try:
-                t_start, t_end = (float(x) for x in ent["segment"])
-                score = float(ent.get("score", 0.0 if index is None else ent["score"]))
+                if not isinstance(ent, dict):
+                    raise TypeError
+                t_start, t_end = (json_number(x) for x in ent["segment"])
+                score = json_number(ent.get("score", 0.0 if index is None else ent["score"]))
                 label = 0 if index is None else index[ent["label"]]
             except KeyError as e:
                 what = f"unknown class {ent.get('label')!r}" if index and "label" in ent else f"missing {e}"
@@ -201,25 +201,27 @@ def read_thumos14_txt(path: str | os.PathLike, class_ids: list[int]) -> Detectio
     index = {cid: k for k, cid in enumerate(class_ids, 1)}
     cols = ([], [], [], [], [])
     skipped: dict[int, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 5:
-                raise DetectionFormatError(f"{path}:{lineno}: expected '<video> <t_start> <t_end> <class id> "
-                                           f"<score>', got {line.rstrip()!r}")
-            try:
-                t_start, t_end, cid, score = float(parts[1]), float(parts[2]), int(parts[3]), float(parts[4])
-            except ValueError:
-                raise DetectionFormatError(f"{path}:{lineno}: non-numeric field in {line.rstrip()!r}") from None
-            if cid not in index:
-                skipped[cid] = skipped.get(cid, 0) + 1
-                continue
-            if t_start > t_end:
-                raise DetectionFormatError(f"{path}:{lineno}: t_start {t_start} is after t_end {t_end}")
-            for col, val in zip(cols, (_strip_video_suffix(parts[0]), t_start, t_end, index[cid], score)):
-                col.append(val)
+    for lineno, line in enumerate(read_text(path, DetectionFormatError).splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 5:
+            raise DetectionFormatError(f"{path}:{lineno}: expected '<video> <t_start> <t_end> <class id> "
+                                       f"<score>', got {line.rstrip()!r}")
+        try:
+            t_start, t_end, score = (parse_number(parts[k]) for k in (1, 2, 4))
+            cid = parse_number(parts[3], integer=True)
+        except ValueError as e:
+            raise DetectionFormatError(f"{path}:{lineno}: {e} in {line.rstrip()!r}; expected finite numbers "
+                                       "(seconds, an integer class id, a score)") from None
+        if cid not in index:
+            skipped[cid] = skipped.get(cid, 0) + 1
+            continue
+        if t_start > t_end or t_start < 0:
+            raise DetectionFormatError(f"{path}:{lineno}: t_start {t_start}, t_end {t_end}: expected "
+                                       "0 <= t_start <= t_end (seconds)")
+        for col, val in zip(cols, (_strip_video_suffix(parts[0]), t_start, t_end, index[cid], score)):
+            col.append(val)
     for cid, count in skipped.items():
         logger.warning("%s: %d detections with class id %d, which is not a detection class; ignored "
                        "(as the THUMOS14 evalkit does)", path, count, cid)

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -54,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from ops.errors import InputError
-from ops.io import atomic_open, atomic_write_json
+from ops.io import atomic_open, atomic_write_json, read_json, read_text
 
 STREAMS = ("RGB", "Flow", "RGB+Flow")
 OUTPUTS = ("pool", "scores")
@@ -195,12 +194,14 @@ def read_record(root: str | os.PathLike, stream: str, video: str) -> FeatureReco
     """The record of one video's features; InputError naming the file if missing or malformed."""
     path = record_path(root, stream, video)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no feature record; extract or convert the features of {video} "
                          f"({stream}) first") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except OSError as e:
         raise InputError(f"{path}: not a feature record ({e}); re-extract this video") from None
+    except InputError as e:
+        raise InputError(f"{e}; re-extract this video") from None
     rec = FeatureRecord.from_dict(data, where=str(path))
     if rec.video != video or rec.stream != stream:
         raise InputError(f"{path}: record is for {rec.video} ({rec.stream}), not {video} ({stream}); "
@@ -440,15 +441,11 @@ def read_video_info(path: str | os.PathLike) -> dict[str, VideoInfo]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = _video_info_csv(path, read_text(path)) if path.suffix.lower() == ".csv" else read_json(path)
     except FileNotFoundError:
         raise InputError(f"{path}: annotation file not found") from None
     if path.suffix.lower() == ".csv":
-        return _video_info_csv(path, text)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}: not JSON ({e.msg})") from None
+        return data
     if isinstance(data, dict) and isinstance(data.get("database"), dict):
         data = data["database"]
     if not isinstance(data, dict):
@@ -520,7 +517,7 @@ def read_csv_mean_100_array(path: str | os.PathLike) -> np.ndarray:
     """The (N, C) float32 array of a csv_mean_100 file; InputError naming FILE:LINE when malformed."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(path).splitlines()
     except FileNotFoundError:
         raise InputError(f"{path}: feature file missing") from None
     if not lines:

@@ -41,13 +41,12 @@ of one frame between the RGB and flow counts.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ops.errors import InputError
-from ops.io import atomic_write_json
+from ops.io import atomic_write_json, read_json
 
 META_NAME = "meta.json"
 RGB_PREFIX = "img_"
@@ -135,17 +134,18 @@ def write_meta(video_dir: str | os.PathLike, meta: dict) -> None:
 def read_meta(video_dir: str | os.PathLike) -> dict | None:
     """Return the folder's metadata, or None when it has no ``meta.json``.
 
-    Raises ValueError naming the file when the metadata is not valid JSON.
+    Raises InputError naming the file when the metadata is not valid JSON or not an object.
     """
     path = Path(video_dir) / META_NAME
     try:
-        text = path.read_text()
+        meta = read_json(path)
     except FileNotFoundError:
         return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: invalid metadata JSON ({e}); delete the folder and re-extract") from e
+    except InputError as e:
+        raise InputError(f"{e}; delete the folder and re-extract") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: expected a JSON object of frame metadata; delete the folder and re-extract")
+    return meta
 
 
 def count_frames(video_dir: str | os.PathLike, trust_meta: bool = True) -> FrameCounts:
@@ -159,7 +159,7 @@ def count_frames(video_dir: str | os.PathLike, trust_meta: bool = True) -> Frame
         raise FileNotFoundError(f"frame folder {video_dir} does not exist")
     meta = read_meta(video_dir) if trust_meta else None
     if meta is not None:
-        return _counts_from_meta(meta)
+        return _counts_from_meta(meta, video_dir / META_NAME)
     n_rgb = n_fx = n_fy = 0
     with os.scandir(video_dir) as it:
         for entry in it:
@@ -175,12 +175,31 @@ def count_frames(video_dir: str | os.PathLike, trust_meta: bool = True) -> Frame
     return FrameCounts(n_rgb, min(n_fx, n_fy), None)
 
 
-def _counts_from_meta(meta: dict) -> FrameCounts:
-    """FrameCounts from a ``meta.json`` dict (version 1 recorded num_kept as ``num_decoded``)."""
-    num_kept = meta.get("num_kept", meta.get("num_decoded"))
+def _meta_int(meta: dict, key: str, path, default=None, minimum: int = 0):
+    value = meta.get(key, default)
+    if value is None and default is None and key not in meta:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{path}: {key!r} must be an integer >= {minimum}, got {value!r}; delete the folder "
+                         "and re-extract")
+    return value
+
+
+def _counts_from_meta(meta: dict, path) -> FrameCounts:
+    """FrameCounts from a ``meta.json`` dict (version 1 recorded num_kept as ``num_decoded``); InputError
+    naming ``path`` for a missing or ill-typed field."""
+    for key in ("num_frames", "num_flow"):
+        if key not in meta:
+            raise InputError(f"{path}: no {key!r}; delete the folder and re-extract")
+    fps = meta.get("fps")
+    if fps is not None and not (not isinstance(fps, bool) and isinstance(fps, (int, float)) and 0 < fps < 1e4):
+        raise InputError(f"{path}: 'fps' must be a positive number, got {fps!r}; delete the folder and re-extract")
     modalities = meta.get("modalities")
-    return FrameCounts(int(meta["num_frames"]), int(meta["num_flow"]), meta.get("fps"),
-                       None if num_kept is None else int(num_kept), int(meta.get("frame_step", 1)),
+    if modalities is not None and not (isinstance(modalities, list) and all(isinstance(m, str) for m in modalities)):
+        raise InputError(f"{path}: 'modalities' must be a list of names, got {modalities!r}")
+    num_kept = _meta_int(meta, "num_kept", path) if "num_kept" in meta else _meta_int(meta, "num_decoded", path)
+    return FrameCounts(_meta_int(meta, "num_frames", path), _meta_int(meta, "num_flow", path), fps, num_kept,
+                       _meta_int(meta, "frame_step", path, default=1, minimum=1),
                        None if modalities is None else tuple(modalities))
 
 

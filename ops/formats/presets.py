@@ -25,11 +25,11 @@ Stages expose these as flags whose default is None and call
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 
 from ops.errors import InputError
+from ops.io import read_json
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # ops/formats/ -> repository root
 REQUIRED_KEYS = ("name", "num_classes", "annotation_format", "train_subset", "test_subset",
@@ -53,10 +53,7 @@ def load_preset(name_or_path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise InputError(f"unknown dataset preset {str(name_or_path)!r}: choose one of {list_presets()} "
                          "or give the path of a preset JSON file")
-    try:
-        preset = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: invalid preset JSON ({e})") from None
+    preset = read_json(path)
     missing = [k for k in REQUIRED_KEYS if k not in preset]
     if missing:
         raise InputError(f"{path}: preset lacks keys {missing}")

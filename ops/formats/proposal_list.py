@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ops.errors import InputError
-from ops.io import atomic_write_text
+from ops.io import atomic_write_text, read_text
 from ops.temporal import fraction_to_frames, overlap_over_first, pairwise_iou
 
 
@@ -216,8 +216,7 @@ def read_proposal_list(path: str | os.PathLike, normalized: bool | None = None) 
         file and line) if it is malformed.
     """
     path = str(path)
-    with open(path, encoding="utf-8") as f:
-        cur = _Lines(path, f.read())
+    cur = _Lines(path, read_text(path, ProposalListError))
     videos: list[VideoProposals] = []
     first_index = 1
     has_dot = False

@@ -21,16 +21,14 @@ scores for the classes written.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ops.errors import InputError
-from ops.io import atomic_write_json
+from ops.io import atomic_write_json, read_json
 
 
 class VideoScoresError(InputError):
@@ -114,12 +112,7 @@ def read_video_scores(path: str | os.PathLike, classes: list[str] | None = None)
     Raises:
         VideoScoresError naming the file (and video) on bad content; FileNotFoundError if missing.
     """
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise VideoScoresError(f"{path}: invalid JSON ({e})") from None
-    except UnicodeDecodeError:
-        raise VideoScoresError(f"{path}: not a UTF-8 text file; expected video-level scores (JSON)") from None
+    data = read_json(path, VideoScoresError)
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise VideoScoresError(f"{path}: expected an object with 'results': {{video: [{{'label', 'score'}}]}} "
                                "(video-level class scores, CUHK'17 layout)")
