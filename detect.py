@@ -50,6 +50,7 @@ import gen_bottom_up_proposals
 import gen_proposal_list
 import gen_sliding_window_proposals
 import ssn_test
+from ops.device import DEVICE_HELP, device_arg
 from ops.errors import InputError, run_main
 from ops.evaluation.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights
 from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
@@ -107,7 +108,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("scoring (binary_test.py, ssn_test.py)")
     g.add_argument("--frame_interval", type=int, default=2, help="score every k-th frame (demo: 2)")
     add_num_crops_arg(g)
-    g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
     g.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes / videos in parallel")
     g = p.add_argument_group("fusion and post-processing (defaults: the preset's, as eval_detection_results.py)")
     g.add_argument("--score_weights", type=float, nargs="+", default=None,

@@ -36,12 +36,13 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ops.device import DEVICE_HELP, device_arg, resolve_device
 from ops.errors import InputError, run_main
 from ops.formats.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta
 from ops.io import atomic_dir, read_text, settle_replaced_dir
 from ops.log import setup_logging
 from ops.video.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow, quantise_flow,
-                            resolve_device, to_gray)
+                            to_gray)
 from ops.video.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps, probe_video, target_size,
                              write_jpeg)
 
@@ -88,8 +89,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="flow k is computed between frames k and k + frame_step (default 1)")
     p.add_argument("--fps", type=float, default=None,
                    help="keep frames at this reduced rate (Hz); default: every frame")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]; "
-                                                    "only tvl1_torch runs on a GPU")
+    p.add_argument("--device", default="auto", type=device_arg, help=f"{DEVICE_HELP}; only tvl1_torch runs on a GPU")
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="cores to use: up to this many videos in parallel processes, largest first; fewer "
                         "videos than jobs share the cores through multi-threaded decoding (default 1)")

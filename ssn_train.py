@@ -34,7 +34,7 @@ import torch
 
 from ops.errors import run_main
 from ops.formats.presets import load_preset, preset_flip, resolve
-from ops.formats.proposal_list import read_frame_based_list
+from ops.formats.proposal_list import check_labels, read_frame_based_list
 from ops.log import setup_logging
 from ops.models.backbones import BackboneConfig, load_pretrained
 from ops.models.builder import add_backbone_args, backbone_from_args
@@ -107,9 +107,10 @@ def init_weights(model: SSN, path: Path) -> None:
     logger.info("initialised from %s: backbone + %d head tensors", path, len(usable))
 
 
-def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_segments, args, flip: bool,
-                 reg_stats=None):
+def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_segments, num_classes: int, args,
+                 flip: bool, reg_stats=None):
     plist = read_frame_based_list(list_path)
+    check_labels(plist.videos, num_classes, list_path)
     cfg = BackboneConfig.from_dict(backbone)
     return SSNTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
                            ProposalSampler(plist.videos, sampling), num_segments, args.epoch_multiplier, reg_stats)
@@ -124,13 +125,14 @@ def main(args: argparse.Namespace) -> int:
     cfg = train_config_from_args(args)
     seed_everything(cfg.seed)
     backbone = backbone_from_args(args, args.modality)
-    model = SSN(backbone, resolve(args.num_classes, preset["num_classes"]), num_segments, stpp, args.dropout)
+    num_classes = resolve(args.num_classes, preset["num_classes"])
+    model = SSN(backbone, num_classes, num_segments, stpp, args.dropout)
     if args.init_from is not None:
         init_weights(model, args.init_from)
     flip = resolve(args.flip, preset_flip(preset))
-    train_set = make_dataset(args.train_list, sampling, backbone, num_segments, args, flip)
-    val_set = make_dataset(args.val_list, sampling, backbone, num_segments, args, flip, train_set.reg_stats) \
-        if args.val_list else None
+    train_set = make_dataset(args.train_list, sampling, backbone, num_segments, num_classes, args, flip)
+    val_set = make_dataset(args.val_list, sampling, backbone, num_segments, num_classes, args, flip,
+                           train_set.reg_stats) if args.val_list else None
     extra = {"dataset": preset["name"], "modality": args.modality, "sampling": sampling.__dict__,
              "reg_stats": train_set.reg_stats.tolist(), "input_spec": train_set.spec,
              "epoch_multiplier": args.epoch_multiplier,

@@ -101,7 +101,8 @@ def train_dataset(args, plist: Path | None = None):
     plist = plist or frames_from_args(args)
     _, preset, backbone = synthetic_ssn(args)
     return make_dataset(plist, SamplingConfig.from_preset(preset["sampling"]), backbone,
-                        preset["model"]["num_segments"], SimpleNamespace(epoch_multiplier=1), flip=True)
+                        preset["model"]["num_segments"], preset["num_classes"], SimpleNamespace(epoch_multiplier=1),
+                        flip=True)
 
 
 def main(args: argparse.Namespace) -> int:

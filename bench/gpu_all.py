@@ -206,7 +206,8 @@ def _pairs_per_second(sec: Section, fn, prev, nxt, max_batches: int) -> tuple[fl
 def section_flow(sec: Section, args, sz: Sizes) -> None:
     import numpy as np
 
-    from ops.video.flow import end_point_error, make_flow, resolve_device
+    from ops.device import resolve_device
+    from ops.video.flow import end_point_error, make_flow
     from ops.video.tvl1_torch import TVL1Params, iterations_upper_bound
     device = resolve_device(args.device)
     names, prev, nxt, truth, opencv = _flow_pairs(sec, args, sz)

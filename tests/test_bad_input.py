@@ -218,3 +218,16 @@ def test_frame_metadata_of_the_right_types_is_read(tmp_path):
     (tmp_path / "v1" / "meta.json").write_text(json.dumps({"num_frames": 12, "num_flow": 11, "fps": 25.0}))
     counts = count_frames(tmp_path / "v1")
     assert (counts.num_frames, counts.num_flow) == (12, 11) and np.isclose(counts.fps, 25.0)
+
+
+# --------------------------------------------------------------------------- labels against the model (item 7)
+
+
+def test_training_list_labels_are_checked_against_the_model_before_training(tmp_path):
+    from ops.formats.proposal_list import ProposalListError, check_labels, make_video_proposals
+    ok = make_video_proposals("frames/v1", 100, [[10, 40]], [5], [[12, 38], [60, 90]])
+    check_labels([ok], 5, "train.txt")
+    bad = make_video_proposals("frames/v2", 100, [[10, 40]], [9], [[12, 38]])
+    with pytest.raises(ProposalListError, match=r"train.txt: video v2: label 9 is outside the model's classes 1..5"):
+        check_labels([ok, bad], 5, "train.txt")
+

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from ops.errors import InputError
 from ops.formats.frames import make_meta, write_meta
-from ops.train.engine import (BEST, LAST, ConfigMismatchError, TrainConfig, Trainer, data_extra, extraction_settings,
+from ops.train.engine import (BEST, LAST, ConfigMismatchError, DivergedError, TrainConfig, Trainer, data_extra, extraction_settings,
                               file_digest, load_checkpoint, lr_at, run_fingerprint, seed_everything)
 
 
@@ -397,3 +397,37 @@ def test_metric_name_clash_and_missing_best_metric_are_refused(tmp_path):
     t.best_metric = "ar_100"
     with pytest.raises(ValueError, match="best_metric 'ar_100' is not in the history row"):
         t.fit(NoisyData())
+
+
+def test_a_diverged_loss_stops_training_before_saving_the_epoch(tmp_path):
+    """Issue 19 item 9: a loss of 6.6e19 then NaN used to exit 0 and save checkpoints."""
+    trainer = make_trainer(tmp_path / "run", 3, lr=1e30, clip_gradient=None, lr_steps=[])
+    with pytest.raises(DivergedError, match=r"training batch \d+: the loss is (nan|inf); training stopped before "
+                                            r"this epoch was saved .* Lower --lr \(now 1e\+30\)"):
+        trainer.fit(NoisyData(), None)
+    assert not (tmp_path / "run" / BEST).exists()
+    assert not (tmp_path / "run" / "log.json").exists()
+
+
+def test_device_flag_is_checked_before_any_work():
+    """Issue 19 item 12: a typo ran on the CPU, cuda without a GPU was a traceback, cuda:1 became cuda:0."""
+    import argparse
+
+    from ops.device import device_arg, resolve_device
+    from ops.errors import SetupError
+    with pytest.raises(argparse.ArgumentTypeError, match="'gpu': choose auto"):
+        device_arg("gpu")
+    assert device_arg("cuda:1") == "cuda:1"
+    with pytest.raises(InputError, match="--device 'cdua': choose auto"):
+        resolve_device("cdua")
+    assert resolve_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(SetupError, match="--device cuda:1: no CUDA GPU is visible"):
+            resolve_device("cuda:1")
+    else:
+        count = torch.cuda.device_count()
+        with pytest.raises(SetupError, match=f"this machine has {count} CUDA GPU"):
+            resolve_device(f"cuda:{count}")
+        with pytest.raises(InputError, match="under torchrun"):
+            resolve_device("cuda:0", local_rank=0)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from ops.video import flow as flow_ops
-from ops.video.flow import (dequantise_flow, end_point_error, make_flow, quantise_flow, resolve_device,
+from ops.device import resolve_device
+from ops.video.flow import (dequantise_flow, end_point_error, make_flow, quantise_flow,
                             warp_by_flow)
 from ops.video.tvl1_torch import TVL1Params, _divergence, _forward_gradient, tvl1_flow_numpy
 from ops.video.video import read_jpeg, write_jpeg

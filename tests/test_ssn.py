@@ -128,3 +128,19 @@ def test_ssn_training_loss_falls_and_resume_is_exact(ssn_lists, tmp_path):
     split = load_checkpoint(tmp_path / "split" / "checkpoint_last.pth")
     for k, v in straight["state_dict"].items():
         assert torch.equal(v, split["state_dict"][k]), k
+
+
+def test_ssn_train_refuses_a_label_beyond_the_model_in_one_line(ssn_lists, tmp_path):
+    text = (ssn_lists / "validation.txt").read_text().splitlines()
+    # the ground-truth block: "# index", path, frames, fps, count, then "label start end" lines
+    gt_line = 5
+    assert int(text[4]) > 0, "the first video of the tiny set has ground truth"
+    parts = text[gt_line].split()
+    text[gt_line] = " ".join(["9"] + parts[1:])
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n".join(text) + "\n")
+    res = run_script("ssn_train.py", "synthetic", "RGB", "--train_list", bad, "--output", tmp_path / "out",
+                     "--arch", "tiny", "--epochs", "1", "-j", "0", check=False)
+    assert res.returncode == 2
+    assert "label 9 is outside the model's classes 1..5" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out" / "checkpoint_last.pth").exists()

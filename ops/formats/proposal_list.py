@@ -338,3 +338,16 @@ def to_frame_based(v: VideoProposals, num_frames: int, video: str | None = None)
         gt_bounds=fraction_to_frames(v.gt_bounds, num_frames),
         bounds=fraction_to_frames(v.bounds, num_frames),
     )
+
+
+def check_labels(videos: list[VideoProposals], num_classes: int, path) -> None:
+    """Refuse a list whose ground-truth or proposal labels fall outside ``0..num_classes`` (0 = background),
+    naming the video: caught before the first training step, not in epoch 2 (a device assert on a GPU)."""
+    for v in videos:
+        labels = np.concatenate([v.gt_labels, v.labels])
+        bad = labels[(labels < 0) | (labels > num_classes)]
+        if bad.size or (v.gt_labels.size and v.gt_labels.min() < 1):
+            value = int(bad[0]) if bad.size else int(v.gt_labels.min())
+            raise ProposalListError(f"{path}: video {v.video_id}: label {value} is outside the model's classes "
+                                    f"1..{num_classes}; remake the list with this dataset's annotations, or set "
+                                    "--num_classes to the dataset's")

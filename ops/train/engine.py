@@ -46,6 +46,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ops.device import DEVICE_HELP, device_arg, resolve_device
 from ops.errors import InputError
 from ops.formats.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
@@ -225,10 +226,10 @@ def setup_runtime(device: str = "auto") -> Runtime:
     """Pick the device; join the process group when launched by torchrun (WORLD_SIZE > 1)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    dev = torch.device(resolve_device(device, local if world > 1 else None))
+    use_cuda = dev.type == "cuda"
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
-    dev = torch.device(f"cuda:{local}" if use_cuda else "cpu")
     if use_cuda:
         torch.cuda.set_device(dev)
     return Runtime(dev, dist.get_rank() if world > 1 else 0, world, local)
@@ -322,6 +323,10 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
     if not isinstance(rows, list) or not all(isinstance(r, dict) and "epoch" in r for r in rows):
         raise InputError(f"{path}: not a training log (a list of per-epoch objects with 'epoch')")
     return rows
+
+
+class DivergedError(InputError):
+    """The loss became NaN or infinite: nothing of the epoch is saved, the message says what to change."""
 
 
 class ConfigMismatchError(InputError):
@@ -444,6 +449,12 @@ class Trainer:
         for i, batch in enumerate(progress(loader)):
             with torch.set_grad_enabled(train), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
                 loss, logs = self.loss_fn(model, batch, self.rt.device)
+            if not torch.isfinite(loss.detach()):
+                raise DivergedError(f"{'training' if train else 'validation'} batch {i + 1}: the loss is "
+                                    f"{float(loss.detach())}; training stopped before this epoch was saved (the "
+                                    f"last saved epoch is in {self.out_dir / LAST}, if any). Lower --lr (now "
+                                    f"{self.optimizer.param_groups[0]['lr']:g}), keep gradient clipping on, or "
+                                    "check the inputs for NaN")
             if train:
                 (loss / self.cfg.iter_size).backward()
                 if (i + 1) % self.cfg.iter_size == 0 or i + 1 == len(loader):
@@ -554,7 +565,7 @@ def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int 
     g.add_argument("-j", "--workers", type=int, default=2, help="data-loading processes")
     g.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
     g.add_argument("--resume", type=Path, default=None,
                    help="checkpoint to continue from, with the current settings even if it was trained with "
                         "others (default: OUTPUT/checkpoint_last.pth when it exists and its settings match)")
@@ -595,4 +606,4 @@ def add_stage_args(parser, training: bool, output_help: str = "") -> None:
     add_num_crops_arg(parser)
     parser.add_argument("--chunk", type=int, default=32, help="frames per backbone batch")
     parser.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)

@@ -130,24 +130,6 @@ FLOW_ALGORITHMS: dict[str, Callable[..., FlowFn]] = {
 }
 
 
-def resolve_device(device: str = "auto") -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is an error."""
-    if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise InputError(f"unknown device {device!r}; use auto, cpu or cuda")
-    if device == "cpu":
-        return device
-    try:
-        import torch
-        has_cuda = torch.cuda.is_available()
-    except ImportError:
-        has_cuda = False
-    if device == "auto":
-        return "cuda" if has_cuda else "cpu"
-    if not has_cuda:
-        raise SetupError(f"--device {device} requested but no CUDA GPU is visible to torch; use --device cpu")
-    return device
-
-
 def default_flow_algorithm(device: str) -> str:
     """The default algorithm for a resolved device ('cpu' or 'cuda[:N]')."""
     return DEFAULT_FLOW["cuda" if device.startswith("cuda") else "cpu"]
