@@ -29,7 +29,8 @@ from ops.errors import InputError, run_main
 from ops.formats.annotations import add_video_dir_arg, load_dataset_annotations
 from ops.formats.frames import add_preflight_args, preflight
 from ops.formats.presets import load_preset
-from ops.formats.proposal_list import ProposalList, read_proposal_list, to_frame_based, write_proposal_list
+from ops.formats.proposal_list import (ListVariantError, ProposalList, read_proposal_list, to_frame_based,
+                                       write_proposal_list)
 from ops.log import setup_logging
 
 logger = logging.getLogger("gen_proposal_list")
@@ -72,9 +73,10 @@ def main(args: argparse.Namespace) -> int:
         logger.info("no --annotations: the duration x fps check is skipped")
     plans, all_problems = [], []
     for src, dst in zip(args.input, args.output):
-        plist = read_proposal_list(src)
-        if not plist.normalized:
-            raise InputError(f"{src} is already frame-based; gen_proposal_list needs a normalized list")
+        try:
+            plist = read_proposal_list(src, normalized=True)   # also a list without any box (TAG found none)
+        except ListVariantError:
+            raise InputError(f"{src} is already frame-based; gen_proposal_list needs a normalized list") from None
         counts, problems = preflight([b.video_id for b in plist], args.frame_path, args.modality, durations,
                                      args.fps, args.count_tolerance)
         plans.append((src, dst, plist, counts))

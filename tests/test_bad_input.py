@@ -231,3 +231,28 @@ def test_training_list_labels_are_checked_against_the_model_before_training(tmp_
     with pytest.raises(ProposalListError, match=r"train.txt: video v2: label 9 is outside the model's classes 1..5"):
         check_labels([ok, bad], 5, "train.txt")
 
+
+
+# --------------------------------------------------------------------------- a list without any box (item 5)
+
+
+def test_a_list_without_any_box_is_read_as_the_caller_says(tmp_path):
+    """TAG finding nothing in a video gives a list with no '.' token: it used to be guessed frame-based."""
+    from ops.formats.proposal_list import (ListVariantError, ProposalList, make_video_proposals, read_frame_based_list,
+                                           read_proposal_list, write_proposal_list)
+    empty = make_video_proposals("v1", 1, np.zeros((0, 2)), [], np.zeros((0, 2)))
+    normalized = tmp_path / "tag.txt"
+    write_proposal_list(normalized, ProposalList(videos=[empty], normalized=True))
+    assert read_proposal_list(normalized).normalized                       # no box: taken as normalized
+    assert read_proposal_list(normalized, normalized=True).videos[0].bounds.shape == (0, 2)
+    assert not read_frame_based_list(normalized).normalized                # and as frame-based when asked
+    boxes = make_video_proposals("frames/v1", 100, [[10, 40]], [2], [[12, 38]])
+    frame_based = tmp_path / "frames.txt"
+    write_proposal_list(frame_based, ProposalList(videos=[boxes], normalized=False))
+    with pytest.raises(ListVariantError, match="bounds are written as frame numbers, but this stage reads a "
+                                               "normalized list"):
+        read_proposal_list(frame_based, normalized=True)
+    fractions = make_video_proposals("v1", 1, [[0.1, 0.4]], [2], [[0.12, 0.38]])
+    write_proposal_list(normalized, ProposalList(videos=[fractions], normalized=True))
+    with pytest.raises(ListVariantError, match="tag.txt is a normalized list .* convert it with gen_proposal_list"):
+        read_frame_based_list(normalized)

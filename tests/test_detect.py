@@ -214,3 +214,12 @@ def test_detect_passes_five_crops_and_refuses_mirrored_crops(detect_models, tiny
         detect([video], tmp_path / "out10", "--rgb_model", detect_models["ssn"], "--proposals", "sliding",
                "--num_crops", 10)
     assert not (tmp_path / "out10").exists()
+
+
+def test_detect_on_a_video_where_tag_finds_nothing_writes_empty_detections(detect_models, tiny_dataset, tmp_path):
+    """Issue 19 item 5: a TAG list without any box used to be guessed frame-based, and detect.py failed."""
+    video = tiny_dataset / "videos" / f"{VIDEOS[1]}.mp4"
+    assert detect([video], tmp_path, "--rgb_model", detect_models["ssn"], "--rgb_actionness", detect_models["binary"],
+                  "--tag_thresholds", 1.0) == 0
+    assert read_activitynet_json(tmp_path / "detections.json", CLASSES).video.size == 0
+    assert pd.read_csv(tmp_path / "detections.csv").empty

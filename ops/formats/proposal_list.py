@@ -52,6 +52,10 @@ class ProposalListError(InputError):
     """A malformed proposal list; the message names the file and line."""
 
 
+class ListVariantError(ProposalListError):
+    """A list whose bounds are written the other way (fractions / frames) than its reader expects."""
+
+
 @dataclass
 class VideoProposals:
     """One video's block of a proposal list.
@@ -210,7 +214,9 @@ def read_proposal_list(path: str | os.PathLike, normalized: bool | None = None) 
 
     Args:
         path: the text file.
-        normalized: the variant; None detects it from the start/end tokens.
+        normalized: the variant, when the caller knows it (then bounds written the other way are an error);
+            None guesses it from the start/end tokens, which a list without any box cannot tell (it is then
+            taken as normalized): callers that know should say.
     Raises:
         FileNotFoundError if the file is missing; ProposalListError (naming
         file and line) if it is malformed.
@@ -219,7 +225,7 @@ def read_proposal_list(path: str | os.PathLike, normalized: bool | None = None) 
     cur = _Lines(path, read_text(path, ProposalListError))
     videos: list[VideoProposals] = []
     first_index = 1
-    has_dot = False
+    has_dot = has_bounds = False
     while cur.pos < len(cur.lines):
         if not cur.lines[cur.pos].strip():
             cur.pos += 1  # tolerate blank lines between blocks
@@ -228,21 +234,27 @@ def read_proposal_list(path: str | os.PathLike, normalized: bool | None = None) 
         if not videos:
             first_index = index
         has_dot = has_dot or any("." in t for t in tokens)
+        has_bounds = has_bounds or bool(tokens)
         videos.append(block)
     if normalized is None:
-        normalized = has_dot
+        normalized = has_dot or not has_bounds
+    elif has_bounds and normalized != has_dot:
+        raise ListVariantError(
+            f"{path}: bounds are written as {'frame numbers' if normalized else 'fractions of the video'}, but "
+            f"this stage reads a {'normalized' if normalized else 'frame-based'} list; "
+            + ("convert it with gen_proposal_list.py" if not normalized else "give the normalized list it came from"))
     return ProposalList(videos=videos, normalized=normalized, first_index=first_index)
 
 
 def read_frame_based_list(path: str | os.PathLike) -> ProposalList:
     """:func:`read_proposal_list` for the stages that read frames (training and scoring): a normalized list
     raises ProposalListError saying how to make the frame-based one."""
-    plist = read_proposal_list(path)
-    if plist.normalized:
-        raise ProposalListError(f"{path} is a normalized list (fractions of each video), but this stage reads "
+    try:
+        return read_proposal_list(path, normalized=False)
+    except ListVariantError:
+        raise ListVariantError(f"{path} is a normalized list (fractions of each video), but this stage reads "
                                 "frames: convert it with gen_proposal_list.py, or make sliding windows with "
-                                "gen_sliding_window_proposals.py --frame_path")
-    return plist
+                                "gen_sliding_window_proposals.py --frame_path") from None
 
 
 # --------------------------------------------------------------------------- writing
