@@ -29,8 +29,8 @@ from ops.errors import InputError, run_main
 from ops.formats.annotations import add_video_dir_arg, load_dataset_annotations
 from ops.formats.frames import add_preflight_args, preflight
 from ops.formats.presets import load_preset
-from ops.formats.proposal_list import (ListVariantError, ProposalList, read_proposal_list, to_frame_based,
-                                       write_proposal_list)
+from ops.formats.proposal_list import (ListVariantError, ProposalList, check_fractions, read_proposal_list,
+                                       to_frame_based, write_proposal_list)
 from ops.log import setup_logging
 
 logger = logging.getLogger("gen_proposal_list")
@@ -77,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
             plist = read_proposal_list(src, normalized=True)   # also a list without any box (TAG found none)
         except ListVariantError:
             raise InputError(f"{src} is already frame-based; gen_proposal_list needs a normalized list") from None
+        check_fractions(plist, src)
         counts, problems = preflight([b.video_id for b in plist], args.frame_path, args.modality, durations,
                                      args.fps, args.count_tolerance)
         plans.append((src, dst, plist, counts))

@@ -256,3 +256,47 @@ def test_a_list_without_any_box_is_read_as_the_caller_says(tmp_path):
     write_proposal_list(normalized, ProposalList(videos=[fractions], normalized=True))
     with pytest.raises(ListVariantError, match="tag.txt is a normalized list .* convert it with gen_proposal_list"):
         read_frame_based_list(normalized)
+
+
+# --------------------------------------------------------------------------- lists against their folders (item 3)
+
+
+def _folder(root, name, num_frames):
+    from ops.formats.frames import make_meta, write_meta
+    folder = root / name
+    folder.mkdir(parents=True)
+    write_meta(folder, make_meta(name, num_frames, num_frames - 1, 10.0, (32, 24), "dis_fast", 20.0))
+    return folder
+
+
+@pytest.mark.parametrize("num_frames, boxes, message", [
+    (9999, [[10, 40]], r"the proposal list says 9999 frames, but the folder has 134 RGB and 133 flow frames"),
+    (134, [[10, 400]], r"box \[10, 400\] outside the video's frames \[0, 134\]"),
+    (134, [[-3, 40]], r"box \[-3, 40\] outside the video's frames"),
+])
+def test_frame_based_blocks_must_describe_their_folder(tmp_path, num_frames, boxes, message):
+    from ops.formats.frames import count_frames
+    from ops.formats.proposal_list import make_video_proposals
+    from ops.train.dataset import check_block_against_folder
+    folder = _folder(tmp_path, "v1", 134)
+    block = make_video_proposals(str(folder), num_frames, [[10, 40]], [1], boxes)
+    with pytest.raises(InputError, match=message):
+        check_block_against_folder(block, count_frames(folder))
+
+
+def test_a_block_one_frame_off_its_folder_is_accepted(tmp_path):
+    from ops.formats.frames import count_frames
+    from ops.formats.proposal_list import make_video_proposals
+    from ops.train.dataset import check_block_against_folder
+    folder = _folder(tmp_path, "v1", 134)
+    for n in (133, 134, 135):      # the flow count, decoders one frame apart
+        check_block_against_folder(make_video_proposals(str(folder), n, [[0, n]], [1], [[0, n]]), count_frames(folder))
+
+
+def test_gen_proposal_list_refuses_fractions_outside_the_video(tmp_path):
+    from ops.formats.proposal_list import ProposalList, ProposalListError, check_fractions, make_video_proposals
+    ok = make_video_proposals("v1", 1, [[0.1, 0.4]], [1], [[0.0, 1.0]])
+    check_fractions(ProposalList(videos=[ok], normalized=True), "a.txt")
+    bad = make_video_proposals("v2", 1, [[0.1, 0.4]], [1], [[-0.2, 0.5], [0.5, 1.7]])
+    with pytest.raises(ProposalListError, match=r"a.txt: video v2: box \[-0.2, 0.5\] is not inside \[0, 1\]"):
+        check_fractions(ProposalList(videos=[ok, bad], normalized=True), "a.txt")

@@ -363,3 +363,16 @@ def check_labels(videos: list[VideoProposals], num_classes: int, path) -> None:
             raise ProposalListError(f"{path}: video {v.video_id}: label {value} is outside the model's classes "
                                     f"1..{num_classes}; remake the list with this dataset's annotations, or set "
                                     "--num_classes to the dataset's")
+
+
+def check_fractions(plist: ProposalList, path) -> None:
+    """A normalized list's bounds must be fractions of the video, in ``[0, 1]``: outside, the conversion to
+    frames would point past the folder.  ProposalListError naming the video."""
+    for v in plist.videos:
+        bounds = np.concatenate([v.gt_bounds.reshape(-1, 2), v.bounds.reshape(-1, 2)])
+        bad = np.flatnonzero(((bounds < 0) | (bounds > 1)).any(1))
+        if bad.size:
+            s, e = bounds[bad[0]]
+            raise ProposalListError(f"{path}: video {v.video_id}: box [{s:g}, {e:g}] is not inside [0, 1] (fractions "
+                                    f"of the video; {bad.size} such boxes); fix the tool that wrote this list")
+

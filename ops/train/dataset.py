@@ -108,6 +108,24 @@ def segment_positions(start: float, end: float, num_segments: int, count: int, n
     return np.clip(pos, 0, max(count - new_length, 0))
 
 
+def check_block_against_folder(block: VideoProposals, counts) -> None:
+    """A frame-based block must describe its folder: its frame count that of the folder's RGB or flow frames
+    (within max(2, 2 %): decoders differ by a frame or two), its bounds inside ``[0, num_frames]``.  A list
+    claiming 9,999 frames for a 134-frame folder would otherwise move every detection into the first
+    seconds; InputError naming the folder."""
+    n = block.num_frames
+    if not any(abs(n - have) <= max(2, 0.02 * have) for have in (counts.num_frames, counts.num_flow) if have):
+        raise InputError(f"{block.video}: the proposal list says {n} frames, but the folder has "
+                         f"{counts.num_frames} RGB and {counts.num_flow} flow frames; remake the list from these "
+                         "folders with gen_proposal_list.py")
+    bounds = np.concatenate([block.gt_bounds.reshape(-1, 2), block.bounds.reshape(-1, 2)])
+    bad = np.flatnonzero((bounds < 0).any(1) | (bounds > n).any(1))
+    if bad.size:
+        s, e = bounds[bad[0]]
+        raise InputError(f"{block.video}: the proposal list has a box [{s:g}, {e:g}] outside the video's frames "
+                         f"[0, {n}] ({bad.size} such boxes); remake the list with gen_proposal_list.py")
+
+
 class FrameDataset(Dataset):
     """Base of every frame-reading dataset: records, per-folder frame counts, loader, transforms.
 
@@ -125,6 +143,8 @@ class FrameDataset(Dataset):
         self.spec = input_spec
         self.loader = FrameLoader(modality, new_length)
         counts = [count_frames(v.video) for v in videos]
+        for v, c in zip(videos, counts):
+            check_block_against_folder(v, c)
         self.counts = [c.num_frames if modality == "RGB" else c.num_flow for c in counts]
 
     def snippets(self, video: int, positions) -> torch.Tensor:
