@@ -24,13 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ops.errors import run_main
 from ops.formats.actionness import Actionness, save_actionness
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import read_frame_based_list
-from ops.log import setup_logging
+from ops.log import progress, setup_logging
 from ops.models.builder import model_from_checkpoint
 from ops.train.dataset import FrameSequenceDataset, checkpoint_input
 from ops.train.engine import add_stage_args, load_checkpoint, setup_runtime
@@ -50,7 +49,7 @@ def score_videos(model, dataset: FrameSequenceDataset, device, workers: int) -> 
     """Run ``model`` over every chunk; returns video id -> Actionness."""
     scores = [np.zeros((len(p), 2), np.float32) for p in dataset.positions]
     loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda")
-    for x, video, first in tqdm(loader, desc="frames", unit="chunk"):
+    for x, video, first in progress(loader, desc="frames", unit="chunk"):
         t, crops = x.shape[:2]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model.frame_logits(x.to(device, non_blocking=True).flatten(0, 1)).float()

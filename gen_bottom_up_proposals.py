@@ -28,7 +28,6 @@ import logging
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
 
 from ops.errors import InputError, run_main
 from ops.evaluation.proposal_eval import recall_report
@@ -36,7 +35,7 @@ from ops.formats.actionness import load_actionness
 from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_dataset_annotations
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import ProposalList, make_video_proposals, write_proposal_list
-from ops.log import setup_logging
+from ops.log import progress, setup_logging
 from ops.proposals import tag
 from ops.temporal import seconds_to_fraction
 
@@ -87,7 +86,7 @@ def build_list(db: AnnotationDB, durations: dict[str, float], actionness: dict, 
     that order."""
     gt = db.ground_truth()
     blocks = []
-    for vid, duration in tqdm(durations.items(), desc="TAG", unit="video", disable=len(durations) < 50):
+    for vid, duration in progress(durations.items(), desc="TAG", unit="video", disable=len(durations) < 50):
         rec = actionness[vid]
         bounds, scores = tag.tag_from_raw(rec.scores, args.smooth, args.thresholds, args.tolerances, args.nms)
         frac, _ = tag.boxes_to_fractions(bounds, scores, rec.frame_interval, rec.num_frames, duration,

@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 from joblib import Parallel, delayed
-from tqdm import tqdm
 
 from ops.errors import InputError, run_main
-from ops.log import setup_logging
+from ops.log import progress, setup_logging
 from ops.video import synthetic
 
 logger = logging.getLogger("gen_synthetic_dataset")
@@ -118,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
     jobs = (delayed(_write_one)(s, video_dir / f"{s.video}.mp4", cfg.width, cfg.height) for s in todo)
     results = Parallel(n_jobs=args.workers, return_as="generator")(jobs) if todo else []
     # the results first: zip then runs joblib's generator to its end (a generator left open warns of cancelled tasks)
-    for seconds, spec in zip(tqdm(results, total=len(todo), desc="videos", unit="video"), todo):
+    for seconds, spec in zip(progress(results, total=len(todo), desc="videos", unit="video"), todo):
         logger.debug("%s: %d frames in %.2f s", spec.video, spec.num_frames, seconds)
     synthetic.write_annotations(args.out_dir, specs, cfg, args.seed, args.preset)
     n_act = sum(len(s.actions) for s in specs)

@@ -51,7 +51,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ops.errors import run_main
 from ops.formats.frames import META_NAME
@@ -60,7 +59,7 @@ from ops.formats.proposal_list import read_frame_based_list
 from ops.formats.results import (RawOutputs, VideoResult, load_video_result, save_raw_outputs, save_video_result,
                                  write_results)
 from ops.io import atomic_write_json
-from ops.log import setup_logging
+from ops.log import progress, setup_logging
 from ops.models.builder import model_from_checkpoint
 from ops.models.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames
 from ops.temporal import frames_to_fraction
@@ -222,13 +221,13 @@ class Outputs:
 
 @torch.no_grad()
 def run(model, dataset: FrameSequenceDataset, scorer: Scorer, outputs: Outputs, device, workers: int,
-        progress: bool) -> None:
+        show_progress: bool) -> None:
     """Score the dataset's videos, saving each finished video through ``outputs`` (resume points)."""
     feats: dict[int, list] = {}
     remaining = {v: -(-len(p) // dataset.chunk) for v, p in enumerate(dataset.positions)}
     loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda")
     started = time.perf_counter()
-    for x, video, first in tqdm(loader, desc="frames", unit="chunk", disable=not progress):
+    for x, video, first in progress(loader, desc="frames", unit="chunk", disable=not show_progress):
         t, crops = x.shape[:2]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             f = model.base(x.to(device, non_blocking=True).flatten(0, 1)).float()

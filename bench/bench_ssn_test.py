@@ -64,7 +64,7 @@ def end_to_end(model, dataset: FrameSequenceDataset, device, workers: int, out_d
     """Seconds of ssn_test's scoring loop over the whole dataset."""
     scorer = Scorer(model, np.array([[0.0, 0.0], [1.0, 1.0]]), dataset.frame_interval)
     start = time.perf_counter()
-    run(model, dataset, scorer, Outputs(out_dir / "bench.pkl", None), device, workers, progress=False)
+    run(model, dataset, scorer, Outputs(out_dir / "bench.pkl", None), device, workers, show_progress=False)
     sync(device)
     return time.perf_counter() - start
 

@@ -4,8 +4,9 @@ Every top-level stage script imports from here; nothing in this package runs
 at import time.  The folders read as the pipeline, one role each:
 
 Ground floor (what every room uses)
+- ``ops.device``    the one reading of ``--device`` (auto, cpu, cuda, cuda:N), checked before any work
 - ``ops.errors``    InputError / SetupError and ``run_main`` (one-line errors, exit 2)
-- ``ops.io``        atomic file writes, safe temp folders
+- ``ops.io``        reading text and JSON safely (BOM, duplicate keys, NaN); atomic file writes, safe temp folders
 - ``ops.log``       logging set-up shared by the scripts
 - ``ops.temporal``  interval IoU, NMS, the only seconds / frames / fractions conversions
 

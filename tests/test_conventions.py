@@ -85,7 +85,7 @@ def test_no_path_tricks_in_scripts_and_ops():
 
 def test_ops_ground_floor_is_small_and_every_module_has_a_role():
     ground = {p.stem for p in (REPO / "ops").glob("*.py")}
-    assert ground == {"__init__", "errors", "io", "log", "temporal"}
+    assert ground == {"__init__", "device", "errors", "io", "log", "temporal"}
     rooms = {p.name for p in (REPO / "ops").iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert {"formats", "video", "proposals", "models", "train", "evaluation"} <= rooms
     for room in rooms:

@@ -50,6 +50,7 @@ from ops.device import DEVICE_HELP, device_arg, resolve_device
 from ops.errors import InputError
 from ops.formats.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
+from ops.log import progress
 from ops.train.transforms import NUM_CROPS
 
 logger = logging.getLogger(__name__)
@@ -474,8 +475,6 @@ class Trainer:
 
     def fit(self, train_set: Dataset, val_set: Dataset | None = None) -> list[dict]:
         """Train from ``start_epoch`` to ``cfg.epochs``; checkpoint after every epoch (main process)."""
-        from tqdm import tqdm
-
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.start_epoch == 0 and self.rt.is_main and (self.out_dir / BEST).exists():
             # training from scratch: without a validation score this run never replaces an earlier run's best
@@ -493,7 +492,7 @@ class Trainer:
             start = time.perf_counter()
 
             def bar(it, desc=f"epoch {epoch + 1}/{self.cfg.epochs}"):
-                return tqdm(it, desc=desc, leave=False, disable=not self.rt.is_main)
+                return progress(it, desc=desc, leave=False, disable=not self.rt.is_main)
 
             train_logs = self._run_epoch(model, train_loader, True, bar)
             val_logs = self._run_epoch(model, val_loader, False, lambda it: bar(it, "validation")) \
