@@ -172,3 +172,30 @@ def test_cli_fusion_errors(tmp_path):
     with pytest.raises(InputError, match="must divide 1"):
         _cli(rgb, flow, *common, "--search_weights", tmp_path / "x.json", "--search_step", "0.3")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_fusion_refuses_streams_scoring_other_proposals():
+    """Issue 19 item 8: only shapes were compared, so two lists' scores were silently added."""
+    props = np.array([[0.10, 0.40], [0.50, 0.90]])
+    act, comp = np.zeros((2, 3)), np.zeros((2, 2))
+    rgb = {"v1": VideoResult(props, act, comp, None), "v2": VideoResult(props, act, comp, None)}
+    flow_ok = {k: VideoResult(props + 0.008, act, comp, None) for k in rgb}     # one frame of ~125: accepted
+    assert set(fuse_results([rgb, flow_ok], names=["rgb.pkl", "flow.pkl"])) == {"v1", "v2"}
+    other = dict(flow_ok, v2=VideoResult(props[::-1].copy(), act, comp, None))
+    with pytest.raises(ResultFileError, match=r"flow.pkl: video 'v2' scores other proposals than rgb.pkl "
+                                              r"\(bounds differ by up to 0.500"):
+        fuse_results([rgb, other], names=["rgb.pkl", "flow.pkl"])
+
+
+def test_result_files_with_nan_are_refused(tmp_path):
+    import pickle
+
+    from ops.formats.results import read_results, write_results
+    path = tmp_path / "r.pkl"
+    bad = VideoResult(np.array([[0.1, 0.4]]), np.array([[np.nan, 1.0]]), np.zeros((1, 1)), None)
+    with pytest.raises(ResultFileError, match="video 'v1': act_scores holds NaN or infinite values"):
+        write_results(path, {"v1": bad})
+    assert not path.exists()
+    path.write_bytes(pickle.dumps({"v1": bad.as_tuple()}))            # as another tool might write it
+    with pytest.raises(ResultFileError, match="video 'v1': act_scores holds NaN or infinite values"):
+        read_results(path)

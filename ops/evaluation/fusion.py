@@ -85,6 +85,11 @@ def _normalise(w, name: str) -> tuple:
     return tuple(float(x) for x in w / w.sum())
 
 
+# Fractions of the video by which two streams' bounds of the same proposal may differ: lists made from the RGB
+# and from the flow frame count (one frame fewer) differ by about 1 / num_frames; other proposals differ by far more.
+PROPOSAL_TOLERANCE = 0.02
+
+
 def fuse_results(sources: list[dict[str, VideoResult]], weights: FusionWeights | Sequence[float] | None = None,
                  names: list[str] | None = None) -> dict[str, VideoResult]:
     """Weighted sum of several result files' logits and regression, per output.
@@ -118,6 +123,10 @@ def _source_entry(src: dict, key: str, name: str, first: VideoResult, first_name
     if src[key].act_scores.shape != first.act_scores.shape:
         raise ResultFileError(f"{name}: video {key!r} has act_scores {src[key].act_scores.shape}, "
                               f"{first_name} has {first.act_scores.shape}; were both made from one list?")
+    gap = np.abs(src[key].rel_props - first.rel_props).max(initial=0.0)
+    if gap > PROPOSAL_TOLERANCE:
+        raise ResultFileError(f"{name}: video {key!r} scores other proposals than {first_name} (bounds differ by "
+                              f"up to {gap:.3f} of the video); score both streams on one proposal list")
     return src[key]
 
 

@@ -136,8 +136,13 @@ def _validate(key: str, value, source: str) -> VideoResult:
         raise ResultFileError(f"{where}: expected a tuple (rel_props, act_scores, comp_scores, reg_scores)")
     rel, act, comp, reg = value[:4]
     arrays = [rel, act, comp] + ([] if reg is None else [reg])
-    if not all(isinstance(a, np.ndarray) for a in arrays):
-        raise ResultFileError(f"{where}: entries must be numpy arrays (reg_scores may be None)")
+    if not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in arrays):
+        raise ResultFileError(f"{where}: entries must be numeric numpy arrays (reg_scores may be None)")
+    bad = next((name for name, a in zip(("rel_props", "act_scores", "comp_scores", "reg_scores"), arrays)
+                if not np.isfinite(a).all()), None)
+    if bad is not None:
+        raise ResultFileError(f"{where}: {bad} holds NaN or infinite values (a diverged model?); rescore the "
+                              "video with a model whose training loss stayed finite")
     rel = rel.reshape(-1, 2).astype(np.float64)
     n = len(rel)
     if act.ndim != 2 or act.shape[0] != n or comp.ndim != 2 or comp.shape[0] != n:
@@ -238,7 +243,10 @@ def load_raw_outputs(path: str | os.PathLike) -> RawOutputs:
 
 
 def write_results(path: str | os.PathLike, results: dict[str, VideoResult]) -> None:
-    """Write results in the original layout (dict of 4-tuples), atomically."""
+    """Write results in the original layout (dict of 4-tuples), atomically; entries our reader would refuse
+    (NaN, shapes that do not fit) raise ResultFileError before anything is written."""
+    for k, v in results.items():
+        _validate(k, v.as_tuple(), str(path))
     payload = {k: v.as_tuple() for k, v in results.items()}
     with atomic_open(path, "wb") as f:
         pickle.dump(payload, f, protocol=4)
