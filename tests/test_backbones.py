@@ -272,3 +272,31 @@ def test_global_max_pool_keeps_a_small_blob_that_averaging_dilutes():
     assert BackboneConfig.from_dict(old).global_pool == "avg"
     with pytest.raises(ValueError, match="global_pool"):
         BackboneConfig(global_pool="sum")
+
+
+def test_weights_with_numpy_scalars_load_and_code_is_refused_without_an_unsafe_recipe(tmp_path):
+    """Issue 19 item 18: the refusal offered a ready-to-paste torch.load(..., weights_only=False) command."""
+    import os
+
+    import numpy as np
+
+    from ops.errors import InputError
+    from ops.models.backbones import read_weights_file
+
+    old = tmp_path / "tsn_old.pth"
+    torch.save({"epoch": np.int64(80), "best_prec1": np.float64(71.5), "state_dict": {"w": torch.ones(2)}}, old)
+    loaded = read_weights_file(str(old))
+    assert int(loaded["epoch"]) == 80 and torch.equal(loaded["state_dict"]["w"], torch.ones(2))
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    evil = tmp_path / "evil 'name.pth"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "x": Payload()}, evil)
+    with pytest.raises(InputError) as err:
+        read_weights_file(str(evil))
+    message = str(err.value)
+    assert "not a tensors-only weights file (it pickles" in message and "system" in message
+    assert "weights_only=False" not in message and "python -c" not in message
+    assert not (tmp_path / "ran").exists()

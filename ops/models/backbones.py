@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, fields
 from typing import Mapping
 
@@ -443,6 +444,15 @@ def load_pretrained(model: nn.Module, path_or_state: str | os.PathLike | Mapping
     return report
 
 
+def _numpy_data_globals() -> list:
+    import numpy as np
+    core = getattr(np, "_core", None) or np.core        # numpy 2 / numpy 1
+    return [core.multiarray.scalar, np.dtype, *(type(np.dtype(t)) for t in ("f4", "f8", "i4", "i8", "bool"))]
+
+
+_NUMPY_DATA_GLOBALS = _numpy_data_globals()
+
+
 def read_weights_file(path: str) -> Mapping:
     """torch.load a weights file on CPU with the weights-only loader; raises ValueError naming the file.
 
@@ -451,13 +461,17 @@ def read_weights_file(path: str) -> Mapping:
     if not os.path.isfile(path):
         raise InputError(f"{path}: weights file not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # old TSN/SSN checkpoints may pickle numpy scalars or other objects
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(
-            f"{path}: not a tensors-only weights file ({first}). If you trust this file, convert it once: "
-            f"python -c \"import torch; c = torch.load('{path}', weights_only=False, encoding='latin1'); "
-            f"torch.save(c.get('state_dict', c), 'converted.pth')\" and pass converted.pth") from None
+        # old TSN/SSN checkpoints pickle numpy scalars (epoch, best_prec1): data, not code, so allowed
+        with torch.serialization.safe_globals(_NUMPY_DATA_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        # torch's own message suggests weights_only=False, which would run whatever the file holds: name only
+        # the object it met
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = f"it pickles {found.group(1)}" if found else type(err).__name__
+        raise InputError(f"{path}: not a tensors-only weights file ({what}); it holds Python objects that "
+                         "only a full unpickling (which can run code) would restore, so it is not loaded. Ask its "
+                         "provider for a state dict of tensors (see docs/backbones.md)") from None
 
 
 def _unwrap_checkpoint(obj, source: str) -> dict[str, torch.Tensor]:
