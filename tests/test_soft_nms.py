@@ -45,3 +45,22 @@ def test_ties_visit_the_lower_input_row_first_and_zero_length_boxes_are_safe():
 def test_bad_parameters_are_input_errors():
     with pytest.raises(InputError):
         soft_nms(np.zeros((1, 3)), alpha=0, low=0.5, high=0.9, top_k=100)
+
+
+@pytest.mark.parametrize("top_k", [0, 3, 100])
+def test_soft_nms_many_equals_soft_nms_video_by_video(top_k):
+    from ops.temporal import soft_nms_many
+    rng = np.random.default_rng(1)
+    videos = []
+    for n in [0, 1, 2, 5, 17, 40, 3, 60]:
+        b = np.sort(rng.random((n, 2)), 1)
+        score = rng.random((n, 1))
+        score[rng.random(n) < 0.3] = 0.5                   # ties
+        if n > 4:
+            b[1] = b[2]                                    # a duplicate box
+            b[3, 1] = b[3, 0]                              # a zero-length box
+        videos.append(np.hstack([b, score]))
+    many = soft_nms_many(videos, 0.4, 0.5, 0.9, top_k, chunk=3)
+    assert len(many) == len(videos)
+    for got, props in zip(many, videos):
+        np.testing.assert_array_equal(got, soft_nms(props, 0.4, 0.5, 0.9, top_k))
