@@ -51,3 +51,45 @@ def tiny_frames(tiny_dataset, tmp_path_factory) -> Path:
     run_script("extract_frames.py", tiny_dataset / "videos", out, "--new_width", 0, "--new_height", 0,
                "--flow", "dis_fast", "-j", 2)
     return out
+
+
+def write_oracle_features(annotations: Path, root: Path, subsets=("validation", "test"), stride: int = 2,
+                          dim: int = 8, noise: float = 0.3, seed: int = 0) -> Path:
+    """Snippet features that carry the ground truth (for the feature-based methods' end-to-end tests): one
+    row every ``stride`` frames of each 10 fps video; RGB channel 0 = inside an instance, 1 = near its start,
+    2 = near its end, 3 + label = its class; Flow the same with other noise.  Records as extract_features
+    writes them (``ops.formats.features``)."""
+    import numpy as np
+
+    from ops.formats.annotations import load_annotations
+    from ops.formats.features import FeatureRecord, write_features
+
+    rng = np.random.default_rng(seed)
+    for subset in subsets:
+        db = load_annotations(annotations, subset)
+        gt = db.ground_truth()
+        for video in db.video_ids:
+            fps = 10.0
+            num_frames = int(round(db.duration(video) * fps))
+            rows = num_frames // stride
+            t = (np.arange(rows) * stride + stride / 2) / fps
+            clean = np.zeros((rows, dim), np.float32)
+            bounds, labels = gt.get(video, (np.zeros((0, 2)), np.zeros(0, np.int64)))
+            for (s, e), lab in zip(bounds, labels):
+                inside = (t >= s) & (t <= e)
+                clean[inside, 0] = 1.0
+                clean[:, 1] += np.exp(-0.5 * ((t - s) / 0.3) ** 2)
+                clean[:, 2] += np.exp(-0.5 * ((t - e) / 0.3) ** 2)
+                clean[inside, min(3 + int(lab), dim - 1)] = 1.0
+            for stream in ("RGB", "Flow"):
+                x = clean + noise * rng.standard_normal(clean.shape).astype(np.float32)
+                write_features(root, x, FeatureRecord(video=video, stream=stream, num_rows=rows, dim=dim, fps=fps,
+                                                      num_frames=num_frames, first_frame=0.0, stride=float(stride),
+                                                      snippet_frames=stride, centre=stride / 2, backbone="oracle"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_features(tiny_dataset, tmp_path_factory) -> Path:
+    """Oracle snippet features of the tiny dataset's videos (:func:`write_oracle_features`)."""
+    return write_oracle_features(tiny_dataset / "annotations", tmp_path_factory.mktemp("tiny_features"))

@@ -169,11 +169,16 @@ class AnnotationDB:
         names = [s for s in SUBSET_ALIASES.get(subset, (subset,)) if s in present]
         if not names:
             raise AnnotationError(f"{self.name}: no subset {subset!r}; this database has {sorted(present)}")
-        keep = self.videos["subset"] == names[0]
+        return self._restricted(self.videos["subset"] == names[0], f"{self.name}[{names[0]}]")
+
+    def select_videos(self, videos) -> "AnnotationDB":
+        """Restrict to ``videos`` (e.g. training videos held out for validation)."""
+        return self._restricted(self.videos["video"].isin(set(videos)), f"{self.name}[{len(set(videos))} videos]")
+
+    def _restricted(self, keep: pd.Series, name: str) -> "AnnotationDB":
         vids = set(self.videos.loc[keep, "video"])
         return AnnotationDB(
-            classes=self.classes, class_ids=self.class_ids, avoid=self.avoid,
-            name=f"{self.name}[{names[0]}]",
+            classes=self.classes, class_ids=self.class_ids, avoid=self.avoid, name=name,
             videos=self.videos[keep].reset_index(drop=True),
             instances=self.instances[self.instances["video"].isin(vids)].reset_index(drop=True),
             ambiguous=self.ambiguous[self.ambiguous["video"].isin(vids)].reset_index(drop=True),

@@ -175,3 +175,38 @@ def bmn_loss(maps: torch.Tensor, start: torch.Tensor, end: torch.Tensor, gt_iou:
     cls = pem_cls_loss(maps[:, 1], gt_iou, valid)
     total = weights[0] * tem + weights[1] * reg + weights[2] * cls
     return total, {"tem_loss": float(tem.detach()), "reg_loss": float(reg.detach()), "cls_loss": float(cls.detach())}
+
+
+@torch.no_grad()
+def bmn_infer(model: BMN, loader, device) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Run ``model`` over a loader of ``(x [B, C, T], index [B])`` batches (scoring items of a feature dataset).
+
+    Returns ``(index, start (T,), end (T,), cls (D, S), reg (D, S))`` per item, float64 numpy, in loader order.
+    """
+    was_training = model.training
+    model.eval()
+    out = []
+    for x, index in loader:
+        maps, start, end = model(x.to(device, non_blocking=True))
+        maps, start, end = (t.double().cpu().numpy() for t in (maps, start, end))
+        out += [(int(i), start[j], end[j], maps[j, 1], maps[j, 0]) for j, i in enumerate(index.tolist())]
+    model.train(was_training)
+    return out
+
+
+def bmn_proposals(model: BMN, dataset, post: dict, batch_size: int, device):
+    """Every item of a scoring :class:`~ops.train.feature_dataset.FeatureDataset` through ``model``, then each
+    video's proposals in seconds (Detections): candidates per window, soft-NMS per video, ``post["top_k"]``
+    kept (``post``: the preset's ``soft_nms_alpha``, ``soft_nms_low``, ``soft_nms_high``, ``top_k``)."""
+    from ops.proposals.bmn import bmn_candidates, bmn_postprocess
+    from ops.train.feature_dataset import window_seconds
+
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    windows = []
+    for index, start, end, cls, reg in bmn_infer(model, loader, device):
+        video, first, n = dataset.window(index)
+        t0, t1 = window_seconds(dataset.records[video], first, n)
+        windows.append((video, bmn_candidates(start, end, cls, reg), t0, t1))
+    durations = {v: r.num_frames / r.fps for v, r in dataset.records.items()}
+    return bmn_postprocess(windows, post["soft_nms_alpha"], post["soft_nms_low"], post["soft_nms_high"],
+                           post["top_k"], durations)

@@ -23,6 +23,7 @@ Feature arrays are small (ActivityNet: 100 x 400 floats per video); each process
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -34,6 +35,8 @@ from ops.errors import InputError
 from ops.formats.features import (FeatureRecord, check_geometry, concat_streams, feature_path, geometry_of,
                                   read_record, read_two_stream, rescale_features, rescaled_record, rows_to_seconds,
                                   seconds_to_rows)
+
+logger = logging.getLogger(__name__)
 
 STREAM_SETS = {"RGB": ("RGB",), "Flow": ("Flow",), "RGB+Flow": ("RGB", "Flow")}
 
@@ -92,6 +95,34 @@ def require_features(root, videos: Sequence[str], streams: Sequence[str] = ("RGB
         shown = ", ".join(missing[:20]) + (f", ... ({len(missing) - 20} more)" if len(missing) > 20 else "")
         raise InputError(f"{root}: no features for {len(missing)} video/stream pair(s): {shown}; extract them "
                          "(extract_features.py) or leave those videos out of the list")
+
+
+def videos_with_features(root, videos: Sequence[str], streams: Sequence[str], what: str) -> list[str]:
+    """``videos`` that have features in every stream; the others are left out with a warning naming a few (none
+    left: InputError)."""
+    missing = {v for v in videos if missing_features(root, [v], streams)}
+    if missing:
+        logger.warning("%s: %d of %d %s video(s) have no features and are left out, e.g. %s", root,
+                       len(missing), len(videos), what, sorted(missing)[:5])
+    kept = [v for v in videos if v not in missing]
+    if not kept:
+        raise InputError(f"{root}: no features for any {what} video ({len(videos)} asked, e.g. {list(videos)[:3]}); "
+                         "extract them (extract_features.py) or check --features and --streams")
+    return kept
+
+
+def sequence_items(root, videos: Sequence[str], streams: Sequence[str], num_rows: int,
+                   window_stride: int | None) -> list[FeatureItem]:
+    """The items a method reads from each video: the whole sequence (rescaled to ``num_rows`` by the dataset:
+    ``window_stride`` None), or windows of ``num_rows`` rows every ``window_stride`` rows
+    (:func:`window_starts`; only the records are read)."""
+    if window_stride is None:
+        return [FeatureItem(v, 0, num_rows) for v in videos]
+    items = []
+    for v in videos:
+        length = read_record(root, streams[0], v).num_rows
+        items += [FeatureItem(v, int(s), num_rows) for s in window_starts(length, num_rows, window_stride)]
+    return items
 
 
 def window_starts(num_rows: int, window: int, stride: int) -> np.ndarray:

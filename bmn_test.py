@@ -1,0 +1,90 @@
+"""Score videos with a trained BMN: proposals in seconds, in the ActivityNet results layout.
+
+Example::
+
+    python bmn_test.py activitynet1.3 --features work/features --annotations anet_anno_action.json \\
+        --checkpoint work/bmn/checkpoint_best.pth --output work/bmn/proposals_validation.json
+
+Rebuilds the network, the windowing (whole rescaled videos or windows), the streams and the post-processing
+from the checkpoint (``bmn_train.py``) and refuses features made another way (the first differing field is
+named).  Every video of ``--subset`` (default: the preset's test subset) that has features is scored: start
+and end curves and the boundary-matching maps -> candidates (``ops.proposals.bmn.bmn_candidates``) ->
+soft-NMS over each video -> its ``top_k`` proposals in seconds
+(``ops.proposals.bmn.bmn_postprocess``), written atomically as
+``{"version", "results": {video: [{"score", "segment": [t_start, t_end]}]}, "external_data"}``.
+``eval_proposals.py`` evaluates the file; ``proposals_to_list.py`` and ``proposals_to_detections.py`` turn it into
+detections.  See docs/bmn.md.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from ops.device import DEVICE_HELP, device_arg
+from ops.errors import InputError, run_main
+from ops.formats.annotations import load_dataset_annotations
+from ops.formats.detections import write_activitynet_json
+from ops.formats.presets import load_preset
+from ops.log import setup_logging
+from ops.models.bmn import bmn_proposals, build_bmn
+from ops.train.engine import load_checkpoint, setup_runtime
+from ops.train.feature_dataset import FeatureDataset, sequence_items, streams_of, videos_with_features
+
+logger = logging.getLogger("bmn_test")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
+    p.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
+    p.add_argument("--annotations", type=Path, required=True, help="annotations naming the subset's videos")
+    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint of bmn_train.py")
+    p.add_argument("--output", type=Path, required=True, help="proposal file to write (ActivityNet JSON)")
+    p.add_argument("--subset", default=None, help="videos to score (default: the preset's test subset)")
+    p.add_argument("--top_k", type=int, default=None, help="proposals kept per video (default: the checkpoint's)")
+    p.add_argument("-b", "--batch_size", type=int, default=16)
+    p.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def checkpoint_bmn(path: Path, device):
+    """The network a checkpoint stores (eval mode) and its ``extra`` (windowing, streams, geometry)."""
+    ckpt = load_checkpoint(path, map_location="cpu")
+    extra = ckpt.get("extra", {})
+    if ckpt.get("model_config", {}).get("type") != "bmn" or "bmn" not in extra or "feature_record" not in extra:
+        raise InputError(f"{path}: not a checkpoint of bmn_train.py (no BMN model config or feature record)")
+    model = build_bmn(ckpt["model_config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), extra
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    preset = load_preset(args.dataset)
+    rt = setup_runtime(args.device)
+    model, extra = checkpoint_bmn(args.checkpoint, rt.device)
+    settings = dict(extra["bmn"])
+    if args.top_k is not None:
+        settings["post"] = {**settings["post"], "top_k": args.top_k}
+    subset = args.subset or preset["test_subset"]
+    db = load_dataset_annotations(preset, args.annotations, subset)
+    streams = streams_of(settings["streams"])
+    videos = videos_with_features(args.features, [v for v in db.video_ids if v not in db.avoid], streams, subset)
+    t, stride = settings["temporal_dim"], settings.get("window_stride")
+    rescale = (t, settings["rescale"]) if settings.get("rescale") else None
+    dataset = FeatureDataset(args.features, streams, sequence_items(args.features, videos, streams, t, stride),
+                             rescale=rescale, geometry=extra["feature_record"]).preload()
+    start = time.perf_counter()
+    props = bmn_proposals(model, dataset, settings["post"], args.batch_size, rt.device)
+    write_activitynet_json(args.output, props)
+    logger.info("%s: %d proposals of %d videos (%d items) in %.1f s", args.output, len(props), len(videos),
+                len(dataset), time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, get_args_parser()))
