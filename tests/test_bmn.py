@@ -200,3 +200,26 @@ def test_soft_nms_keeps_top_k_plus_one_and_seconds():
     assert kept[2, 2] == pytest.approx(0.8 * math.exp(-0.8 ** 2 / 0.4))
     # 1000 frames at 25 fps: 992 frames are whole snippets: duration 39.68 s
     np.testing.assert_allclose(bmn_seconds([[-0.1, 0.5], [0.5, 1.2]], 1000, 40.0), [[0, 19.84], [19.84, 39.68]])
+
+
+def test_benchmark_dry_run():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "bench_bmn.py"), "--dry_run"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "training iteration sparse" in res.stdout and "post-processing 20 videos" in res.stdout
+
+
+def test_window_seconds_of_a_bsn_rescaled_video_equal_the_spec_conversion():
+    """37 snippets of 16 frames of a 600-frame, 20 s video (30 fps), rescaled to 100 rows: the window spans
+    [0, 16 x 37 / 30] s, the spec's (600 // 16 x 16) / 600 x 20 s."""
+    from ops.formats.features import FeatureRecord, rescaled_record
+    from ops.train.feature_dataset import window_seconds
+    rec = FeatureRecord(video="v", stream="RGB", num_rows=37, dim=2, fps=30.0, num_frames=600, first_frame=0.0,
+                        stride=16.0, snippet_frames=16, centre=8.0)
+    t0, t1 = window_seconds(rescaled_record(rec, 100, "bsn"), 0, 100)
+    fractions = np.array([[0.0, 1.0], [0.25, 0.5]])
+    np.testing.assert_allclose(t0 + fractions * (t1 - t0), bmn_seconds(fractions, 600, 20.0), atol=1e-9)
