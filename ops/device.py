@@ -1,4 +1,4 @@
-"""The one reading of ``--device`` (every stage that computes: frames, training, scoring, features).
+"""Where work runs: the one reading of ``--device`` (every stage that computes), and ``--shard K/N``.
 
 ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``.  Anything else, and a
 GPU that is not there, is a one-line error before any work starts: a typo must not silently run on the CPU,
@@ -53,3 +53,26 @@ def device_arg(text: str) -> str:
         import argparse
         raise argparse.ArgumentTypeError(f"{text!r}: choose {DEVICE_HELP}")
     return text
+
+
+# --------------------------------------------------------------------------- splitting work across machines
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    """argparse ``type`` for ``--shard K/N``: the K-th (1-based) of N parts of the work (a job array's index)."""
+    import argparse
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N, e.g. 3/8") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"{text!r}: K must be in 1..N")
+    return k, n
+
+
+def take_shard(items: list, shard: tuple[int, int] | None = None, rank: int = 0, world_size: int = 1) -> list:
+    """This process's part of ``items`` (kept in order): shard ``K/N`` takes every N-th item from the (K-1)-th,
+    then, under torchrun, rank ``r`` of ``w`` every w-th of those.  The parts of all shards and ranks are
+    disjoint and together are ``items``."""
+    k, n = shard or (1, 1)
+    return list(items)[k - 1::n][rank::world_size]

@@ -215,6 +215,39 @@ class FrameSequenceDataset(FrameDataset):
         return self.finish_test(self.snippets(video, pos), self.num_crops), video, first
 
 
+class SnippetDataset(FrameDataset):
+    """Given frame positions of each video (one snippet each), in chunks: what extract_features.py reads.
+
+    ``positions``: per video, (T,) first frame of each snippet (``ops.video.snippets``); ``resize``: ``"crop"``
+    (the backbone's test crops: scale the short side, crop ``num_crops``) or ``"full"`` (the whole frame resized
+    to ``input_size`` squared, no crop: Decouple-SSAD's features).
+    Item: (x (K, num_crops, C, s, s) float, video index, first row).
+    """
+
+    def __init__(self, videos, modality, new_length, input_spec, positions, num_crops: int = 1, chunk: int = 64,
+                 resize: str = "crop"):
+        super().__init__(videos, modality, new_length, input_spec)
+        if resize not in ("crop", "full"):
+            raise InputError(f"resize {resize!r}: choose crop or full")
+        if resize == "full" and num_crops != 1:
+            raise InputError("--resize full takes the whole frame: one crop only")
+        self.positions, self.num_crops, self.chunk, self.resize = positions, num_crops, chunk, resize
+        self.items = [(v, s) for v, p in enumerate(positions) for s in range(0, len(p), chunk)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        video, first = self.items[index]
+        x = self.snippets(video, self.positions[video][first:first + self.chunk])
+        if self.resize == "crop":
+            return self.finish_test(x, self.num_crops), video, first
+        size = self.spec["input_size"]
+        x = torch.nn.functional.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False)
+        x = to_channel_order(x[:, None], self.spec.get("channel_order", "RGB"))
+        return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0)), video, first
+
+
 class SSNTrainDataset(FrameDataset):
     """One item per video: ``P`` sampled proposals (fg, incomplete, bg), each as 2 + 5 + 2 snippets.
 
