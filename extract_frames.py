@@ -36,7 +36,7 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ops.device import DEVICE_HELP, device_arg, resolve_device
+from ops.device import DEVICE_HELP, device_arg, resolve_device, shard_arg, take_shard
 from ops.errors import InputError, run_main
 from ops.formats.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta
 from ops.io import atomic_dir, read_text, settle_replaced_dir
@@ -90,6 +90,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=None,
                    help="keep frames at this reduced rate (Hz); default: every frame")
     p.add_argument("--device", default="auto", type=device_arg, help=f"{DEVICE_HELP}; only tvl1_torch runs on a GPU")
+    p.add_argument("--shard", type=shard_arg, default=None,
+                   help="K/N: extract only the K-th of N parts of the videos (a cluster job array: N jobs, "
+                        "every part once; the parts together equal one run)")
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="cores to use: up to this many videos in parallel processes, largest first; fewer "
                         "videos than jobs share the cores through multi-threaded decoding (default 1)")
@@ -458,6 +461,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = _config(args, resolve_device(args.device))
     videos = collect_videos(args.videos, args.ext, args.recursive)
     check_unique_ids(videos)
+    videos = take_shard(sorted(videos, key=lambda v: v.stem), args.shard)   # the same part on every machine
     out_root = Path(args.out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     work = plan(videos, out_root, cfg, args.overwrite)

@@ -446,3 +446,14 @@ def test_prefetched_frames_equal_inline_ones(videos, size):
     frames = iter_frames(videos / "walk.mp4", size, prefetch=2)
     next(frames)
     frames.close()  # stopping early ends the decoding thread
+
+
+def test_shards_together_equal_one_run(videos, tmp_path):
+    assert run(videos, tmp_path / "one", *SMALL, "--modality", "RGB") == 0
+    for k in (1, 2, 3):
+        assert run(videos, tmp_path / "parts", *SMALL, "--modality", "RGB", "--shard", f"{k}/3") == 0
+    whole, parts = snapshot(tmp_path / "one"), snapshot(tmp_path / "parts")
+    assert whole.keys() == parts.keys()
+    for name in whole:
+        if name.endswith(".jpg"):
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes()
