@@ -10,7 +10,7 @@ from the checkpoint (``bmn_train.py``) and refuses features made another way (th
 named).  Every video of ``--subset`` (default: the preset's test subset) that has features is scored: start
 and end curves and the boundary-matching maps -> candidates (``ops.proposals.bmn.bmn_candidates``) ->
 soft-NMS over each video -> its ``top_k`` proposals in seconds
-(``ops.proposals.bmn.bmn_postprocess``), written atomically as
+(``ops.proposals.windows.proposals_in_seconds``), written atomically as
 ``{"version", "results": {video: [{"score", "segment": [t_start, t_end]}]}, "external_data"}``.
 ``eval_proposals.py`` evaluates the file; ``proposals_to_list.py`` and ``proposals_to_detections.py`` turn it into
 detections.  See docs/bmn.md.
@@ -31,7 +31,7 @@ from ops.formats.presets import load_preset
 from ops.log import setup_logging
 from ops.models.bmn import bmn_proposals, build_bmn
 from ops.train.engine import load_checkpoint, setup_runtime
-from ops.train.feature_dataset import FeatureDataset, sequence_items, streams_of, videos_with_features
+from ops.train.feature_stage import feature_dataset
 
 logger = logging.getLogger("bmn_test")
 
@@ -72,16 +72,12 @@ def main(args: argparse.Namespace) -> int:
         settings["post"] = {**settings["post"], "top_k": args.top_k}
     subset = args.subset or preset["test_subset"]
     db = load_dataset_annotations(preset, args.annotations, subset)
-    streams = streams_of(settings["streams"])
-    videos = videos_with_features(args.features, [v for v in db.video_ids if v not in db.avoid], streams, subset)
-    t, stride = settings["temporal_dim"], settings.get("window_stride")
-    rescale = (t, settings["rescale"]) if settings.get("rescale") else None
-    dataset = FeatureDataset(args.features, streams, sequence_items(args.features, videos, streams, t, stride),
-                             rescale=rescale, geometry=extra["feature_record"]).preload()
+    dataset = feature_dataset(args.features, db, settings, [v for v in db.video_ids if v not in db.avoid], subset,
+                              geometry=extra["feature_record"])
     start = time.perf_counter()
     props = bmn_proposals(model, dataset, settings["post"], args.batch_size, rt.device)
     write_activitynet_json(args.output, props)
-    logger.info("%s: %d proposals of %d videos (%d items) in %.1f s", args.output, len(props), len(videos),
+    logger.info("%s: %d proposals of %d videos (%d items) in %.1f s", args.output, len(props), len(dataset.records),
                 len(dataset), time.perf_counter() - start)
     return 0
 

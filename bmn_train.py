@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ops.errors import InputError, run_main
+from ops.errors import run_main
 from ops.evaluation.detection_eval import ground_truth_from_db
 from ops.evaluation.proposal_eval import ar_an
 from ops.formats.annotations import AnnotationDB, load_dataset_annotations
@@ -37,10 +35,11 @@ from ops.log import setup_logging
 from ops.models.bmn import BMN, bmn_loss, bmn_proposals
 from ops.proposals.bmn import bmn_targets
 from ops.train.engine import Trainer, add_train_args, seed_everything, train_config_from_args
-from ops.train.feature_dataset import FeatureDataset, WindowTruth, sequence_items, streams_of, videos_with_features
+from ops.train.feature_dataset import FeatureDataset, WindowTruth
+from ops.train.feature_stage import (add_window_args, annotated_videos, feature_dataset, method_settings,
+                                     validation_split, window_fractions_kept)
 
 logger = logging.getLogger("bmn_train")
-TRAIN_KEYS = ("epochs", "batch_size", "lr", "lr_steps", "weight_decay")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -49,65 +48,20 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
     p.add_argument("--annotations", type=Path, required=True, help="THUMOS14 folder, ActivityNet JSON or CSV")
     p.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
-    p.add_argument("--streams", default=None, help="RGB, Flow or RGB+Flow (default: the preset's)")
-    p.add_argument("--train_subset", default=None, help="default: the preset's training subset")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--val_subset", default=None, help="validate AR@AN on this subset each epoch")
-    g.add_argument("--holdout", type=float, default=0.0,
-                   help="validate on this fraction of the training videos (chosen by name), trained without them")
-    w = p.add_argument_group("windowing (default: the preset's bmn section)")
-    w.add_argument("--temporal_dim", type=int, default=None, help="rows BMN sees (T)")
-    w.add_argument("--window_stride", type=int, default=None,
-                   help="windows of T rows every this many rows instead of whole rescaled videos")
+    add_window_args(p, training=True)
     add_train_args(p, epochs=None, lr=None, batch_size=None, optimizer="adam", weight_decay=None)
     p.set_defaults(lr_steps=None)
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
-# --------------------------------------------------------------------------- settings
-
-
-def bmn_settings(preset: dict, args) -> dict:
-    """The preset's ``bmn`` section with the command line's overrides."""
-    if "bmn" not in preset:
-        raise InputError(f"dataset preset {preset['name']!r} has no 'bmn' section (temporal_dim, rescale, ...)")
-    s = {**preset["bmn"]}
-    if args.streams:
-        s["streams"] = args.streams
-    if args.temporal_dim:
-        s["temporal_dim"] = args.temporal_dim
-    if args.window_stride:
-        s["window_stride"], s["rescale"] = args.window_stride, None
-    if s.get("rescale") is None and not s.get("window_stride"):
-        raise InputError("BMN needs either a rescale recipe (whole videos) or a window_stride (windows)")
-    for k in TRAIN_KEYS:
-        if getattr(args, k) is None:
-            setattr(args, k, s["train"][k])
-    return s
-
-
-def held_out(videos: list[str], fraction: float) -> set[str]:
-    """A stable ``fraction`` of ``videos`` chosen by the hash of their names (the same on every run)."""
-    if not 0 <= fraction < 1:
-        raise InputError(f"--holdout must be in [0, 1), got {fraction}")
-    ranked = sorted(videos, key=lambda v: hashlib.sha256(v.encode()).hexdigest())
-    return set(ranked[:int(round(fraction * len(videos)))])
-
-
 # --------------------------------------------------------------------------- targets and loss
 
 
 def window_targets(truth: WindowTruth, temporal_dim: int, windowed: bool):
-    """``target_fn``: start (T,), end (T,), iou_map (T, T) tensors of an item.  Instances are clipped to the
-    window; in windows only those with at least half of their length inside count."""
-    fr = truth.fractions.reshape(-1, 2)
-    clipped = np.clip(fr, 0.0, 1.0)
-    keep = clipped[:, 1] > clipped[:, 0]
-    if windowed:
-        length = np.maximum(fr[:, 1] - fr[:, 0], 1e-12)
-        keep &= (clipped[:, 1] - clipped[:, 0]) / length >= 0.5
-    start, end, iou = bmn_targets(clipped[keep], temporal_dim)
+    """``target_fn``: start (T,), end (T,), iou_map (T, T) tensors of an item (instances clipped to the window;
+    in windows only those at least half inside: ``ops.train.feature_stage.window_fractions_kept``)."""
+    start, end, iou = bmn_targets(window_fractions_kept(truth, windowed), temporal_dim)
     return torch.from_numpy(start), torch.from_numpy(end), torch.from_numpy(iou)
 
 
@@ -117,14 +71,6 @@ def bmn_loss_fn(model, batch, device):
     maps, start, end = model(x.to(device, non_blocking=True))
     core = model.module if hasattr(model, "module") else model
     return bmn_loss(maps, start, end, gt_iou.to(device), gt_start.to(device), gt_end.to(device), core.valid)
-
-
-def keep_windows_with_instances(dataset: FeatureDataset, temporal_dim: int) -> FeatureDataset:
-    """Training windows: only those holding at least half of some instance."""
-    keep = [i for i in range(len(dataset))
-            if window_targets(dataset.truth(i), temporal_dim, True)[2].max() > 0]
-    dataset.items = [dataset.items[i] for i in keep]
-    return dataset
 
 
 # --------------------------------------------------------------------------- validation
@@ -141,45 +87,27 @@ def validation_metrics(model, dataset: FeatureDataset, db: AnnotationDB, setting
 # --------------------------------------------------------------------------- main
 
 
-def make_dataset(args, db: AnnotationDB, settings: dict, videos: list[str], what: str, training: bool,
-                 geometry=None) -> FeatureDataset:
-    streams = streams_of(settings["streams"])
-    videos = videos_with_features(args.features, videos, streams, what)
-    t, stride = settings["temporal_dim"], settings.get("window_stride")
-    rescale = (t, settings["rescale"]) if settings.get("rescale") else None
-    target_fn = functools.partial(window_targets, temporal_dim=t, windowed=stride is not None) if training else None
-    dataset = FeatureDataset(args.features, streams, sequence_items(args.features, videos, streams, t, stride),
-                             target_fn, ground_truth=db.ground_truth(), rescale=rescale, geometry=geometry)
-    if training and stride is not None:
-        keep_windows_with_instances(dataset, t)
-    if not len(dataset):
-        raise InputError(f"{args.features}: no {what} window holds half of an instance; check the annotations, "
-                         "or give a larger --temporal_dim")
-    return dataset.preload()
-
-
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
-    settings = bmn_settings(preset, args)
+    settings = method_settings(preset, "bmn", args)
     subset = args.train_subset or preset["train_subset"]
     db = load_dataset_annotations(preset, args.annotations, subset)
-    annotated = [v for v in db.video_ids if v in set(db.instances["video"]) and v not in db.avoid]
-    held = held_out(annotated, args.holdout)
-    train_set = make_dataset(args, db, settings, [v for v in annotated if v not in held], f"{subset} (training)", True)
-    val_set, vdb = None, None
-    if args.val_subset or held:
-        vdb = load_dataset_annotations(preset, args.annotations, args.val_subset) if args.val_subset \
-            else db.select_videos(sorted(held))
-        val_videos = [v for v in vdb.video_ids if v in set(vdb.instances["video"])]
-        val_set = make_dataset(args, vdb, settings, val_videos, "validation", False, train_set.geometry)
+    train_videos, vdb, held = validation_split(
+        preset, args, db, lambda s: load_dataset_annotations(preset, args.annotations, s))
+    windowed = settings.get("window_stride") is not None
+    target_fn = functools.partial(window_targets, temporal_dim=settings["temporal_dim"], windowed=windowed)
+    train_set = feature_dataset(args.features, db, settings, train_videos, f"{subset} (training)", target_fn,
+                                training=True)
+    val_set = feature_dataset(args.features, vdb, settings, annotated_videos(vdb), "validation",
+                              geometry=train_set.geometry) if vdb is not None else None
     cfg = train_config_from_args(args)
     seed_everything(cfg.seed)
     model = BMN(temporal_dim=settings["temporal_dim"], feat_dim=train_set.geometry["dim"], **settings.get("model", {}))
     extra = {"dataset": preset["name"], "bmn": {k: settings.get(k) for k in ("temporal_dim", "rescale",
                                                                            "window_stride", "streams", "post")},
              "feature_record": train_set.geometry, "classes": list(db.classes),
-             "data": {"train_subset": subset, "train_items": len(train_set), "held_out": sorted(held),
+             "data": {"train_subset": subset, "train_items": len(train_set), "held_out": held,
                       "val_subset": args.val_subset},
              "paths": {"features": str(args.features), "annotations": str(args.annotations)}}
     val_fn = functools.partial(validation_metrics, dataset=val_set, db=vdb, settings=settings,

@@ -15,15 +15,20 @@ Example::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-import bench_common  # noqa: F401  (puts the repository root on the path)
-from ops.models.bmn import BMN, bmn_loss
-from ops.proposals.bmn import bm_sample_mask, bmn_candidates, bmn_postprocess
-from ops.temporal import soft_nms
+# run as `python bench/bench_bmn.py`: Python puts bench/ on the path, not the repository root that holds `ops`
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ops.models.bmn import BMN, bmn_loss  # noqa: E402
+from ops.proposals.bmn import bm_sample_mask, bmn_candidates  # noqa: E402
+from ops.proposals.windows import proposals_in_seconds  # noqa: E402
+from ops.temporal import soft_nms  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -89,13 +94,13 @@ def bench_post(args) -> None:
     rng = np.random.default_rng(0)
     curves = [_curves(rng, t) for _ in range(args.videos)]
     start = time.perf_counter()
-    windows = [(f"v{i}", bmn_candidates(*c), 0.0, 100.0) for i, c in enumerate(curves)]
-    props = bmn_postprocess(windows)
+    windows = [(f"v{i}", bmn_candidates(*c)[:, [0, 1, 6]], 0.0, 100.0) for i, c in enumerate(curves)]
+    props = proposals_in_seconds(windows, 0.4, 0.5, 0.9, 100)
     ours = time.perf_counter() - start
     count = np.mean([len(w[1]) for w in windows])
     start = time.perf_counter()
     for _, cand, _, _ in windows:
-        soft_nms(cand[:, [0, 1, 6]], 0.4, 0.5, 0.9, 100)
+        soft_nms(cand, 0.4, 0.5, 0.9, 100)
     loop = time.perf_counter() - start
     print(f"post-processing {args.videos} videos (T = {t}, {count:.0f} candidates a video): {ours:.2f} s "
           f"({len(props)} proposals); soft-NMS video by video alone {loop:.2f} s: {loop / ours:.1f}x")

@@ -10,4 +10,5 @@
 - ``detections``     detection and proposal files (ActivityNet JSON, THUMOS14 text, detection CSV, BSN/BMN CSV)
 - ``features``       snippet-feature files (ours, csv_mean_100, ActionFormer/OpenTAD), their record, rescaling
 - ``run_times``      wall times of pipeline steps recorded by the numbered scripts
+- ``bsn_outputs``    BSN's TEM curves and PGM proposals (ours, and the original's CSV layouts)
 """

@@ -198,7 +198,8 @@ def bmn_proposals(model: BMN, dataset, post: dict, batch_size: int, device):
     """Every item of a scoring :class:`~ops.train.feature_dataset.FeatureDataset` through ``model``, then each
     video's proposals in seconds (Detections): candidates per window, soft-NMS per video, ``post["top_k"]``
     kept (``post``: the preset's ``soft_nms_alpha``, ``soft_nms_low``, ``soft_nms_high``, ``top_k``)."""
-    from ops.proposals.bmn import bmn_candidates, bmn_postprocess
+    from ops.proposals.bmn import bmn_candidates
+    from ops.proposals.windows import proposals_in_seconds
     from ops.train.feature_dataset import window_seconds
 
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
@@ -206,7 +207,7 @@ def bmn_proposals(model: BMN, dataset, post: dict, batch_size: int, device):
     for index, start, end, cls, reg in bmn_infer(model, loader, device):
         video, first, n = dataset.window(index)
         t0, t1 = window_seconds(dataset.records[video], first, n)
-        windows.append((video, bmn_candidates(start, end, cls, reg), t0, t1))
+        windows.append((video, bmn_candidates(start, end, cls, reg)[:, [0, 1, 6]], t0, t1))
     durations = {v: r.num_frames / r.fps for v, r in dataset.records.items()}
-    return bmn_postprocess(windows, post["soft_nms_alpha"], post["soft_nms_low"], post["soft_nms_high"],
-                           post["top_k"], durations)
+    return proposals_in_seconds(windows, post["soft_nms_alpha"], post["soft_nms_low"], post["soft_nms_high"],
+                                post["top_k"], durations)

@@ -3,7 +3,8 @@
 - ``engine``      the one training loop, checkpoints, runtime (device, DDP, AMP) and shared flags
 - ``sampling``    SSN proposal sampling (foreground / incomplete / background)
 - ``transforms``  crops, flips, normalisation, channel order
-- ``dataset``     frame-loading datasets (classifier and SSN), checked checkpoint inputs
+- ``dataset``     frame-loading datasets (classifier, SSN, snippet extraction), checked checkpoint inputs
 - ``feature_dataset`` snippet-feature windows with the method's targets (BMN, BSN, SSAD), feature checks
 - ``losses``      losses shared by the feature-based methods (binary logistic loss of BSN/BMN)
+- ``feature_stage`` what the feature-based stages share: preset settings, windows, the validation split
 """
