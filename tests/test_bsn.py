@@ -1,7 +1,6 @@
 """BSN's rules (../shared/specs/bmn_bsn.md) on hand-worked inputs."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
