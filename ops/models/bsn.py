@@ -68,3 +68,19 @@ def pem_loss(pred: torch.Tensor, iou: torch.Tensor) -> torch.Tensor:
     by the draw, but applies the weights to an already averaged loss, so they cancel: the plain mean, which we
     follow (the TensorFlow original weights each proposal; docs/bsn.md)."""
     return F.smooth_l1_loss(pred, iou)
+
+
+def checkpoint_bsn(path, kind: str, device) -> tuple[nn.Module, dict]:
+    """The TEM (``kind="bsn_tem"``) or PEM (``"bsn_pem"``) a checkpoint stores, in eval mode, and its ``extra``;
+    InputError naming the file for another kind of checkpoint."""
+    from ops.errors import InputError
+    from ops.train.engine import load_checkpoint
+
+    ckpt = load_checkpoint(path, map_location="cpu")
+    stored = ckpt.get("model_config", {}).get("type")
+    if stored != kind:
+        script = {"bsn_tem": "bsn_tem_train.py", "bsn_pem": "bsn_pem_train.py"}[kind]
+        raise InputError(f"{path}: a {stored!r} checkpoint, not a {kind} one; give a checkpoint of {script}")
+    model = build_bsn(ckpt["model_config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt.get("extra", {})

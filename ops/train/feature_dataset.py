@@ -245,3 +245,44 @@ class FeatureDataset(Dataset):
             return x, index
         targets = self.target_fn(self.truth(index))
         return (x, *targets, index) if isinstance(targets, tuple) else (x, targets, index)
+
+
+class ProposalFeatureDataset(Dataset):
+    """BSN's PEM input: each video's ``top_k`` PGM proposals (by score) with their BSP features.
+
+    Item: ``(features (k, 32) float32, match_iou (k,) float32, video index)``; :meth:`collate` joins a batch of
+    videos into one ``(sum k, 32)`` block (``ops/formats/bsn_outputs.py`` holds the files).
+    """
+
+    def __init__(self, folder, videos: Sequence[str], top_k: int):
+        from ops.formats.bsn_outputs import read_pgm
+
+        self.videos, self.data = list(videos), []
+        for v in self.videos:
+            d = read_pgm(folder, v)
+            order = np.argsort(-d["proposals"][:, 4], kind="stable")[:top_k]
+            self.data.append({k: d[k][order] for k in ("proposals", "window", "features")} | {"spans": d["spans"]})
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, index: int):
+        d = self.data[index]
+        return (torch.from_numpy(d["features"].astype(np.float32)),
+                torch.from_numpy(d["proposals"][:, 5].astype(np.float32)), index)
+
+    @staticmethod
+    def collate(batch: list) -> tuple:
+        return (torch.cat([b[0] for b in batch]), torch.cat([b[1] for b in batch]),
+                torch.tensor([b[2] for b in batch]))
+
+
+def proposal_dataset(folder, videos: Sequence[str], top_k: int, what: str) -> ProposalFeatureDataset:
+    """:class:`ProposalFeatureDataset` of ``videos``; one InputError naming a missing PGM file."""
+    from ops.formats.bsn_outputs import missing, pgm_path
+
+    lacking = missing(folder, videos, pgm_path)
+    if lacking:
+        raise InputError(f"{folder}: no PGM proposals for {len(lacking)} {what} video(s), e.g. "
+                         f"{pgm_path(folder, lacking[0])}; run bsn_pgm.py on that subset first")
+    return ProposalFeatureDataset(folder, videos, top_k)
