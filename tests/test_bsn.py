@@ -102,3 +102,15 @@ def test_networks_and_losses():
     pred, iou = torch.tensor([0.5, 0.9]), torch.tensor([0.4, 0.0])
     # smooth L1 (beta 1): 0.5 x 0.1^2 and 0.5 x 0.9^2, plain mean
     assert float(pem_loss(pred, iou)) == pytest.approx((0.005 + 0.405) / 2)
+
+
+def test_pgm_benchmark_dry_run_agrees_with_its_loop():
+    """The benchmark checks the vectorised PGM against a per-proposal loop of the same rules."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "bench_pgm.py"), "--dry_run"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "PGM, 50 videos" in res.stdout
