@@ -37,7 +37,7 @@ from ops.models.video_classifier import (VideoClassifier, build_video_classifier
                                          multi_hot, pad_batch, top1_hit_rate, video_map)
 from ops.train.engine import (BEST, LAST, Trainer, add_train_args, load_checkpoint, seed_everything,
                               setup_runtime, train_config_from_args)
-from ops.train.feature_dataset import FeatureDataset, missing_features, streams_of
+from ops.train.feature_dataset import FeatureDataset, streams_of, videos_with_features
 
 logger = logging.getLogger("classify_videos")
 
@@ -82,25 +82,12 @@ def collate(batch: list) -> tuple:
     return (x, mask, *rest)
 
 
-def with_features(root: Path, videos: list[str], streams: tuple, what: str) -> list[str]:
-    """``videos`` that have features in every stream; the others are left out with a warning (none: error)."""
-    missing = {v for v in videos if missing_features(root, [v], streams)}
-    if missing:
-        logger.warning("%s: %d of %d %s video(s) have no features and are left out, e.g. %s", root,
-                       len(missing), len(videos), what, sorted(missing)[:5])
-    kept = [v for v in videos if v not in missing]
-    if not kept:
-        raise InputError(f"{root}: no features for any {what} video ({len(videos)} asked, e.g. {videos[:3]}); "
-                         "extract them (extract_features.py) or check --features and --streams")
-    return kept
-
-
 def make_dataset(args, db: AnnotationDB, streams: tuple, rescale, what: str, annotated_only: bool,
                  geometry: dict | None = None, targets: bool = True) -> FeatureDataset:
     """Whole-video items of ``db`` (annotated ones only when ``annotated_only``; never the avoid list)."""
     annotated = set(db.instances["video"])
     videos = [v for v in db.video_ids if (v in annotated or not annotated_only) and v not in db.avoid]
-    videos = with_features(args.features, videos, streams, what)
+    videos = videos_with_features(args.features, videos, streams, what)
     target_fn = functools.partial(video_targets, num_classes=db.num_classes) if targets else None
     return FeatureDataset(args.features, streams, [(v, 0, None) for v in videos], target_fn,
                           ground_truth=db.ground_truth(), rescale=rescale, geometry=geometry).preload()

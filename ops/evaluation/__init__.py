@@ -8,4 +8,5 @@
 - ``timeline``        timeline pictures (ground truth vs detections, PNG via OpenCV)
 - ``plots``           line charts drawn with OpenCV (panels, legends)
 - ``comparison``      one table and one picture comparing methods (proposals AR@AN, detection mAP by IoU, times)
+- ``ssad_post``       Decouple-SSAD post-processing: stream fusion, filters, top-3 classes, CliffDiving rule, NMS
 """

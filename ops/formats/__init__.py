@@ -11,4 +11,5 @@
 - ``features``       snippet-feature files (ours, csv_mean_100, ActionFormer/OpenTAD), their record, rescaling
 - ``run_times``      wall times of pipeline steps recorded by the numbered scripts
 - ``bsn_outputs``    BSN's TEM curves and PGM proposals (ours, and the original's CSV layouts)
+- ``ssad_files``     Decouple-SSAD's window list, annotation and prediction CSVs, released window features
 """

@@ -7,4 +7,5 @@
 - ``video_classifier`` video-level multi-label classifier on snippet features (classify_videos.py)
 - ``bmn``            BMN: the network with a sparse boundary-matching layer, its losses and inference
 - ``bsn``            BSN: the TEM and PEM networks and their losses
+- ``ssad``           main-stream SSAD and Decouple-SSAD (TensorFlow "same" padding, the spec's parameter counts)
 """
