@@ -39,6 +39,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=int, default=3, help="timed iterations (after one warm-up)")
     p.add_argument("--videos", type=int, default=4728, help="videos post-processed")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--worst_case", action="store_true",
+                   help="post-processing on noise curves (half the rows are candidates) instead of peaky ones")
+    p.add_argument("--skip_layer", action="store_true", help="only the post-processing")
     p.add_argument("--dry_run", action="store_true", help="tiny sizes: checks the code paths quickly")
     return p
 
@@ -82,8 +85,16 @@ def bench_layer(args) -> None:
           f"{mask_mb:.0f} MB dense mask (not in our checkpoints)")
 
 
-def _curves(rng, t: int):
-    """Smooth random start/end curves and maps, as a trained model gives them."""
+def _curves(rng, t: int, peaky: bool = True):
+    """Start/end curves and maps.  ``peaky``: as a trained model gives them, a low floor and a few peaks;
+    otherwise smoothed uniform noise, where half the rows pass the 0.5 x max rule (a worst case)."""
+    x = np.arange(t)
+    if peaky:
+        def curve():
+            c = rng.random(rng.integers(2, 6)) * t
+            bumps = rng.uniform(0.3, 0.9, len(c))[:, None] * np.exp(-0.5 * ((x - c[:, None]) / 1.5) ** 2)
+            return np.clip(0.03 + 0.02 * rng.random(t) + bumps.sum(0), 0, 1)
+        return curve(), curve(), rng.random((t, t)), rng.random((t, t))
     kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
     start, end = (np.convolve(rng.random(t + 12), kernel / kernel.sum(), "valid")[:t] for _ in range(2))
     return start, end, rng.random((t, t)), rng.random((t, t))
@@ -92,7 +103,7 @@ def _curves(rng, t: int):
 def bench_post(args) -> None:
     t = args.temporal_dim
     rng = np.random.default_rng(0)
-    curves = [_curves(rng, t) for _ in range(args.videos)]
+    curves = [_curves(rng, t, not args.worst_case) for _ in range(args.videos)]
     start = time.perf_counter()
     windows = [(f"v{i}", bmn_candidates(*c)[:, [0, 1, 6]], 0.0, 100.0) for i, c in enumerate(curves)]
     props = proposals_in_seconds(windows, 0.4, 0.5, 0.9, 100)
@@ -110,7 +121,8 @@ def main(args: argparse.Namespace) -> int:
     if args.dry_run:
         args.temporal_dim, args.feat_dim, args.batch_size, args.iters, args.videos = 16, 32, 2, 1, 20
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    bench_layer(args)
+    if not args.skip_layer:
+        bench_layer(args)
     bench_post(args)
     return 0
 
