@@ -111,12 +111,15 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def collect_videos(source: str | os.PathLike, exts=VIDEO_EXTS, recursive: bool = False) -> list[Path]:
-    """Video paths from a folder, a single video file or a list file (one path per line, # comments)."""
+    """Video paths from a folder, a single video file or a list file (one path per line, # comments).
+
+    In a folder, hidden files (``.name``: e.g. a killed generator's ``.X.partial.mp4``) are not videos."""
     source = Path(source)
     exts = {e.lower().lstrip(".") for e in exts}
     if source.is_dir():
         pattern = "**/*" if recursive else "*"
-        return sorted(p for p in source.glob(pattern) if p.is_file() and p.suffix.lower().lstrip(".") in exts)
+        return sorted(p for p in source.glob(pattern) if p.is_file() and p.suffix.lower().lstrip(".") in exts
+                      and not any(part.startswith(".") for part in p.relative_to(source).parts))
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such folder, video or list file")
     if source.suffix.lower().lstrip(".") in exts:

@@ -300,3 +300,13 @@ def test_gen_proposal_list_refuses_fractions_outside_the_video(tmp_path):
     bad = make_video_proposals("v2", 1, [[0.1, 0.4]], [1], [[-0.2, 0.5], [0.5, 1.7]])
     with pytest.raises(ProposalListError, match=r"a.txt: video v2: box \[-0.2, 0.5\] is not inside \[0, 1\]"):
         check_fractions(ProposalList(videos=[ok, bad], normalized=True), "a.txt")
+
+
+def test_hidden_partial_videos_are_not_videos(tmp_path):
+    """Issue 19 item 20: a killed generator's .X.partial.mp4 was taken for a video."""
+    from extract_frames import collect_videos
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / ".b.partial.mp4").write_bytes(b"x")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "c.mp4").write_bytes(b"x")
+    assert [p.name for p in collect_videos(tmp_path, recursive=True)] == ["a.mp4"]
