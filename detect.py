@@ -51,7 +51,7 @@ import gen_proposal_list
 import gen_sliding_window_proposals
 import ssn_test
 from ops.device import DEVICE_HELP, device_arg
-from ops.errors import InputError, run_main
+from ops.errors import InputError, positive_int, run_main
 from ops.evaluation.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights
 from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
 from ops.evaluation.timeline import draw_timeline, timeline_videos
@@ -106,7 +106,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--tag_nms", type=float, default=None, help="TAG NMS IoU (default: the stage's, 0.9)")
     g.add_argument("--min_length_seconds", type=float, default=None, help="TAG: drop proposals not longer than this (s)")
     g = p.add_argument_group("scoring (binary_test.py, ssn_test.py)")
-    g.add_argument("--frame_interval", type=int, default=2, help="score every k-th frame (demo: 2)")
+    g.add_argument("--frame_interval", type=positive_int, default=2, help="score every k-th frame (demo: 2)")
     add_num_crops_arg(g)
     g.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
     g.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes / videos in parallel")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ops.errors import run_main
+from ops.errors import positive_float, run_main
 from ops.evaluation.proposal_eval import recall_report
 from ops.formats.annotations import AnnotationDB, add_video_dir_arg, load_dataset_annotations, read_avoid_list
 from ops.formats.frames import add_preflight_args, preflight
@@ -51,7 +51,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--modality", choices=["RGB", "Flow"], default="RGB", help="whose frame count (with --frame_path)")
     p.add_argument("--overlap", type=float, default=0.4, help="overlap of consecutive windows of one level")
     p.add_argument("--max_level", type=int, default=8, help="window spans 2**k time steps, k < max_level")
-    p.add_argument("--time_step", type=float, default=1.0, help="seconds per time step")
+    p.add_argument("--time_step", type=positive_float, default=1.0, help="seconds per time step")
     p.add_argument("--min_seconds", type=float, default=1.0, help="least part of a window inside the video")
     p.add_argument("--avoid", type=Path, default=None, help="avoid list: videos left out")
     p.add_argument("--all_videos", action="store_true",

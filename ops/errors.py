@@ -51,3 +51,25 @@ def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.
         sys.stderr.write(f"{parser.prog}: error: {e}\n")
         return EXIT_INPUT_ERROR
     return status if isinstance(status, int) else 0
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` for counts and intervals that must be >= 1 (``--frame_interval``, ``--chunk``, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected an integer >= 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type`` for a finite number > 0 (``--time_step``, ...)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number > 0") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value}: expected a finite number > 0")
+    return value

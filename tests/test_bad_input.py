@@ -310,3 +310,16 @@ def test_hidden_partial_videos_are_not_videos(tmp_path):
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "c.mp4").write_bytes(b"x")
     assert [p.name for p in collect_videos(tmp_path, recursive=True)] == ["a.mp4"]
+
+
+@pytest.mark.parametrize("script, args", [
+    ("ssn_test.py", ["synthetic", "RGB", "l.txt", "c.pth", "o.pkl", "--frame_interval", "0"]),
+    ("ssn_test.py", ["synthetic", "RGB", "l.txt", "c.pth", "o.pkl", "--frame_interval", "-3"]),
+    ("ssn_test.py", ["synthetic", "RGB", "l.txt", "c.pth", "o.pkl", "--chunk", "0"]),
+    ("gen_sliding_window_proposals.py", ["synthetic", "test", "o.txt", "--time_step", "0"]),
+])
+def test_flags_out_of_range_are_one_line_usage_errors(script, args):
+    """Issue 19 items 15 and 19: --frame_interval 0 ended in a traceback, -3 reported a missing .npz."""
+    from conftest import run_script
+    res = run_script(script, *args, check=False)
+    assert res.returncode == 2 and "expected" in res.stderr and "Traceback" not in res.stderr

@@ -47,7 +47,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ops.device import DEVICE_HELP, device_arg, resolve_device
-from ops.errors import InputError
+from ops.errors import InputError, positive_int
 from ops.formats.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
 from ops.log import progress
@@ -601,8 +601,8 @@ def add_stage_args(parser, training: bool, output_help: str = "") -> None:
     parser.add_argument("proposal_list", type=Path, help="frame-based list naming the videos (and proposals)")
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("output", type=Path, help=output_help)
-    parser.add_argument("--frame_interval", type=int, default=6, help="score every k-th frame")
+    parser.add_argument("--frame_interval", type=positive_int, default=6, help="score every k-th frame")
     add_num_crops_arg(parser)
-    parser.add_argument("--chunk", type=int, default=32, help="frames per backbone batch")
+    parser.add_argument("--chunk", type=positive_int, default=32, help="frames per backbone batch")
     parser.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes")
     parser.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
