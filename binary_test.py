@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,13 +27,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from ops.errors import run_main
-from ops.formats.actionness import Actionness, save_actionness
+from ops.formats.actionness import Actionness, load_actionness, save_actionness
 from ops.formats.presets import load_preset
 from ops.formats.proposal_list import read_frame_based_list
 from ops.log import progress, setup_logging
 from ops.models.builder import model_from_checkpoint
 from ops.train.dataset import FrameSequenceDataset, checkpoint_input
-from ops.train.engine import add_stage_args, load_checkpoint, setup_runtime
+from ops.io import atomic_write_json, read_json
+from ops.train.engine import add_stage_args, file_digest, load_checkpoint, setup_runtime
 
 logger = logging.getLogger("binary_test")
 
@@ -45,17 +47,38 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 @torch.no_grad()
-def score_videos(model, dataset: FrameSequenceDataset, device, workers: int) -> dict[str, Actionness]:
-    """Run ``model`` over every chunk; returns video id -> Actionness."""
+def score_videos(model, dataset: FrameSequenceDataset, device, workers: int, on_video=None) -> dict[str, Actionness]:
+    """Run ``model`` over every chunk; returns video id -> Actionness (``on_video(id, actionness)`` once each
+    video is complete: the resume point)."""
     scores = [np.zeros((len(p), 2), np.float32) for p in dataset.positions]
+    remaining = {v: -(-len(p) // dataset.chunk) for v, p in enumerate(dataset.positions)}
     loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda")
+    out = {}
     for x, video, first in progress(loader, desc="frames", unit="chunk"):
         t, crops = x.shape[:2]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model.frame_logits(x.to(device, non_blocking=True).flatten(0, 1)).float()
         scores[video][first:first + t] = logits.view(t, crops, 2).mean(1).cpu().numpy()
-    return {Path(v.video).name: Actionness(s, count, dataset.frame_interval)
-            for v, s, count in zip(dataset.videos, scores, dataset.counts)}
+        remaining[video] -= 1
+        if remaining[video] == 0:
+            key = Path(dataset.videos[video].video).name
+            out[key] = Actionness(scores[video], dataset.counts[video], dataset.frame_interval)
+            if on_video is not None:
+                on_video(key, out[key])
+    return out
+
+
+def parts_folder(args, ckpt_path) -> tuple[Path, dict]:
+    """Where finished videos wait (``OUTPUT.parts/``) and what they were made with; parts of other settings are
+    discarded, so a killed run resumes only what this run would compute."""
+    parts = args.output.with_name(args.output.name + ".parts")
+    stamp = {"checkpoint": file_digest(ckpt_path), "list": file_digest(args.proposal_list),
+             "frame_interval": args.frame_interval, "num_crops": args.num_crops, "modality": args.modality}
+    if parts.is_dir() and (not (parts / "stamp.json").is_file() or read_json(parts / "stamp.json") != stamp):
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(parts / "stamp.json", stamp)
+    return parts, stamp
 
 
 def main(args: argparse.Namespace) -> int:
@@ -66,12 +89,21 @@ def main(args: argparse.Namespace) -> int:
     rt = setup_runtime(args.device)
     model = model_from_checkpoint(ckpt, rt.device)
     plist = read_frame_based_list(args.proposal_list)
-    dataset = FrameSequenceDataset(plist.videos, backbone.modality, backbone.length, spec, args.frame_interval,
-                                   args.num_crops, args.chunk)
+    parts, _ = parts_folder(args, args.checkpoint)
+    done = {p.stem: load_actionness(p)[p.stem] for p in parts.glob("*.npz")}
+    todo = [v for v in plist.videos if Path(v.video).name not in done]
+    if done:
+        logger.info("resuming: %d videos already scored, %d to score", len(done), len(todo))
     start = time.perf_counter()
-    records = score_videos(model, dataset, rt.device, args.workers)
-    save_actionness(args.output, records)
-    frames = sum(len(p) for p in dataset.positions)
+    records = dict(done)
+    if todo:
+        dataset = FrameSequenceDataset(todo, backbone.modality, backbone.length, spec, args.frame_interval,
+                                       args.num_crops, args.chunk)
+        records.update(score_videos(model, dataset, rt.device, args.workers,
+                                    lambda key, a: save_actionness(parts / f"{key}.npz", {key: a})))
+    save_actionness(args.output, {Path(v.video).name: records[Path(v.video).name] for v in plist.videos})
+    shutil.rmtree(parts)
+    frames = sum(len(a.scores) for key, a in records.items() if key not in done)
     seconds = time.perf_counter() - start
     logger.info("%s: %d videos, %d frames x %d crops in %.1f s (%.1f frames/s)", args.output, len(records), frames,
                 args.num_crops, seconds, frames / max(seconds, 1e-9))

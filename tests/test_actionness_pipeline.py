@@ -155,3 +155,34 @@ def test_torchrun_two_processes(sw_lists, tmp_path):
     assert res.stderr.count("training videos") == 1          # only rank 0 logs at INFO
     ckpt = load_checkpoint(tmp_path / "ddp" / "checkpoint_last.pth")
     assert ckpt["epoch"] == 1 and not any(k.startswith("module.") for k in ckpt["state_dict"])
+
+
+def test_binary_test_resumes_finished_videos(binary_rgb, sw_lists, tmp_path):
+    """Issue 19 item 14: a killed binary_test rescored everything.  Videos finished before the kill wait in
+    OUTPUT.parts/; a re-run scores only the rest and gives the same file as one run."""
+    import shutil
+
+    from ops.formats.actionness import load_actionness, save_actionness
+    ckpt = binary_rgb / "checkpoint_last.pth"
+    args = ("binary_test.py", "synthetic", "RGB", sw_lists / "sw_test.txt", ckpt)
+    run_script(*args, tmp_path / "one.npz", "-j", 0)
+    one = load_actionness(tmp_path / "one.npz")
+    # as if killed after the first video: its part and the stamp of these settings are there
+    run_script(*args, tmp_path / "two.npz", "-j", 0)
+    parts = tmp_path / "two.npz.parts"
+    parts.mkdir()
+    first = sorted(one)[0]
+    save_actionness(parts / f"{first}.npz", {first: one[first]})
+    import json
+
+    from ops.train.engine import file_digest
+    stamp = {"checkpoint": file_digest(ckpt), "list": file_digest(sw_lists / "sw_test.txt"), "frame_interval": 6,
+             "num_crops": 1, "modality": "RGB"}
+    (parts / "stamp.json").write_text(json.dumps(stamp))
+    res = run_script(*args, tmp_path / "two.npz", "-j", 0)
+    assert f"resuming: 1 videos already scored, {len(one) - 1} to score" in res.stderr
+    two = load_actionness(tmp_path / "two.npz")
+    assert sorted(two) == sorted(one) and not parts.exists()
+    for v in one:
+        np.testing.assert_array_equal(two[v].scores, one[v].scores)
+    shutil.rmtree(tmp_path, ignore_errors=True)

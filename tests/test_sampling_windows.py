@@ -84,7 +84,7 @@ def test_sliding_windows_hand_computed():
 def test_sliding_window_script_refuses_a_zero_duration(tmp_path):
     csv = tmp_path / "ann.csv"
     csv.write_text("video,t_start,t_end,label,subset,duration\n"
-                   "good,1.0,2.0,jump,validation,10.0\nempty,0.0,0.0,jump,validation,0\n")
+                   "good,1.0,2.0,MoveUp,validation,10.0\nempty,0.0,0.0,MoveUp,validation,0\n")
     res = run_script("gen_sliding_window_proposals.py", "synthetic", "validation", tmp_path / "sw.txt",
                      "--annotations", csv, check=False)
     assert res.returncode != 0 and not (tmp_path / "sw.txt").exists()
@@ -101,7 +101,7 @@ def test_sliding_window_script_reads_missing_durations_from_video_dir(tmp_path):
         writer.write(np.zeros((24, 32, 3), np.uint8))
     writer.release()
     csv = tmp_path / "ann.csv"
-    csv.write_text("video,t_start,t_end,label,subset\nclip,1.0,2.0,jump,validation\n")
+    csv.write_text("video,t_start,t_end,label,subset\nclip,1.0,2.0,MoveUp,validation\n")
     out = tmp_path / "sw.txt"
     res = run_script("gen_sliding_window_proposals.py", "synthetic", "validation", out, "--annotations", csv,
                      check=False)
