@@ -123,3 +123,14 @@ def test_a_missing_folder_is_reported_and_the_rest_extracted(tiny_frames, tmp_pa
     assert broken.name not in done and len(done) == len([p for p in frames.iterdir() if p.is_dir()]) - 1
     rec = json.loads((tmp_path / "out" / "Flow" / f"{done[0]}.json").read_text())
     assert rec["snippet_frames"] == 5 and rec["first_frame"] + rec["centre"] == 1.0
+
+
+def test_benchmark_dry_run(tiny_frames):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "bench_extract_features.py"), tiny_frames,
+                          "--dry_run"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "snippets/s" in res.stdout
