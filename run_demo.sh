@@ -8,7 +8,8 @@ source "$ROOT/scripts/setup_venv.sh"
 export PY CONFIG="${CONFIG:-synthetic_demo}"
 START=$(date +%s)
 for STAGE in 00_gen_synthetic_dataset 01_extract_frames 02_sliding_window_proposals 03_binary_actionness \
-             04_tag_proposals 05_proposal_lists 06_ssn_train 07_ssn_test 08_evaluate; do
+             04_tag_proposals 05_proposal_lists 06_ssn_train 07_ssn_test 08_evaluate 09_extract_features \
+             10_bmn 11_bsn; do
   T0=$(date +%s)
   echo "=== $STAGE" >&2
   bash "$ROOT/scripts/$STAGE.sh"
