@@ -153,3 +153,9 @@ def test_cliff_diving_is_also_diving_and_nms_per_class():
     assert len(dets) == 3 and set(by_label) == {1, 2, 3}
     assert by_label[1] == pytest.approx(0.8 * sig)                         # CliffDiving
     assert by_label[2] == pytest.approx(0.8 * sig)                         # its Diving copy beats Diving's 0.2
+
+
+def test_short_training_videos_get_one_window_when_the_preset_says():
+    assert len(ssad_windows(300, [[0, 100]], True)) == 0
+    np.testing.assert_array_equal(ssad_windows(300, [[0, 100]], True, short_train=True), [0])
+    assert len(ssad_windows(300, [[400, 900]], True, short_train=True)) == 0     # nothing inside: no window

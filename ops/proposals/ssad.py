@@ -23,12 +23,13 @@ INSIDE = 0.9          # a training window keeps an instance with more than 90 % 
 
 
 def ssad_windows(num_frames: int, gt_frames, training: bool, window: int = 512, train_stride: int = 128,
-                 test_stride: int = 256, tail: int = 9) -> np.ndarray:
+                 test_stride: int = 256, tail: int = 9, short_train: bool = False) -> np.ndarray:
     """Window start frames of one video, in order, repeats kept.
 
     ``L = num_frames - tail``; ``stride`` = ``train_stride`` or ``test_stride``; ``n = (L + stride - window) //
     stride``; starts ``0, stride, ..., (n - 1) stride``, plus ``L - window`` when ``L > window`` (which can repeat
-    the previous start).  ``n <= 0``: a test video gets the single start 0, a training video none.  Training keeps
+    the previous start).  ``n <= 0``: a test video gets the single start 0, a training video none (with
+    ``short_train``, a choice of ours for datasets of short videos, it too gets 0).  Training keeps
     only windows holding an instance with more than 90 % of its length inside (:func:`inside_fraction`).
 
     Args:
@@ -40,9 +41,12 @@ def ssad_windows(num_frames: int, gt_frames, training: bool, window: int = 512, 
     length = int(num_frames) - tail
     n = (length + stride - window) // stride
     if n <= 0:
-        return np.zeros(0 if training else 1, np.int64)
-    starts = list(range(0, n * stride, stride)) + ([length - window] if length > window else [])
-    starts = np.asarray(starts, np.int64)
+        if training and not short_train:
+            return np.zeros(0, np.int64)
+        starts = np.zeros(1, np.int64)
+    else:
+        starts = list(range(0, n * stride, stride)) + ([length - window] if length > window else [])
+        starts = np.asarray(starts, np.int64)
     if training:
         gt = np.asarray(gt_frames, np.float64).reshape(-1, 2)
         keep = (inside_fraction(gt, starts, window) > INSIDE).any(1) if len(gt) else np.zeros(len(starts), bool)

@@ -1,0 +1,97 @@
+"""Score every anchor of every window with a trained SSAD: the release's prediction CSV.
+
+Example::
+
+    python ssad_test.py thumos14 --features work/features --annotations data/annotations \\
+        --checkpoint work/ssad/decouple_RGB/checkpoint_last.pth --output work/ssad/decouple_RGB_test.csv
+
+The checkpoint (``ssad_train.py``) gives the network, the stream, the windowing and the features' geometry
+(features made another way are refused).  Every test-split window of every video of ``--subset`` (default: the
+preset's test subset) is scored; each of its 140 anchors becomes one row ``video_name,start,conf,xmin,xmax,
+score_0..score_K`` (``ops/formats/ssad_files.py``): class probabilities (softmax), the raw confidence, the decoded
+box in frames (start clipped at 0, end at the window's length, then the window's start frame added).  The window
+list is written beside it (``OUTPUT.window_info.log``).  ``ssad_postprocess.py`` turns one or two streams' files
+into detections.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ops.device import DEVICE_HELP, device_arg
+from ops.errors import InputError, run_main
+from ops.formats.annotations import load_dataset_annotations
+from ops.formats.presets import load_preset
+from ops.formats.ssad_files import write_predictions, write_window_list
+from ops.log import setup_logging
+from ops.models.ssad import build_ssad
+from ops.proposals.ssad import decode, ssad_anchors
+from ops.train.engine import load_checkpoint, setup_runtime
+from ops.train.feature_dataset import FeatureDataset, videos_with_features
+from ops.train.ssad_windows import collate, window_items
+
+logger = logging.getLogger("ssad_test")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
+    p.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
+    p.add_argument("--annotations", type=Path, required=True, help="annotations naming the subset's videos")
+    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint of ssad_train.py")
+    p.add_argument("--output", type=Path, required=True, help="prediction CSV to write")
+    p.add_argument("--subset", default=None, help="videos to score (default: the preset's test subset)")
+    p.add_argument("-b", "--batch_size", type=int, default=48)
+    p.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+@torch.no_grad()
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
+    preset = load_preset(args.dataset)
+    rt = setup_runtime(args.device)
+    ckpt = load_checkpoint(args.checkpoint, map_location="cpu")
+    if ckpt.get("model_config", {}).get("type") != "ssad":
+        raise InputError(f"{args.checkpoint}: not a checkpoint of ssad_train.py")
+    model = build_ssad(ckpt["model_config"])
+    model.load_state_dict(ckpt["state_dict"])
+    model = model.to(rt.device).eval()
+    extra = ckpt["extra"]
+    settings, stream = extra["ssad"], extra["modality"]
+    subset = args.subset or preset["test_subset"]
+    db = load_dataset_annotations(preset, args.annotations, subset)
+    videos = videos_with_features(args.features, [v for v in db.video_ids if v not in db.avoid], (stream,), subset)
+    items = window_items(args.features, stream, videos, {}, settings, training=False)
+    dataset = FeatureDataset(args.features, (stream,), items, geometry=extra["feature_record"]).preload()
+    anchors = torch.from_numpy(ssad_anchors()).float().to(rt.device)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False, collate_fn=collate)
+    names, rows, windows = [], [], []
+    for x, index in loader:
+        out = model.detection_outputs(model(x.to(rt.device)))
+        probs = torch.softmax(out["logits"].float(), -1)
+        boxes = decode(anchors, out["dx"].float(), out["dw"].float())
+        for j, i in enumerate(index.tolist()):
+            video, first, n = dataset.window(i)
+            stride = dataset.records[video].stride
+            start_frame, length = first * stride, n * stride
+            b = boxes[j].cpu().numpy() * length
+            b = np.stack([np.maximum(b[:, 0], 0), np.minimum(b[:, 1], length)], 1) + start_frame
+            names += [video] * len(b)
+            rows.append(np.column_stack([np.full(len(b), start_frame), out["confidence"][j].float().cpu().numpy(),
+                                         b, probs[j].cpu().numpy()]))
+            windows.append((int(round(start_frame)), video))
+    write_predictions(args.output, names, np.concatenate(rows))
+    write_window_list(args.output.with_name(args.output.name + ".window_info.log"), windows)
+    logger.info("%s: %d windows of %d videos, %d anchor rows", args.output, len(windows), len(videos), len(names))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, get_args_parser()))
