@@ -159,3 +159,14 @@ def test_short_training_videos_get_one_window_when_the_preset_says():
     assert len(ssad_windows(300, [[0, 100]], True)) == 0
     np.testing.assert_array_equal(ssad_windows(300, [[0, 100]], True, short_train=True), [0])
     assert len(ssad_windows(300, [[400, 900]], True, short_train=True)) == 0     # nothing inside: no window
+
+
+def test_benchmark_dry_run():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    res = subprocess.run([sys.executable, str(REPO / "bench" / "bench_ssad.py"), "--dry_run"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "main SSAD" in res.stdout and "decouple SSAD" in res.stdout
