@@ -34,6 +34,17 @@ class SetupError(InputError, RuntimeError):
     """The machine lacks what a requested setting needs; the message says what to install or pass."""
 
 
+def one_line(error: BaseException) -> str:
+    """The message of ``error`` as the user should see it: an error re-raised from a DataLoader worker carries
+    the worker's whole traceback in its message, of which only the last line (the original message) is kept;
+    other messages are kept as they are."""
+    text = str(error)
+    if "Original Traceback" in text:
+        last = text.strip().splitlines()[-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return text
+
+
 def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
              argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and return ``main(args)``'s exit status (an int; 0 when
@@ -48,7 +59,7 @@ def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.
     except (InputError, FileNotFoundError) as e:
         if os.environ.get("SSN_TRACEBACK", "") not in ("", "0"):
             raise
-        sys.stderr.write(f"{parser.prog}: error: {e}\n")
+        sys.stderr.write(f"{parser.prog}: error: {one_line(e)}\n")
         return EXIT_INPUT_ERROR
     return status if isinstance(status, int) else 0
 

@@ -85,3 +85,22 @@ def test_stage_script_names_a_file_that_is_not_a_checkpoint(tmp_path):
     res = run_script("ssn_test.py", "synthetic", "RGB", plist, junk, tmp_path / "out.pkl", check=False)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith(f"ssn_test.py: error: {junk}: not a loadable checkpoint")
+
+
+def test_an_error_from_a_dataloader_worker_is_one_line(tmp_path):
+    """Issue 19 item 11: a missing frame read in a worker reached the user as a 26-line traceback."""
+    import torch
+
+    from ops.errors import one_line
+
+    class Broken(torch.utils.data.Dataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            raise FileNotFoundError(f"cannot read frame {tmp_path}/img_00001.jpg (missing or corrupt); re-extract")
+
+    with pytest.raises(FileNotFoundError) as err:
+        next(iter(torch.utils.data.DataLoader(Broken(), num_workers=1)))
+    assert "\n" in str(err.value)
+    assert one_line(err.value) == f"cannot read frame {tmp_path}/img_00001.jpg (missing or corrupt); re-extract"
