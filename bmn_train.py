@@ -22,22 +22,20 @@ import argparse
 import functools
 import logging
 import sys
-from pathlib import Path
 
 import torch
 
 from ops.errors import run_main
 from ops.evaluation.detection_eval import ground_truth_from_db
 from ops.evaluation.proposal_eval import ar_an
-from ops.formats.annotations import AnnotationDB, load_dataset_annotations
+from ops.formats.annotations import AnnotationDB
 from ops.formats.presets import load_preset
 from ops.log import setup_logging
 from ops.models.bmn import BMN, bmn_loss, bmn_proposals
 from ops.proposals.bmn import bmn_targets
-from ops.train.engine import Trainer, add_train_args, seed_everything, train_config_from_args
+from ops.train.engine import Trainer, seed_everything, train_config_from_args
 from ops.train.feature_dataset import FeatureDataset, WindowTruth
-from ops.train.feature_stage import (add_window_args, annotated_videos, feature_dataset, method_settings,
-                                     validation_split, window_fractions_kept)
+from ops.train.feature_stage import add_feature_training_args, training_data, window_fractions_kept
 
 logger = logging.getLogger("bmn_train")
 
@@ -45,12 +43,7 @@ logger = logging.getLogger("bmn_train")
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
-    p.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
-    p.add_argument("--annotations", type=Path, required=True, help="THUMOS14 folder, ActivityNet JSON or CSV")
-    p.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
-    add_window_args(p, training=True)
-    add_train_args(p, epochs=None, lr=None, batch_size=None, optimizer="adam", weight_decay=None)
-    p.set_defaults(lr_steps=None)
+    add_feature_training_args(p)
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
@@ -90,17 +83,9 @@ def validation_metrics(model, dataset: FeatureDataset, db: AnnotationDB, setting
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     preset = load_preset(args.dataset)
-    settings = method_settings(preset, "bmn", args)
-    subset = args.train_subset or preset["train_subset"]
-    db = load_dataset_annotations(preset, args.annotations, subset)
-    train_videos, vdb, held = validation_split(
-        preset, args, db, lambda s: load_dataset_annotations(preset, args.annotations, s))
-    windowed = settings.get("window_stride") is not None
-    target_fn = functools.partial(window_targets, temporal_dim=settings["temporal_dim"], windowed=windowed)
-    train_set = feature_dataset(args.features, db, settings, train_videos, f"{subset} (training)", target_fn,
-                                training=True)
-    val_set = feature_dataset(args.features, vdb, settings, annotated_videos(vdb), "validation",
-                              geometry=train_set.geometry) if vdb is not None else None
+    data = training_data(preset, "bmn", args, window_targets, val_targets=False)
+    settings, subset, db, vdb, held = data.settings, data.subset, data.db, data.val_db, data.held_out
+    train_set, val_set = data.train_set, data.val_set
     cfg = train_config_from_args(args)
     seed_everything(cfg.seed)
     model = BMN(temporal_dim=settings["temporal_dim"], feat_dim=train_set.geometry["dim"], **settings.get("model", {}))

@@ -7,7 +7,9 @@ Flags override it.  In windows, an instance belongs to a window when at least ha
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -109,3 +111,52 @@ def validation_split(preset: dict, args, db: AnnotationDB, load) -> tuple[list[s
     if args.val_subset:
         return train, load(args.val_subset), []
     return train, (db.select_videos(sorted(held)) if held else None), sorted(held)
+
+
+def add_feature_training_args(parser) -> None:
+    """The flags a feature-based training stage shares (BMN, BSN's TEM): features, annotations, output, windowing,
+    the validation split, and the engine's flags with the preset's schedule as default."""
+    from pathlib import Path
+
+    from ops.train.engine import add_train_args
+
+    parser.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
+    parser.add_argument("--annotations", type=Path, required=True, help="THUMOS14 folder, ActivityNet JSON or CSV")
+    parser.add_argument("--output", type=Path, required=True, help="folder for checkpoints and logs")
+    add_window_args(parser, training=True)
+    add_train_args(parser, epochs=None, lr=None, batch_size=None, optimizer="adam", weight_decay=None)
+    parser.set_defaults(lr_steps=None)
+
+
+@dataclass
+class TrainingData:
+    """What a feature-based training stage trains and validates on."""
+
+    settings: dict
+    subset: str
+    db: AnnotationDB
+    val_db: AnnotationDB | None
+    held_out: list
+    train_set: FeatureDataset
+    val_set: FeatureDataset | None
+
+
+def training_data(preset: dict, key: str, args, target: Callable, val_targets: bool) -> TrainingData:
+    """Settings of the preset's ``key`` section, the training subset's annotations, the validation split, and the
+    training (and validation) datasets with ``target(truth, temporal_dim=T, windowed=...)`` as targets
+    (validation items get targets only when ``val_targets``: a validation loss; else a ``val_fn`` scores them)."""
+    from ops.formats.annotations import load_dataset_annotations
+
+    settings = method_settings(preset, key, args)
+    subset = args.train_subset or preset["train_subset"]
+    db = load_dataset_annotations(preset, args.annotations, subset)
+    train_videos, vdb, held = validation_split(
+        preset, args, db, lambda s: load_dataset_annotations(preset, args.annotations, s))
+    target_fn = functools.partial(target, temporal_dim=settings["temporal_dim"],
+                                  windowed=settings.get("window_stride") is not None)
+    train_set = feature_dataset(args.features, db, settings, train_videos, f"{subset} (training)", target_fn,
+                                training=True)
+    val_set = feature_dataset(args.features, vdb, settings, annotated_videos(vdb), "validation",
+                              target_fn if val_targets else None, geometry=train_set.geometry) \
+        if vdb is not None else None
+    return TrainingData(settings, subset, db, vdb, held, train_set, val_set)
