@@ -1,4 +1,4 @@
-"""Detect actions in new video files (no annotations needed): frames -> proposals -> SSN -> detections.
+"""Detect actions in new video files (no annotations needed) with any trained method of the pipeline.
 
 Example::
 
@@ -7,6 +7,15 @@ Example::
         --flow_model $W/ssn_Flow/checkpoint_last.pth --rgb_actionness $W/binary_RGB/checkpoint_last.pth \\
         --flow_actionness $W/binary_Flow/checkpoint_last.pth --fusion_weights $W/fusion_weights.json \\
         --output detect_out
+    python detect.py my_videos/*.mp4 --method ssad --rgb_ssad $W/ssad/decouple_RGB/checkpoint_last.pth \\
+        --flow_ssad $W/ssad/decouple_Flow/checkpoint_last.pth --rgb_model $W/ssn_RGB/checkpoint_last.pth \\
+        --flow_model $W/ssn_Flow/checkpoint_last.pth --output detect_ssad
+
+``--method bmn | bsn | ssad`` (the feature-based methods): frames -> snippet features made as the models'
+checkpoints say, with the backbone that made them (``--rgb_backbone``, default ``--rgb_model``; Flow alike)
+-> BMN or BSN proposals labelled by a video classifier (``--classifier``) or by the SSN models, or SSAD's
+detections (``bmn_test.py``, ``bsn_*_test.py``, ``ssad_test.py`` ... as in stages 9-13).  The default,
+``--method ssn``, is described below.
 
 Each step calls the main() of the pipeline's own stage script with its flags:
 ``extract_frames.py`` (RGB, plus flow when a Flow model is given),
@@ -45,10 +54,20 @@ from dataclasses import dataclass
 import numpy as np
 
 import binary_test
+import bmn_test
+import bsn_pem_test
+import bsn_pgm
+import bsn_tem_test
+import classify_videos
+import extract_features
 import extract_frames
 import gen_bottom_up_proposals
 import gen_proposal_list
 import gen_sliding_window_proposals
+import proposals_to_detections
+import proposals_to_list
+import ssad_postprocess
+import ssad_test
 import ssn_test
 from ops.device import DEVICE_HELP, device_arg
 from ops.errors import InputError, positive_int, run_main
@@ -56,20 +75,22 @@ from ops.evaluation.fusion import FusionWeights, FusionWeightsError, fuse_result
 from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
 from ops.evaluation.timeline import draw_timeline, timeline_videos
 from ops.formats.annotations import AnnotationDB, load_annotations, to_activitynet_json
-from ops.formats.detections import Detections, write_activitynet_json, write_detection_csv
+from ops.formats.detections import Detections, read_activitynet_json, write_activitynet_json, write_detection_csv
+from ops.formats.features import feature_extraction_settings, record_path, stream_geometries
 from ops.formats.frames import META_NAME, count_frames, read_meta
 from ops.formats.presets import load_preset, resolve
 from ops.formats.results import read_results
-from ops.io import atomic_open, atomic_write_json
+from ops.io import atomic_open, atomic_write_json, id_too_long
 from ops.log import setup_logging
 from ops.temporal import frames_to_seconds
 from ops.train.dataset import checkpoint_input
-from ops.train.engine import add_num_crops_arg, load_checkpoint
+from ops.train.engine import add_num_crops_arg, file_digest, load_checkpoint
 from ops.video.flow import FLOW_ALGORITHMS
 from ops.video.video import probe_video
 
 logger = logging.getLogger("detect")
 MODALITIES = ("RGB", "Flow")
+METHODS = ("ssn", "bmn", "bsn", "ssad")
 SUBSET = "test"                       # the subset name of the generated video list
 DEFAULT_FUSION_WEIGHTS = (1.0, 1.5)   # RGB : Flow for all outputs when no weights file is given
 
@@ -87,6 +108,27 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--class_names", type=Path, default=None,
                    help="annotations (THUMOS14 folder, ActivityNet .json, .csv) naming the classes, for presets "
                         "without class names (ActivityNet)")
+    g = p.add_argument_group("feature-based methods (--method bmn | bsn | ssad; docs/detect.md)")
+    g.add_argument("--method", choices=METHODS, default="ssn",
+                   help="ssn: TAG or sliding windows -> SSN; bmn, bsn: their proposals on snippet features, labelled "
+                        "by a video classifier or by the SSN models; ssad: one-stage detection on snippet features")
+    g.add_argument("--bmn_model", type=Path, default=None, help="checkpoint of bmn_train.py (--method bmn)")
+    g.add_argument("--tem_model", type=Path, default=None, help="checkpoint of bsn_tem_train.py (--method bsn)")
+    g.add_argument("--pem_model", type=Path, default=None, help="checkpoint of bsn_pem_train.py (--method bsn)")
+    g.add_argument("--rgb_ssad", type=Path, default=None, help="RGB checkpoint of ssad_train.py (--method ssad)")
+    g.add_argument("--flow_ssad", type=Path, default=None, help="Flow checkpoint of ssad_train.py (--method ssad)")
+    g.add_argument("--classifier", type=Path, default=None,
+                   help="checkpoint of classify_videos.py: labels BMN / BSN proposals with the video's classes")
+    g.add_argument("--labels", choices=["classifier", "ssn"], default=None,
+                   help="who labels BMN / BSN proposals (default: the classifier when given, else the SSN models)")
+    g.add_argument("--label_top_k", type=positive_int, default=2,
+                   help="classifier labels: classes per proposal (1: the best, score kept; more: score x class "
+                        "score), as stage 13")
+    g.add_argument("--rgb_backbone", type=Path, default=None,
+                   help="checkpoint whose backbone made the models' RGB features (default: --rgb_model, as the "
+                        "demo's stage 9)")
+    g.add_argument("--flow_backbone", type=Path, default=None,
+                   help="checkpoint whose backbone made the models' Flow features (default: --flow_model)")
     g = p.add_argument_group("frames (extract_frames.py)")
     g.add_argument("--new_width", type=int, default=0, help="frame width in pixels (0 = the video's; demo: 0)")
     g.add_argument("--new_height", type=int, default=0, help="frame height in pixels (0 = the video's; demo: 0)")
@@ -228,13 +270,22 @@ def _fingerprint(path: Path) -> list:
     return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
 
 
-def run_stage(module, argv: list, outputs: list[Path], inputs: list[Path], work: Path, verbose: int = 0) -> None:
+def _arg(value) -> str:
+    """A command-line word; whole floats as integers (``2.0`` -> ``2``) for flags typed int."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def run_stage(module, argv: list, outputs: list[Path], inputs: list[Path], work: Path, verbose: int = 0,
+              stamp: str | None = None) -> None:
     """Run ``module.main`` on ``argv`` unless ``outputs`` exist from a run with the same argv and inputs.
 
-    A stamp (argv, and path, size and mtime of every input) is kept in ``work/stamps`` per first output.
+    A stamp (argv, and path, size and mtime of every input) is kept in ``work/stamps`` per first output
+    (or under the name ``stamp``).
     """
-    argv = [str(a) for a in argv]
-    stamp_path = work / "stamps" / f"{Path(outputs[0]).name}.json"
+    argv = [_arg(a) for a in argv]
+    stamp_path = work / "stamps" / f"{stamp or Path(outputs[0]).name}.json"
     stamp = {"stage": module.__name__, "argv": argv, "inputs": [_fingerprint(p) for p in inputs]}
     if all(Path(o).exists() for o in outputs) and stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp:
         logger.info("%s: up to date, reusing %s", module.__name__, ", ".join(str(o) for o in outputs))
@@ -256,6 +307,8 @@ def collect(sources: list[str]) -> list[Path]:
     if not videos:
         raise InputError(f"no video files in {sources}")
     for v in videos:
+        if id_too_long(v.stem):
+            raise InputError(f"{v}: {id_too_long(v.stem)}")
         info = probe_video(v)
         if info.fps <= 0 or info.num_frames <= 0:
             raise InputError(f"{v}: no frame rate or no frames (unreadable video); re-encode it")
@@ -353,33 +406,255 @@ def detections(setup: Setup, result_files: list[Path], durations: dict[str, floa
                             softmax_before_filter=resolve(args.softmax_before_filter, ev["softmax_before_filter"]),
                             regression=not args.no_regression)
     fused = fuse_results([read_results(r) for r in result_files], setup.fusion, [str(r) for r in result_files])
-    dets = results_to_detections(fused, cfg).scaled(durations, "seconds", "detect")
-    dets = dets.take(dets.score >= args.min_score)
+    return in_order(results_to_detections(fused, cfg).scaled(durations, "seconds", "detect"), order, args.min_score)
+
+
+def in_order(dets: Detections, order: list[str], min_score: float) -> Detections:
+    """Detections scoring at least ``min_score``, sorted by video (``order``) then score descending."""
+    dets = dets.take(dets.score >= min_score)
     rank = {v: k for k, v in enumerate(order)}
     codes = np.array([rank[v] for v in dets.video], dtype=np.int64)
     return dets.take(np.lexsort((-dets.score, codes)))
 
 
+# --------------------------------------------------------------------------- feature-based methods
+
+
+@dataclass
+class FeatureSetup:
+    """A feature-based method's checkpoints, the features they read, and who labels BMN / BSN proposals."""
+
+    method: str
+    models: dict[str, Path]          # bmn | tem, pem | RGB, Flow (SSAD's streams) -> checkpoint
+    geometries: dict[str, dict]      # stream -> the feature geometry its readers were trained on
+    backbones: dict[str, Path]       # stream -> checkpoint whose backbone makes those features
+    labels: str | None               # "classifier" or "ssn" (BMN, BSN); None (SSAD labels its own)
+    ssn: Setup | None                # the SSN models labelling proposals (labels "ssn")
+    preset: dict
+    dataset: str
+    classes: list[str]
+
+
+# method -> (role, flag, model type) of its checkpoints; SSAD needs one stream at least, the others all
+METHOD_MODELS = {"bmn": (("bmn", "--bmn_model", "bmn"),),
+                 "bsn": (("tem", "--tem_model", "bsn_tem"), ("pem", "--pem_model", "bsn_pem")),
+                 "ssad": (("RGB", "--rgb_ssad", "ssad"), ("Flow", "--flow_ssad", "ssad"))}
+
+
+def _extra_of(path: Path, flag: str, model_type: str) -> dict:
+    """The ``extra`` of a checkpoint of ``model_type``; InputError naming the flag for another kind."""
+    ckpt = load_checkpoint(path)
+    found = ckpt.get("model_config", {}).get("type")
+    if found != model_type:
+        raise InputError(f"{flag} {path}: a {found or 'unknown'} checkpoint; give a {model_type} checkpoint")
+    return ckpt.get("extra", {})
+
+
+def _method_checkpoints(args) -> dict[str, tuple[Path, dict]]:
+    """role -> (checkpoint, its extra) of ``--method``; InputError for a missing or wrong one."""
+    found = {}
+    for role, flag, model_type in METHOD_MODELS[args.method]:
+        path = getattr(args, flag[2:])
+        if path is not None:
+            extra = _extra_of(path, flag, model_type)
+            if model_type == "ssad" and extra.get("modality") != role:
+                raise InputError(f"{flag} {path}: an SSAD model of {extra.get('modality')} features")
+            found[role] = (path, extra)
+        elif args.method != "ssad":
+            raise InputError(f"--method {args.method} needs {flag} (checkpoint of "
+                             f"{'bmn_train.py' if role == 'bmn' else f'bsn_{role}_train.py'})")
+    if not found:
+        raise InputError("--method ssad needs --rgb_ssad and/or --flow_ssad (checkpoints of ssad_train.py)")
+    return found
+
+
+def _merged_geometries(readers: dict[str, tuple[Path, dict]]) -> dict[str, dict]:
+    """stream -> geometry over every checkpoint that reads snippet features; InputError when two differ."""
+    merged, source = {}, {}
+    for role, (path, extra) in readers.items():
+        for stream, geometry in stream_geometries(extra["feature_record"]).items():
+            if stream in merged and merged[stream] != geometry:
+                raise InputError(f"{source[stream]} and {path} were trained on different {stream} features; "
+                                 f"give models trained on the same features")
+            merged[stream], source[stream] = geometry, path
+    return dict(sorted(merged.items(), key=lambda kv: MODALITIES.index(kv[0])))
+
+
+def _backbones(args, geometries: dict[str, dict]) -> dict[str, Path]:
+    """stream -> the checkpoint whose backbone made the features; InputError when it is not given or not that one."""
+    out = {}
+    for stream, geometry in geometries.items():
+        low = stream.lower()
+        path = getattr(args, f"{low}_backbone") or getattr(args, f"{low}_model")
+        if path is None:
+            raise InputError(f"the {args.method.upper()} models read {stream} features: give --{low}_backbone "
+                             f"(the checkpoint that made them, e.g. WORK/ssn_{stream}/checkpoint_last.pth)")
+        want = feature_extraction_settings(geometry)["checkpoint"]
+        if want and file_digest(path) != want:
+            flag = f"--{low}_backbone" if getattr(args, f"{low}_backbone") else f"--{low}_model"
+            raise InputError(f"{flag} {path} is not the checkpoint whose backbone made the {stream} features the "
+                             f"{args.method.upper()} models were trained on (digest {file_digest(path)}, theirs "
+                             f"{want}); give that checkpoint with --{low}_backbone")
+        out[stream] = path
+    return out
+
+
+def _labellers(args, models: dict) -> tuple[str | None, Setup | None, dict | None]:
+    """Who labels the proposals: ("classifier", None, its extra), ("ssn", the SSN setup, None), or Nones (SSAD)."""
+    if args.method == "ssad":
+        return None, None, None
+    labels = args.labels or ("classifier" if args.classifier else "ssn")
+    if labels == "classifier":
+        if args.classifier is None:
+            raise InputError("--labels classifier needs --classifier (checkpoint of classify_videos.py)")
+        return labels, None, _extra_of(args.classifier, "--classifier", "video_classifier")
+    if args.rgb_model is None and args.flow_model is None:
+        raise InputError(f"--method {args.method}: label the proposals with --classifier CKPT or with SSN models "
+                         f"(--rgb_model and/or --flow_model)")
+    ssn_args = argparse.Namespace(**{**vars(args), "proposals": "sliding", "rgb_actionness": None,
+                                     "flow_actionness": None})
+    return labels, check_setup(ssn_args), None
+
+
+def check_feature_setup(args) -> FeatureSetup:
+    """Validate a feature-based method's flags and checkpoints before anything runs."""
+    models = _method_checkpoints(args)
+    labels, ssn, classifier = _labellers(args, models)
+    readers = {k: v for k, v in models.items() if k != "pem"}     # PEM reads PGM's features, not snippets
+    if classifier is not None:
+        readers["classifier"] = (args.classifier, classifier)
+    geometries = _merged_geometries(readers)
+    stored = sorted({e.get("dataset") for _, e in models.values() if e.get("dataset")})
+    if args.dataset is None and len(stored) != 1:
+        raise InputError(f"the checkpoints name the datasets {stored}; give --dataset PRESET")
+    dataset = args.dataset or stored[0]
+    preset = load_preset(dataset)
+    if ssn is not None:
+        classes = ssn.classes
+    elif classifier is not None:
+        classes = list(classifier["classes"])
+    else:
+        classes = list(next(iter(models.values()))[1]["classes"])
+    return FeatureSetup(args.method, {k: p for k, (p, _) in models.items()}, geometries,
+                        _backbones(args, geometries), labels, ssn, preset, dataset, classes)
+
+
+def snippet_features(fs: FeatureSetup, frames: Path, ann: Path, work: Path, videos: list[str], metas: list[Path],
+                     args) -> tuple[Path, list[Path]]:
+    """Each stream's features of every video as the models' were made (extract_features.py); returns the root
+    and the records written."""
+    root, records = work / "features", []
+    for stream, geometry in fs.geometries.items():
+        st = feature_extraction_settings(geometry)
+        outputs = [record_path(root, stream, v) for v in videos]
+        run_stage(extract_features, [fs.dataset, frames, root, "--modality", stream, "--checkpoint",
+                                     fs.backbones[stream], "--stride", st["stride"], "--offset", st["offset"],
+                                     "--flow_shift", st["flow_shift"], "--resize", st["resize"], "--num_crops",
+                                     st["num_crops"], "--output_kind", st["output_kind"], "--annotations", ann,
+                                     "--subset", SUBSET, "-j", args.workers, "--device", args.device, "--overwrite"],
+                  outputs, [ann, fs.backbones[stream], *metas], work, args.verbose, stamp=f"features_{stream}")
+        records += outputs
+    return root, records
+
+
+def method_proposals(fs: FeatureSetup, feats: Path, ann: Path, work: Path, records: list[Path], args) -> Path:
+    """BMN's or BSN's proposals of every video (ActivityNet JSON, seconds)."""
+    out, where = work / f"{fs.method}_proposals.json", ["--annotations", ann, "--subset", SUBSET]
+    dev = ["--device", args.device]
+    if fs.method == "bmn":
+        run_stage(bmn_test, [fs.dataset, "--features", feats, "--checkpoint", fs.models["bmn"], "--output", out,
+                             *where, *dev], [out], [fs.models["bmn"], ann, *records], work, args.verbose)
+        return out
+    tem, pgm = work / "bsn_tem", work / "bsn_pgm"
+    run_stage(bsn_tem_test, [fs.dataset, "--features", feats, "--checkpoint", fs.models["tem"], "--output", tem,
+                             *where, "--overwrite", *dev], [tem], [fs.models["tem"], ann, *records], work, args.verbose)
+    run_stage(bsn_pgm, [fs.dataset, "--tem", tem, "--output", pgm, *where], [pgm], [tem / bsn_tem_test.STAMP, ann],
+              work, args.verbose)
+    run_stage(bsn_pem_test, [fs.dataset, "--pgm", pgm, "--checkpoint", fs.models["pem"], "--output", out, *where,
+                             *dev], [out], [fs.models["pem"], ann, work / "stamps" / "bsn_pgm.json"], work,
+              args.verbose)
+    return out
+
+
+def classifier_detections(fs: FeatureSetup, props: Path, feats: Path, ann: Path, work: Path, records: list[Path],
+                          args) -> Detections:
+    """Every proposal with its video's best classes (classify_videos.py, proposals_to_detections.py)."""
+    scores, out = work / "video_scores.json", work / f"{fs.method}_classifier_detections.json"
+    run_stage(classify_videos, [fs.dataset, "--features", feats, "--annotations", ann, "--subset", SUBSET,
+                                "--checkpoint", args.classifier, "--write_scores", scores, "--device", args.device],
+              [scores], [args.classifier, ann, *records], work, args.verbose)
+    run_stage(proposals_to_detections, [props, scores, out, "--dataset", fs.dataset, "--annotations", ann,
+                                        "--subset", SUBSET, "--top_k_classes", args.label_top_k],
+              [out], [props, scores, ann], work, args.verbose)
+    return read_activitynet_json(out, fs.classes)
+
+
+def ssn_on_proposals(fs: FeatureSetup, props: Path, frames: Path, ann: Path, work: Path, metas: list[Path],
+                     durations: dict[str, float], order: list[str], args) -> Detections:
+    """The SSN models score the method's proposals (as stage 13): list, frames, ssn_test.py, fusion."""
+    norm, plist = work / f"{fs.method}_normalized.txt", work / f"{fs.method}_list.txt"
+    run_stage(proposals_to_list, [props, norm, "--dataset", fs.dataset, "--subset", SUBSET, "--annotations", ann,
+                                  "--all_videos"], [norm], [props, ann], work, args.verbose)
+    run_stage(gen_proposal_list, [fs.dataset, frames, "--input", norm, "--output", plist, "--annotations", ann,
+                                  "--subset", SUBSET], [plist], [norm, ann, *metas], work, args.verbose)
+    return detections(fs.ssn, score(fs.ssn, plist, work, metas, args), durations, order, args)
+
+
+def ssad_detections(fs: FeatureSetup, feats: Path, ann: Path, work: Path, records: list[Path], args) -> Detections:
+    """Each SSAD stream's predictions (ssad_test.py), fused and post-processed (ssad_postprocess.py)."""
+    csvs = []
+    for stream, ckpt in fs.models.items():
+        out = work / f"ssad_{stream}.csv"
+        run_stage(ssad_test, [fs.dataset, "--features", feats, "--annotations", ann, "--subset", SUBSET,
+                              "--checkpoint", ckpt, "--output", out, "--device", args.device],
+                  [out], [ckpt, ann, *records], work, args.verbose)
+        csvs.append(out)
+    out = work / "ssad_detections.json"
+    run_stage(ssad_postprocess, [fs.dataset, *csvs, "--features", feats, "--output", out], [out], csvs, work,
+              args.verbose)
+    return read_activitynet_json(out, fs.classes)
+
+
+def feature_method_detections(fs: FeatureSetup, frames: Path, ann: Path, work: Path, metas: list[Path],
+                              durations: dict[str, float], order: list[str], args) -> Detections:
+    """Features, then the method's detections; rows sorted by video (``order``) then score descending."""
+    feats, records = snippet_features(fs, frames, ann, work, order, metas, args)
+    if fs.method == "ssad":
+        return in_order(ssad_detections(fs, feats, ann, work, records, args), order, args.min_score)
+    props = method_proposals(fs, feats, ann, work, records, args)
+    if fs.labels == "ssn":
+        return ssn_on_proposals(fs, props, frames, ann, work, metas, durations, order, args)
+    return in_order(classifier_detections(fs, props, feats, ann, work, records, args), order, args.min_score)
+
+
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     videos = collect(args.videos)
-    setup = check_setup(args)
+    if args.method == "ssn":
+        setup = check_setup(args)
+        flow, dataset, classes = "Flow" in setup.ssn or "Flow" in setup.actionness, setup.dataset, setup.classes
+    else:
+        fs = check_feature_setup(args)
+        flow = "Flow" in fs.geometries or (fs.ssn is not None and "Flow" in fs.ssn.ssn)
+        dataset, classes = fs.dataset, fs.classes
     out, work = args.output, args.output / "work"
     work.mkdir(parents=True, exist_ok=True)
-    flow = "Flow" in setup.ssn or "Flow" in setup.actionness
     frames = work / "frames"
     durations = extract(videos, frames, work, flow, args)
     ann = work / "videos.json"
-    write_video_list(ann, durations, setup.classes)
+    write_video_list(ann, durations, classes)
     metas = [frames / v.stem / META_NAME for v in videos]
-    plist = proposal_list(setup, frames, ann, work, metas, args)
     order = [v.stem for v in videos]
-    dets = detections(setup, score(setup, plist, work, metas, args), durations, order, args)
-    write_activitynet_json(out / "detections.json", dets, setup.classes)
-    write_detection_csv(out / "detections.csv", dets, setup.classes)
-    draw_timeline(timeline_videos(dets, durations, order), setup.classes, out / "timeline.png",
+    if args.method == "ssn":
+        plist = proposal_list(setup, frames, ann, work, metas, args)
+        dets = detections(setup, score(setup, plist, work, metas, args), durations, order, args)
+    else:
+        dets = feature_method_detections(fs, frames, ann, work, metas, durations, order, args)
+    write_activitynet_json(out / "detections.json", dets, classes)
+    write_detection_csv(out / "detections.csv", dets, classes)
+    draw_timeline(timeline_videos(dets, durations, order), classes, out / "timeline.png",
                   min_score=args.timeline_min_score, top_k=args.timeline_top_k,
-                  title=f"detect.py: {len(order)} video(s), {setup.dataset}")
+                  title=f"detect.py --method {args.method}: {len(order)} video(s), {dataset}")
     logger.info("%d detections in %d videos: %s, %s, %s", len(dets), len(order), out / "detections.json",
                 out / "detections.csv", out / "timeline.png")
     return 0

@@ -33,14 +33,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 from joblib import Parallel, delayed
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ops.device import DEVICE_HELP, device_arg, resolve_device, shard_arg, take_shard
 from ops.errors import InputError, run_main
-from ops.formats.frames import expected_counts, flow_names, make_meta, read_meta, rgb_name, write_meta
-from ops.io import atomic_dir, read_text, settle_replaced_dir
-from ops.log import setup_logging
+from ops.formats.frames import (expected_counts, flow_names, make_meta, missing_files, read_meta, rgb_name,
+                               write_meta)
+from ops.io import atomic_dir, id_too_long, read_text, settle_replaced_dir
+from ops.log import progress, setup_logging
 from ops.video.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow, quantise_flow,
                             to_gray)
 from ops.video.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps, probe_video, target_size,
@@ -199,13 +199,29 @@ class _FlowWriter:
         self.prev, self.next = [], []
 
 
-def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads) -> tuple[int, int, int]:
-    """Decode ``video`` into ``out_dir``; returns (RGB frames written, flow frames written, frames kept)."""
+def exit_if_orphaned(parent: int | None) -> None:
+    """End this worker process when the run that started it (pid ``parent``) is gone.
+
+    A worker whose parent was killed (OOM killer, ``kill -9``, ``timeout -s KILL``) would otherwise go on
+    writing into its ``.ID.partial`` folder while a re-run extracts the same video.  Called in the main
+    process (``parent`` is itself, or None) it does nothing.
+    """
+    if parent is not None and os.getpid() != parent and os.getppid() != parent:
+        os._exit(3)      # no cleanup: the half-written .ID.partial folder is removed by the next run
+
+
+def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads,
+                  parent: int | None = None) -> tuple[int, int, int]:
+    """Decode ``video`` into ``out_dir``; returns (RGB frames written, flow frames written, frames kept).
+
+    ``parent``: pid of the run; a worker stops within 16 frames of its death (:func:`exit_if_orphaned`)."""
     want_rgb, want_flow = "RGB" in cfg.modalities, "Flow" in cfg.modalities
     flow = _FlowWriter(out_dir, cfg) if want_flow else None
     n = 0
     # Prefetch: decoding+resizing runs in a thread while this one encodes JPEGs and computes flow.
     for n, frame in enumerate(iter_frames(video, size=size, fps=cfg.fps, threads=threads, prefetch=16), 1):
+        if n % 16 == 0:
+            exit_if_orphaned(parent)
         if want_rgb:
             write_jpeg(out_dir / rgb_name(n), frame, cfg.jpeg_quality)
         if flow is not None:
@@ -233,19 +249,19 @@ def _check_decoded(video: Path, decoded: int, expected: int, allow_truncated: bo
 
 
 def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: ExtractConfig,
-                  replace_existing: bool = False) -> dict:
+                  replace_existing: bool = False, parent: int | None = None) -> dict:
     """Extract one video into ``out_dir`` (built under a temp name, renamed when complete).
 
     ``replace_existing``: an existing ``out_dir`` (other settings, --overwrite)
     is replaced once the new folder is complete, and kept if extraction fails.
+    ``parent``: pid of the run; a worker process ends when that process is gone.
     Returns a result dict: ``video``, ``ok``, ``error`` (message or None),
     ``num_frames``, ``num_flow``, ``seconds``, ``warning``.  Errors about the
     video are caught and returned so that the other videos go on.
     """
     t0 = time.perf_counter()
     video, out_dir = Path(video), Path(out_dir)
-    result = {"video": str(video), "ok": False, "error": None, "num_frames": 0, "num_flow": 0,
-              "seconds": 0.0, "warning": None}
+    result = _failure(video, None)
     try:
         info = probe_video(video)
         if info.fps <= 0:
@@ -253,7 +269,8 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: Ext
         size = target_size(info.width, info.height, cfg.new_width, cfg.new_height, cfg.short_side)
         fps = output_fps(info.fps, cfg.fps)
         with atomic_dir(out_dir, replace=replace_existing) as tmp, _thread_limits(cfg) as threads:
-            n_rgb, n_flow, n_kept = _write_frames(video, tmp, size, cfg, threads)
+            exit_if_orphaned(parent)
+            n_rgb, n_flow, n_kept = _write_frames(video, tmp, size, cfg, threads, parent)
             expected = num_kept_frames(info.num_frames, info.fps, cfg.fps)
             result["warning"] = _check_decoded(video, n_kept, expected, cfg.allow_truncated)
             has_flow = "Flow" in cfg.modalities
@@ -334,8 +351,9 @@ class Plan:
 
 
 def _folder_state(folder: Path, cfg: ExtractConfig) -> tuple[str, dict | str | None]:
-    """State of one video's folder: ("new", None), ("done", None), ("mismatched", settings_diff) or
-    ("foreign", why: no or unreadable meta.json, or not a folder)."""
+    """State of one video's folder: ("new", None), ("done", None), ("mismatched", settings_diff),
+    ("incomplete", why: files meta.json records are missing) or ("foreign", why: no or unreadable
+    meta.json, or not a folder)."""
     settle_replaced_dir(folder)
     if not (folder.exists() or folder.is_symlink()):
         return "new", None
@@ -348,7 +366,12 @@ def _folder_state(folder: Path, cfg: ExtractConfig) -> tuple[str, dict | str | N
     if meta is None:
         return "foreign", str(folder)
     diff = settings_diff(meta, cfg)
-    return ("mismatched", diff) if diff else ("done", None)
+    if diff:
+        return "mismatched", diff
+    missing = missing_files(folder, meta)
+    if missing:   # files deleted, or written by a worker that outlived a killed run: ours, redone
+        return "incomplete", f"{folder}: {len(missing)} of the files meta.json records are missing (first {missing[0]})"
+    return "done", None
 
 
 def plan(videos: list[Path], out_root: Path, cfg: ExtractConfig, overwrite: bool = False) -> Plan:
@@ -359,26 +382,30 @@ def plan(videos: list[Path], out_root: Path, cfg: ExtractConfig, overwrite: bool
     other settings, or not by this script (no or unreadable ``meta.json``,
     e.g. DenseFlow's): raises OutputConflict listing them, as deleting them
     silently could lose data; with ``overwrite`` they are redone and replaced.
-    Our own leftovers are hidden (``.ID.partial``, ``.ID.old``) and cleaned up.
+    Our own folders missing files their ``meta.json`` records are redone (with a warning), never called
+    complete.  Our own leftovers are hidden (``.ID.partial``, ``.ID.old``) and cleaned up.
     """
-    result, mismatched, foreign = Plan(), [], []
+    result, mismatched, foreign, incomplete = Plan(), [], [], set()
     for v in videos:
         state, detail = _folder_state(out_root / v.stem, cfg)
         if state == "done":
             result.done.append(v)
             continue
         result.todo.append(v)
-        if state == "mismatched":
+        if state == "incomplete":
+            logger.warning("%s; extracting it again", detail)
+            incomplete.add(v.stem)
+        elif state == "mismatched":
             mismatched.append((out_root / v.stem, detail))
         elif state == "foreign":
             foreign.append(detail)
         if state != "new":
             result.replace.add(v.stem)
-    if result.replace and not overwrite:
+    if result.replace - incomplete and not overwrite:
         raise OutputConflict(f"{out_root}: {_conflict_message(mismatched, foreign)}")
-    if result.replace:
+    if result.replace - incomplete:
         logger.warning("--overwrite: re-extracting %d folder(s) made with other settings or not by this script; "
-                       "each is replaced once its new folder is complete", len(result.replace))
+                       "each is replaced once its new folder is complete", len(result.replace - incomplete))
     return result
 
 
@@ -446,6 +473,12 @@ def _file_size(path: Path) -> int:
         return -1
 
 
+def _failure(video: Path, error: str) -> dict:
+    """The result of a video refused before extraction (as :func:`extract_video` reports a failure)."""
+    return {"video": str(video), "ok": False, "error": error, "num_frames": 0, "num_flow": 0, "seconds": 0.0,
+            "warning": None}
+
+
 def _report(results: list[dict], skipped: int, seconds: float) -> int:
     """Log the summary; returns the exit status (1 when any video failed)."""
     failed = [r for r in results if not r["ok"]]
@@ -465,6 +498,9 @@ def main(args: argparse.Namespace) -> int:
     videos = collect_videos(args.videos, args.ext, args.recursive)
     check_unique_ids(videos)
     videos = take_shard(sorted(videos, key=lambda v: v.stem), args.shard)   # the same part on every machine
+    # a name no folder can carry fails alone, as an unreadable video does: the others are extracted
+    refused = [_failure(v, f"{v}: {id_too_long(v.stem)}") for v in videos if id_too_long(v.stem)]
+    videos = [v for v in videos if not id_too_long(v.stem)]
     out_root = Path(args.out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     work = plan(videos, out_root, cfg, args.overwrite)
@@ -473,12 +509,14 @@ def main(args: argparse.Namespace) -> int:
     logger.info("%d videos: %d to extract, %d already complete; %s; %d worker(s); config %s",
                 len(videos), len(todo), len(work.done), out_root, workers, asdict(cfg))
     t0 = time.perf_counter()
-    jobs = (delayed(extract_video)(v, out_root / v.stem, cfg, v.stem in work.replace) for v in todo)
-    results = []
+    jobs = (delayed(extract_video)(v, out_root / v.stem, cfg, v.stem in work.replace, os.getpid()) for v in todo)
+    results = list(refused)
+    for r in refused:
+        logger.error("failed: %s", r["error"])
     with logging_redirect_tqdm():
         stream = Parallel(n_jobs=workers, return_as="generator_unordered")(jobs) if todo else []
-        for r in tqdm(stream, total=len(todo), unit="video", desc="extract", dynamic_ncols=True,
-                      disable=args.verbose < 0):  # verbose -1: quiet, for benchmarks and callers
+        for r in progress(stream, total=len(todo), unit="video", desc="extract",
+                          disable=args.verbose < 0):  # verbose -1: quiet, for benchmarks and callers
             results.append(r)
             if r["ok"]:
                 logger.info("%s: %d frames, %d flow in %.2f s (%.1f frames/s)", Path(r["video"]).stem,

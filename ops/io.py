@@ -105,6 +105,20 @@ def read_json(path: str | os.PathLike, error: type[InputError] = InputError):
         raise error(f"{path}: {e}; write a number or null") from None
 
 
+# File systems limit a file name to 255 bytes; the stages derive names from a video id that add up to 19 bytes
+# (".ID.json.XXXXXXXX.tmp" of an atomic write), so ids keep a margin
+MAX_ID_BYTES = 255 - 32
+
+
+def id_too_long(video_id: str) -> str | None:
+    """None, or a one-line reason why ``video_id`` cannot name the files derived from it."""
+    size = len(video_id.encode("utf-8"))
+    if size <= MAX_ID_BYTES:
+        return None
+    return (f"video id {video_id[:40]}... is {size} bytes long; the files made from it would pass the file "
+            f"systems' 255-byte name limit: rename the video to at most {MAX_ID_BYTES} bytes")
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Open ``path`` for writing through a temp file renamed on success.

@@ -50,8 +50,9 @@ def progress(iterable=None, *, desc: str | None = None, unit: str = "it", total:
              disable: bool = False, leave: bool = True, stream=None, plain_interval: float = 30.0):
     """A tqdm progress bar on a terminal; a few plain lines in a log file.
 
-    When ``stream`` (default stderr) is not a terminal, redraws come at most every
-    ``plain_interval`` seconds, each as one line (``desc: 40%|...| 8/20 [00:31<00:47]``), so
+    When ``stream`` (default stderr) is not a terminal, a bar appears only once it has run
+    ``plain_interval`` seconds (a short loop prints nothing; its stage logs its own summary), and its
+    redraws come at most every ``plain_interval`` seconds, each as one line (``desc: 40%|...| 8/20 [00:31<00:47]``), so
     ``./run_demo.sh > demo.log 2>&1`` reads like the README instead of holding hundreds of kilobytes
     of carriage-return redraws.  Bars belong to the main process: pass ``disable=not is_main``.
     """
@@ -65,5 +66,5 @@ def progress(iterable=None, *, desc: str | None = None, unit: str = "it", total:
         return tqdm(iterable, desc=desc, unit=unit, total=total, disable=disable, leave=leave, file=stream,
                     dynamic_ncols=True)
     return tqdm(iterable, desc=desc, unit=unit, total=total, disable=disable, leave=leave,
-                file=_PlainLines(stream), mininterval=plain_interval, maxinterval=plain_interval * 4, ncols=80,
+                file=_PlainLines(stream), delay=plain_interval, mininterval=plain_interval, maxinterval=plain_interval * 4, ncols=80,
                 ascii=True)

@@ -11,10 +11,13 @@ OUT="$WORK/bsn"
 timed bsn_tem_train "$PY" "$REPO/bsn_tem_train.py" "$DATASET" --features "$FEATURES" --annotations "$ANNOTATIONS" \
     --train_subset "$TRAIN_SUBSET" --output "$OUT/tem" $BSN_VAL -j "$JOBS" $BSN_TEM_ARGS $SEED_ARG $RESTART_ARG
 TEM="$OUT/tem/checkpoint_best.pth"; [ -f "$TEM" ] || TEM="$OUT/tem/checkpoint_last.pth"
-timed bsn_tem_test "$PY" "$REPO/bsn_tem_test.py" "$DATASET" --features "$FEATURES" --annotations "$ANNOTATIONS" \
-    --checkpoint "$TEM" --output "$OUT/tem_results" --subset "$TRAIN_SUBSET" "$TEST_SUBSET" ${RESTART:+--overwrite}
-timed bsn_pgm "$PY" "$REPO/bsn_pgm.py" "$DATASET" --tem "$OUT/tem_results" --annotations "$ANNOTATIONS" \
-    --output "$OUT/pgm" --subset "$TRAIN_SUBSET" "$TEST_SUBSET"
+for SUBSET in "$TRAIN_SUBSET" "$TEST_SUBSET"; do   # one subset at a time: stage 14 times each apart
+  timed "bsn_tem_test_$SUBSET" "$PY" "$REPO/bsn_tem_test.py" "$DATASET" --features "$FEATURES" \
+      --annotations "$ANNOTATIONS" --checkpoint "$TEM" --output "$OUT/tem_results" --subset "$SUBSET" \
+      ${RESTART:+--overwrite}
+  timed "bsn_pgm_$SUBSET" "$PY" "$REPO/bsn_pgm.py" "$DATASET" --tem "$OUT/tem_results" --annotations "$ANNOTATIONS" \
+      --output "$OUT/pgm" --subset "$SUBSET"
+done
 timed bsn_pem_train "$PY" "$REPO/bsn_pem_train.py" "$DATASET" --pgm "$OUT/pgm" --annotations "$ANNOTATIONS" \
     --train_subset "$TRAIN_SUBSET" --output "$OUT/pem" $BSN_VAL -j "$JOBS" $BSN_PEM_ARGS $SEED_ARG $RESTART_ARG
 PEM="$OUT/pem/checkpoint_best.pth"; [ -f "$PEM" ] || PEM="$OUT/pem/checkpoint_last.pth"

@@ -11,7 +11,7 @@ METHODS="${METHODS:-bmn bsn}"
 CLS_STREAMS="${CLS_STREAMS:-RGB+Flow}"      # features the video-level classifier reads
 CLS_ARGS="${CLS_ARGS:-}"                    # more classify_videos.py flags, e.g. --epochs 30 --num_rows 0
 SCORES="$WORK/video_scores_$TEST_SUBSET.json"
-"$PY" "$REPO/classify_videos.py" "$DATASET" --features "$FEATURES" --streams "$CLS_STREAMS" \
+timed video_classifier "$PY" "$REPO/classify_videos.py" "$DATASET" --features "$FEATURES" --streams "$CLS_STREAMS" \
     --annotations "$ANNOTATIONS" --train_subset "$TRAIN_SUBSET" --subset "$TEST_SUBSET" \
     --output "$WORK/video_classifier" --write_scores "$SCORES" -j "$JOBS" $CLS_ARGS $SEED_ARG $RESTART_ARG
 for M in $METHODS; do
@@ -22,7 +22,7 @@ for M in $METHODS; do
   "$PY" "$REPO/gen_proposal_list.py" "$DATASET" "$FRAME_ROOT" --input "$WORK/$M/${M}_${TEST_SUBSET}_normalized.txt" \
       --output "$WORK/$M/${M}_$TEST_SUBSET.txt" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET"
   for MOD in $MODALITIES; do
-    "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/$M/${M}_$TEST_SUBSET.txt" "$WORK/ssn_$MOD/checkpoint_last.pth" \
+    timed "ssn_test_${M}_${MOD}_$TEST_SUBSET" "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/$M/${M}_$TEST_SUBSET.txt" "$WORK/ssn_$MOD/checkpoint_last.pth" \
         "$WORK/$M/ssn_${MOD}_$TEST_SUBSET.pkl" --frame_interval "$TEST_INTERVAL" -j "$JOBS"
     "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/$M/ssn_${MOD}_$TEST_SUBSET.pkl" \
         --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/$M/eval_ssn_$MOD.json"

@@ -1,6 +1,8 @@
 """Shared fixtures: the real public data (skipped when absent) and a tiny synthetic dataset."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,8 +37,6 @@ def tiny_dataset(tmp_path_factory) -> Path:
 
 def run_script(name: str, *args, check: bool = True):
     """Run a top-level stage script in a subprocess, as a user would."""
-    import subprocess
-
     res = subprocess.run([sys.executable, str(REPO / name), *[str(a) for a in args]], capture_output=True,
                          text=True)
     if check and res.returncode != 0:
@@ -93,3 +93,41 @@ def write_oracle_features(annotations: Path, root: Path, subsets=("validation", 
 def tiny_features(tiny_dataset, tmp_path_factory) -> Path:
     """Oracle snippet features of the tiny dataset's videos (:func:`write_oracle_features`)."""
     return write_oracle_features(tiny_dataset / "annotations", tmp_path_factory.mktemp("tiny_features"))
+
+
+# the numbered scripts in ./run_demo.sh's order; the smoke test runs every one on the tiny preset
+PIPELINE_STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_window_proposals",
+                   "03_binary_actionness", "04_tag_proposals", "05_proposal_lists", "06_ssn_train", "07_ssn_test",
+                   "08_evaluate", "09_extract_features", "10_bmn", "11_bsn", "12_ssad",
+                   "13_proposal_methods_to_detections", "14_compare")
+# a few epochs of every method: the tiny preset's 4 training videos, about 3 minutes on 2 cores in all
+TINY_PIPELINE_SETTINGS = dict(
+    JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
+    BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
+    SSN_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4", SSN_ARGS_Flow="",
+    BMN_ARGS="--epochs 8 -b 2", BSN_TEM_ARGS="--epochs 8 -b 2", BSN_PEM_ARGS="--epochs 8",
+    SSAD_ARGS="--epochs 12 -b 2 --lr_list 0.001", CLS_ARGS="--epochs 20 -b 2")
+
+
+def pipeline_env(work, **variables) -> dict:
+    """Environment of the numbered scripts on the tiny preset in ``work``, plus ``variables``."""
+    return dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(work),
+                **variables)
+
+
+def run_stage_script(work, stage: str, **variables) -> subprocess.CompletedProcess:
+    """Run ``scripts/<stage>.sh`` on the tiny preset in ``work`` (the smoke test's settings, then ``variables``)."""
+    env = pipeline_env(work, **{**TINY_PIPELINE_SETTINGS, **variables})
+    return subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")], env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> Path:
+    """WORK of every numbered script (00-14) run on the tiny preset with a few epochs per method.
+
+    Tests read it; a test that changes files makes its own copy."""
+    work = tmp_path_factory.mktemp("pipeline_tiny")
+    for stage in PIPELINE_STAGES:
+        res = run_stage_script(work, stage)
+        assert res.returncode == 0, f"{stage} failed ({res.returncode}):\n{res.stderr[-4000:]}"
+    return work

@@ -174,6 +174,10 @@ def test_detect_errors_name_the_problem(detect_models, tiny_dataset, tmp_path):
     models = ["--rgb_model", detect_models["ssn"], "--rgb_actionness", detect_models["binary"]]
     with pytest.raises(InputError, match="broken_clip.mp4"):
         detect([good, broken], tmp_path / "out", *models)
+    long_name = tmp_path / f"{'x' * 240}.mp4"                           # #19 item 10
+    long_name.write_bytes(good.read_bytes())
+    with pytest.raises(InputError, match="is 240 bytes long.*rename the video"):
+        detect([good, long_name], tmp_path / "out", *models)
     with pytest.raises(FileNotFoundError, match="missing_clip.mp4"):   # also one line (ops.errors.run_main)
         detect([tmp_path / "missing_clip.mp4"], tmp_path / "out", *models)
     with pytest.raises(InputError, match="at least one SSN model"):

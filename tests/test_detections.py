@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from ops.errors import InputError
 from ops.formats.detections import (DetectionFormatError, Detections, read_activitynet_json, read_detection_file,
                                     read_proposal_csv, read_thumos14_txt, write_activitynet_json, write_thumos14_txt)
 
@@ -38,6 +39,16 @@ def test_activitynet_proposals_and_errors(tmp_path):
     path.write_text(json.dumps({"results": {"v": [{"label": "Run", "segment": [3, 2], "score": 1}]}}))
     with pytest.raises(DetectionFormatError, match="after"):
         read_activitynet_json(path, CLASSES)
+
+
+def test_thumos_text_refuses_a_video_id_with_white_space(tmp_path):
+    """#19 item 16: `--export_thumos` wrote 'my video 1.0 2.0 7 0.5', which the evalkit and our reader split."""
+    dets = sample()
+    dets = Detections(np.array(["my video"] * len(dets), dtype=object), dets.t_start, dets.t_end, dets.label,
+                      dets.score)
+    with pytest.raises(InputError, match="'my video' is empty or holds white space"):
+        write_thumos14_txt(tmp_path / "det.txt", dets, IDS)
+    assert not (tmp_path / "det.txt").exists()
 
 
 def test_thumos_text_round_trip_and_class_ids(tmp_path):

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import run_script
+from conftest import REPO, run_script
 from ops.device import take_shard
 from ops.formats.features import FeatureRecord, read_features, rows_to_seconds
 from ops.video.snippets import GEOMETRIES, SnippetGeometry, geometry_from
@@ -103,6 +106,45 @@ def test_shards_together_equal_one_run_and_rerun_skips(one_run, tiny_frames):
         assert (out / "all" / "RGB" / name).read_bytes() == (out / "sharded" / "RGB" / name).read_bytes()
     res = extract(tiny_frames, out / "all", "--modality", "RGB", "--pretrained", weights)
     assert "already extracted" in res.stderr and " 0 to extract" in res.stderr
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    sys.path.insert(0, {root!r})
+    import extract_features
+    from ops.formats.features import feature_path
+    real, calls = extract_features.write_features, [0]
+    def write_then_die(root, features, record):
+        calls[0] += 1
+        if calls[0] == 3:   # the third video: its .npy written, its record not (a kill inside write_features)
+            path = feature_path(root, record.stream, record.video)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, features)
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(root, features, record)
+    extract_features.write_features = write_then_die
+    extract_features.main(extract_features.get_args_parser().parse_args({argv!r}))
+""")
+
+
+def test_killed_half_way_resumes_to_the_same_files(one_run, tiny_frames, tmp_path):
+    """Killed (SIGKILL, no cleanup) while writing the third video: the re-run keeps the two finished videos,
+    redoes the half-written one and the rest, and its files equal an uninterrupted run's byte for byte."""
+    out, weights = one_run
+    argv = ["synthetic", str(tiny_frames), str(tmp_path / "out"), "--arch", "tiny", "-j", "0", "--modality", "RGB",
+            "--pretrained", str(weights)]
+    proc = subprocess.run([sys.executable, "-c", KILLER.format(root=str(REPO), argv=argv)], capture_output=True,
+                          text=True)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert len(list((tmp_path / "out" / "RGB").glob("*.json"))) == 2
+    assert len(list((tmp_path / "out" / "RGB").glob("*.npy"))) == 3
+    res = extract(tiny_frames, tmp_path / "out", "--modality", "RGB", "--pretrained", weights)
+    assert "2 already extracted" in res.stderr
+    names = sorted(p.name for p in (out / "all" / "RGB").iterdir())
+    assert sorted(p.name for p in (tmp_path / "out" / "RGB").iterdir()) == names
+    for name in names:
+        assert (tmp_path / "out" / "RGB" / name).read_bytes() == (out / "all" / "RGB" / name).read_bytes(), name
 
 
 def test_other_settings_are_refused_without_overwrite(one_run, tiny_frames):

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import extract_frames
 from ops.errors import run_main
 from ops.formats.frames import (META_NAME, FrameCounts, check_frame_folder, count_frames, expected_counts, flow_names,
                                 preflight, read_meta, rgb_name, write_meta)
-from ops.io import settle_replaced_dir
+from ops.io import MAX_ID_BYTES, settle_replaced_dir
 from ops.video.flow import dequantise_flow
 from ops.video.video import iter_frames, keep_frame, num_kept_frames, probe_video, read_jpeg, target_size
 
@@ -366,6 +367,72 @@ def test_killed_run_resumes_to_identical_result(videos, tmp_path):
     assert snapshot(out) == snapshot(ref)
 
 
+def _children(pid: int) -> set[int]:
+    """Pids of the processes whose parent is ``pid`` (from /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_killing_only_the_parent_of_two_workers(tmp_path):
+    """#19 item 1: `kill -9` of the main process of `-j 2` (the OOM killer's choice) must not leave its workers
+    writing; the re-run then gives what an uninterrupted run gives, and never calls a short folder complete."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for k in range(2):
+        write_video(videos / f"long{k}.mp4", 300, seed=k)
+    ref = tmp_path / "ref"
+    assert run(videos, ref, *SMALL, "-j", 2) == 0
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "extract_frames.py"), str(videos), str(out), *map(str, SMALL),
+                             "-j", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and sum(1 for _ in out.glob(".long*.partial/img_*")) < 40:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert workers, "no worker processes found"
+    proc.kill()                                  # the parent only, not its process group
+    proc.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers), "workers outlived their parent"
+    before = {p: p.stat().st_size for p in out.rglob("*") if p.is_file()}
+    time.sleep(0.5)
+    assert {p: p.stat().st_size for p in out.rglob("*") if p.is_file()} == before     # nobody writes any more
+    assert run(videos, out, *SMALL, "-j", 2) == 0
+    assert snapshot(out) == snapshot(ref)
+
+
+def test_a_folder_missing_recorded_files_is_never_complete(videos, tmp_path, capfd):
+    out = tmp_path / "frames"
+    assert run(videos, out, *SMALL) == 0
+    ref = snapshot(out)
+    (out / "walk" / rgb_name(3)).unlink()
+    (out / "jump" / flow_names(12)[1]).unlink()
+    capfd.readouterr()
+    assert run(videos, out, *SMALL) == 0          # redone without --overwrite: both folders are ours
+    err = capfd.readouterr().err
+    assert "1 of the files meta.json records are missing (first img_00003.jpg); extracting it again" in err
+    assert "(first flow_y_00012.jpg)" in err
+    assert snapshot(out) == ref
+
+
 def test_bad_videos_are_reported_and_skipped(videos, tmp_path, capfd):
     (videos / "garbage.mp4").write_bytes(b"not a video" * 50)
     cv2.VideoWriter(str(videos / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H)).release()
@@ -384,6 +451,22 @@ def test_bad_videos_are_reported_and_skipped(videos, tmp_path, capfd):
     # The truncated file is kept on request, with the frames that decode.
     assert run(videos / "cut.avi", out, *SMALL, "--allow_truncated") == 0
     assert 0 < read_meta(out / "cut")["num_frames"] < 60
+
+
+def test_a_name_too_long_for_the_file_system_fails_alone(videos, tmp_path, capfd):
+    """#19 item 10: a 240-byte video name cannot carry '.NAME.partial' (255-byte limit); it fails with one line
+    and the other videos are extracted."""
+    long_name = "v" * 240
+    shutil.copy(videos / "jump.mp4", videos / f"{long_name}.mp4")
+    out = tmp_path / "frames"
+    capfd.readouterr()
+    assert run(videos, out, *SMALL) == 1
+    err = capfd.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["jump", "walk"]
+    assert "1 video(s) failed" in err and "is 240 bytes long" in err and f"at most {MAX_ID_BYTES} bytes" in err
+    assert "Traceback" not in err
+    shutil.copy(videos / "jump.mp4", videos / f"{'v' * MAX_ID_BYTES}.mp4")   # the longest accepted id works
+    assert run(videos / f"{'v' * MAX_ID_BYTES}.mp4", out, *SMALL) == 0
 
 
 def test_list_file_and_argument_errors(videos, tmp_path):

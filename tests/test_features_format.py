@@ -134,6 +134,29 @@ def test_concat_streams_rgb_first_and_refuses_other_geometry(tmp_path):
         ff.concat_streams((rgb, _record(dim=2)), (flow[:4], _record(stream="Flow", num_rows=4)))
 
 
+def test_extraction_settings_of_a_stored_geometry_hand_worked():
+    """What detect.py passes to extract_features.py to remake a checkpoint's features: the offset is
+    first_frame + centre of each stream (Decouple-SSAD: RGB 1 + 0.5, Flow -1 + 2.5, both 1.5)."""
+    rgb = _record(first_frame=1.0, stride=4.0, snippet_frames=1, centre=0.5, backbone="tiny", checkpoint="abc",
+                  extra={"resize": "full", "flow_shift": 1})
+    flow = _record(stream="Flow", first_frame=-1.0, stride=4.0, snippet_frames=5, centre=2.5, backbone="tiny",
+                   checkpoint="def", crops=10, extra={"resize": "full", "flow_shift": 1})
+    assert ff.feature_extraction_settings(ff.geometry_of(rgb)) == {
+        "stride": 4.0, "offset": 1.5, "flow_shift": 1, "resize": "full", "num_crops": 1, "output_kind": "pool",
+        "checkpoint": "abc"}
+    assert ff.feature_extraction_settings(ff.geometry_of(flow))["offset"] == 1.5
+    # two streams read together, rescaled to 4 rows: each stream's own source geometry
+    _, both = ff.concat_streams((_array(rows=5, dim=2), rgb.replace(dim=2)), (_array(rows=5), flow))
+    stored = ff.geometry_of(ff.rescaled_record(both, 4))
+    per_stream = ff.stream_geometries(stored)
+    assert sorted(per_stream) == ["Flow", "RGB"]
+    assert ff.feature_extraction_settings(per_stream["RGB"])["checkpoint"] == "abc"
+    assert ff.feature_extraction_settings(per_stream["Flow"])["num_crops"] == 10
+    assert ff.stream_geometries(ff.geometry_of(rgb)) == {"RGB": ff.geometry_of(rgb)}
+    with pytest.raises(InputError, match="'csv_mean_100' features, which extract_features.py does not make"):
+        ff.feature_extraction_settings(ff.geometry_of(rgb.replace(source="csv_mean_100")))
+
+
 # --------------------------------------------------------------------------- rescaling (hand-computed)
 
 

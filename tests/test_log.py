@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 from ops.log import progress
 
@@ -13,14 +14,21 @@ class _Tty(io.StringIO):
 
 def test_log_file_gets_a_few_whole_lines_without_carriage_returns():
     out = io.StringIO()
-    for _ in progress(range(5000), desc="videos", unit="video", stream=out):
-        pass
+    for _ in progress(range(40), desc="videos", unit="video", stream=out, plain_interval=0.05):
+        time.sleep(0.01)
     text = out.getvalue()
     assert "\r" not in text
     lines = text.splitlines()
-    # the opening line and the final one; nothing in between within 30 s
-    assert 1 <= len(lines) <= 3, lines
-    assert lines[-1].startswith("videos: 100%") and "5000/5000" in lines[-1]
+    # 0.4 s at one line per 0.05 s at most, and the final one
+    assert 2 <= len(lines) <= 10, lines
+    assert lines[-1].startswith("videos: 100%") and "40/40" in lines[-1]
+
+
+def test_a_short_loop_prints_nothing_in_a_log_file():
+    out = io.StringIO()
+    for _ in progress(range(5000), desc="videos", stream=out):
+        pass
+    assert out.getvalue() == ""
 
 
 def test_terminal_keeps_the_redrawn_bar():

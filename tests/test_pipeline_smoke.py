@@ -1,15 +1,16 @@
-"""Smoke test of the whole pipeline: the numbered scripts 00-08 on the tiny synthetic preset.
+"""Smoke test of the whole pipeline: the SSN stages (numbered scripts 00-08) on the tiny synthetic preset.
 
 This is what ``./run_demo.sh`` runs, with the tiny preset and a few epochs so it
-fits in CI (about a minute on 2 cores).  It checks that every stage wrote its
-output, and that the fused detections beat chance: random segments with random
-classes, as many per video as the pipeline emitted, scored by the same
+fits in CI (the ``tiny_pipeline`` fixture of conftest.py runs every script, 00-14;
+tests/test_all_methods.py checks the other methods).  It checks that every stage
+wrote its output, and that the fused detections beat chance: random segments with
+random classes, as many per video as the pipeline emitted, scored by the same
 evaluation.
 """
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 
@@ -17,29 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
-
-STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_window_proposals", "03_binary_actionness",
-          "04_tag_proposals", "05_proposal_lists", "06_ssn_train", "07_ssn_test", "08_evaluate")
-
-
-def _env(work, **variables) -> dict:
-    """Environment of the numbered scripts on the tiny preset in ``work``, plus ``variables``."""
-    return dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(work),
-                **variables)
+from conftest import REPO, pipeline_env, run_stage_script
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    work = tmp_path_factory.mktemp("pipeline_tiny")
-    env = _env(work, JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
-               BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
-               SSN_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4", SSN_ARGS_Flow="")
-    for stage in STAGES:
-        res = subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")], env=env, capture_output=True,
-                             text=True)
-        assert res.returncode == 0, f"{stage} failed ({res.returncode}):\n{res.stderr[-4000:]}"
-    return work
+def pipeline(tiny_pipeline):
+    return tiny_pipeline
 
 
 def test_every_stage_writes_its_outputs(pipeline):
@@ -119,23 +103,32 @@ def test_one_stream_evaluation_leaves_the_other_and_the_fusion_alone(pipeline):
     """MODALITIES=Flow: stage 8 evaluates the Flow stream only (no fusion, RGB files untouched)."""
     kept = {name: (pipeline / name).stat().st_mtime_ns for name in ("eval_RGB.json", "eval_fused.json")}
     before = (pipeline / "eval_Flow.json").stat().st_mtime_ns
-    res = subprocess.run(["bash", str(REPO / "scripts" / "08_evaluate.sh")], env=_env(pipeline, MODALITIES="Flow"),
-                         capture_output=True, text=True)
+    res = subprocess.run(["bash", str(REPO / "scripts" / "08_evaluate.sh")],
+                         env=pipeline_env(pipeline, MODALITIES="Flow"), capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-4000:]
     assert (pipeline / "eval_Flow.json").stat().st_mtime_ns > before
     assert {name: (pipeline / name).stat().st_mtime_ns for name in kept} == kept
     assert "ssn_RGB" not in res.stderr
 
 
+def copy_work(work, dest, names):
+    """A copy of the named files and folders of ``work`` (timestamps kept, so stages see them unchanged)."""
+    dest.mkdir()
+    for name in names:
+        (shutil.copytree if (work / name).is_dir() else shutil.copy2)(work / name, dest / name)
+    return dest
+
+
 def _stage(work, stage, **variables) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")], env=_env(work, JOBS="2", **variables),
-                          capture_output=True, text=True)
+    return subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")],
+                          env=pipeline_env(work, JOBS="2", **variables), capture_output=True, text=True)
 
 
-def test_changed_settings_are_refused_until_overwrite_or_restart(pipeline):
-    """Last in this file (it changes the Flow frames and classifier): the README's workflow of switching the
+def test_changed_settings_are_refused_until_overwrite_or_restart(pipeline, tmp_path):
+    """On a copy of WORK (it changes the Flow frames and classifier): the README's workflow of switching the
     flow algorithm.  Stage 1 refuses folders made with another algorithm until OVERWRITE=1; stage 3 refuses
     the old checkpoint, trained on other frames and with another lr, until RESTART=1."""
+    pipeline = copy_work(pipeline, tmp_path / "work", ["data", "frames", "sw_validation.txt", "sw_test.txt", "binary_Flow"])
     res = _stage(pipeline, "01_extract_frames", FLOW="farneback")
     assert res.returncode != 0 and "flow_algorithm stored dis_fast, requested farneback" in res.stderr
     assert json.loads(next((pipeline / "frames").glob("*/meta.json")).read_text())["flow_algorithm"] == "dis_fast"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ops.errors import InputError
 from ops.formats.proposal_list import (ProposalList, ProposalListError, VideoProposals, format_proposal_list,
                                        label_proposals, make_video_proposals, read_frame_based_list, read_proposal_list,
                                        to_frame_based, write_proposal_list)
@@ -154,6 +155,16 @@ def test_malformed_input_names_file_and_line(tmp_path, text, line, message):
 def test_writer_refuses_nan_bounds(tmp_path):
     v = make_video_proposals("vid", 1, [[0.1, 0.2]], [1], [[np.nan, np.nan], [0.1, 0.3]])
     with pytest.raises(ValueError, match="vid has a nan or inf"):
+        write_proposal_list(tmp_path / "out.txt", ProposalList([v], normalized=True))
+    assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize("video", ["", " vid", "vid\nx"])
+def test_writer_refuses_a_video_path_that_would_not_read_back(tmp_path, video):
+    """#19 item 16: an empty video id (e.g. from a bad annotation row) used to be written and then refused by
+    our own reader."""
+    v = make_video_proposals(video, 1, [[0.1, 0.2]], [1], [[0.1, 0.3]])
+    with pytest.raises(InputError, match="would not read back"):
         write_proposal_list(tmp_path / "out.txt", ProposalList([v], normalized=True))
     assert not (tmp_path / "out.txt").exists()
 

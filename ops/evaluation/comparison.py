@@ -9,20 +9,20 @@ detection figures (from ``eval_detection_results.py --json_out``), either or bot
   proposals per video), ``recall@0.5`` (%, SSN recall at IoU > 0.5, per instance) and the AR@AN curve;
 - detections: mAP (%) at each IoU threshold of the evaluation and their average.
 
-The picture (BGR, OpenCV only): left, AR (%) against AN (proposals per video) of every proposal row;
-right, mAP (%) against the IoU threshold of every detection row; one colour per row, legend below.
+The picture (BGR, OpenCV only): left, AR (%) against AN (proposals per video) of every proposal file;
+right, mAP (%) against the IoU threshold of every detection row; one colour per method family, the stream
+by line width, legend below.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ops.errors import InputError
+from ops.io import read_json
 from ops.evaluation.plots import draw_legend, legend_height, line_panel
 from ops.evaluation.timeline import class_colors, write_png
 
@@ -42,10 +42,7 @@ class MethodRow:
 
 
 def _load_json(path: str | os.PathLike) -> dict:
-    try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from None
+    obj = read_json(path)
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a JSON object written by an evaluation script")
     return obj
@@ -148,30 +145,49 @@ def comparison_json(rows: list[MethodRow]) -> list[dict]:
 
 # --------------------------------------------------------------------------- picture
 
+STREAM_WIDTHS = {"RGB": 1, "Flow": 2, "fused": 4}     # line width per stream; rows without a stream: 2
+
+
+def family_of(label: str) -> tuple[str, str | None]:
+    """``"SSN on BMN, fused"`` -> ("SSN on BMN", "fused"); a label without a stream suffix is its own family."""
+    head, sep, tail = label.rpartition(", ")
+    return (head, tail) if sep and tail in STREAM_WIDTHS else (label, None)
+
+
 def draw_comparison(rows: list[MethodRow], width: int = 1100, plot_h: int = 340) -> np.ndarray:
-    """The two-panel picture (H, W, 3) uint8 BGR: AR@AN curves and mAP by IoU, legend below."""
-    img = np.full((plot_h + legend_height(len(rows)), width, 3), 255, np.uint8)
+    """The two-panel picture (H, W, 3) uint8 BGR: AR@AN curves and mAP by IoU, legend below.
+
+    One colour per method family (the label without its ``, RGB`` / ``, Flow`` / ``, fused`` suffix), the
+    stream by line width (RGB thin, Flow medium, fused thick); each proposal file's curve is drawn once, in
+    the colour of the first row that reads it."""
+    families = list(dict.fromkeys(family_of(r.label)[0] for r in rows))
+    legend = families + ["line width: RGB thin, Flow medium, fused thick"]
+    img = np.full((plot_h + legend_height(len(legend)), width, 3), 255, np.uint8)
     half = width // 2
     ar_px = line_panel(img, 0, half, plot_h, "proposals: AR (%) vs AN", "proposals per video", (0, 100),
-                   range(0, 101, 20))
+                       range(0, 101, 20))
     ious = _iou_columns(rows) or [0.5]
     lo, hi = min(ious), max(ious)
     pad = max(0.05, (hi - lo) * 0.05)
     map_px = line_panel(img, half, width - half, plot_h, "detections: mAP (%) vs IoU", "IoU threshold",
-                    (lo - pad, hi + pad), ious)
-    colors = class_colors(len(rows))
-    for i, r in enumerate(rows):
-        c = tuple(int(v) for v in colors[i])
-        if r.proposals and r.proposals["AN"]:
+                        (lo - pad, hi + pad), ious)
+    colors = class_colors(len(families))
+    drawn = set()
+    for r in rows:
+        family, stream = family_of(r.label)
+        c, thick = tuple(int(v) for v in colors[families.index(family)]), STREAM_WIDTHS.get(stream, 2)
+        source = r.sources.get("props")
+        if r.proposals and r.proposals["AN"] and source not in drawn:
+            drawn.add(source)
             an = np.asarray(r.proposals["AN"])
             keep = an <= 100
             cv2.polylines(img, [ar_px(an[keep], np.asarray(r.proposals["AR"])[keep])], False, c, 2, cv2.LINE_AA)
         if r.detection:
             pts = map_px(r.detection["iou"], r.detection["mAP"])
-            cv2.polylines(img, [pts], False, c, 2, cv2.LINE_AA)
+            cv2.polylines(img, [pts], False, c, thick, cv2.LINE_AA)
             for p in pts:
-                cv2.circle(img, (int(p[0]), int(p[1])), 3, c, -1, cv2.LINE_AA)
-    draw_legend(img, [r.label for r in rows], colors, plot_h)
+                cv2.circle(img, (int(p[0]), int(p[1])), thick + 1, c, -1, cv2.LINE_AA)
+    draw_legend(img, legend, np.concatenate([colors, np.full((1, 3), 255, np.uint8)]), plot_h)
     return img
 
 

@@ -235,6 +235,10 @@ def write_thumos14_txt(path: str | os.PathLike, dets: Detections, class_ids: lis
     ids = np.asarray(class_ids, dtype=np.int64)
     if len(dets) and (dets.label.min() < 1 or dets.label.max() > len(ids)):
         raise ValueError("THUMOS14 text needs class labels 1..num_classes")
+    bad = next((v for v in dict.fromkeys(dets.video.tolist()) if not v or any(c.isspace() for c in v)), None)
+    if bad is not None:   # the evalkit splits lines on white space: such an id would not read back
+        raise InputError(f"{path}: not written: video id {bad!r} is empty or holds white space, which THUMOS14 "
+                         f"text cannot carry; write JSON instead (--export_json)")
     with atomic_open(path, "w", encoding="utf-8") as f:
         for v, s, e, lab, sc in zip(dets.video.tolist(), dets.t_start.tolist(), dets.t_end.tolist(),
                                     dets.label.tolist(), dets.score.tolist()):

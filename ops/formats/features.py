@@ -264,6 +264,34 @@ def check_geometry(expected: dict, record: FeatureRecord, where: str) -> None:
                              f"the checkpoint was trained on {want!r}; give features made the same way")
 
 
+def stream_geometries(geometry: dict) -> dict[str, dict]:
+    """A checkpoint's stored geometry (``geometry_of``) split per stream: ``{"RGB": {...}, "Flow": {...}}``.
+
+    Two streams read together (``"RGB+Flow"``) keep each stream's own geometry in ``extra["streams"]``; a
+    rescaled sequence's per-video fields are those of each stream's source sequence there as well.
+    """
+    streams = geometry.get("extra", {}).get("streams")
+    return dict(streams) if streams else {geometry["stream"]: geometry}
+
+
+def feature_extraction_settings(geometry: dict) -> dict:
+    """What ``extract_features.py`` needs to make one stream's features as a checkpoint's were made.
+
+    ``geometry``: one stream's stored geometry (:func:`stream_geometries`).  Returns ``stride``, ``offset``
+    (frames from frame 0's start to row 0's instant, ``first_frame + centre``), ``flow_shift``, ``resize``,
+    ``num_crops``, ``output_kind`` and ``checkpoint`` (the digest of the backbone's checkpoint file).
+    Raises InputError for features that our extractor did not make (``source`` other than ``ours``).
+    """
+    if geometry.get("source", "ours") != "ours":
+        raise InputError(f"the model was trained on {geometry.get('source')!r} features, which "
+                         f"extract_features.py does not make; convert them with convert_features.py")
+    extra = geometry.get("extra", {})
+    return {"stride": geometry["stride"], "offset": geometry["first_frame"] + geometry["centre"],
+            "flow_shift": extra.get("flow_shift", 0), "resize": extra.get("resize", "crop"),
+            "num_crops": geometry.get("crops", 1), "output_kind": geometry.get("output", "pool"),
+            "checkpoint": geometry.get("checkpoint", "")}
+
+
 def _row_time_key(rec: FeatureRecord) -> tuple:
     return (rec.video, rec.num_rows, rec.num_frames, rec.fps, rec.stride, rec.first_frame + rec.centre)
 

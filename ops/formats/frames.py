@@ -148,6 +148,15 @@ def read_meta(video_dir: str | os.PathLike) -> dict | None:
     return meta
 
 
+def missing_files(video_dir: str | os.PathLike, meta: dict) -> list[str]:
+    """Names of the frames ``meta`` records (``num_frames`` RGB, ``num_flow`` flow pairs) that the folder lacks,
+    sorted; one listing of the folder.  A folder is complete only when this is empty."""
+    present = set(os.listdir(video_dir))
+    wanted = [rgb_name(i) for i in range(1, int(meta.get("num_frames") or 0) + 1)]
+    wanted += [name for i in range(1, int(meta.get("num_flow") or 0) + 1) for name in flow_names(i)]
+    return sorted(name for name in wanted if name not in present)
+
+
 def count_frames(video_dir: str | os.PathLike, trust_meta: bool = True) -> FrameCounts:
     """Count RGB and flow frames of one video folder.
 

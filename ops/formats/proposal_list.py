@@ -288,6 +288,10 @@ def write_proposal_list(path: str | os.PathLike, plist: ProposalList) -> None:
     """Write ``plist`` to ``path`` atomically (temp file, then rename); refuses non-finite bounds or scores,
     which the reader would reject (raises ValueError naming the video)."""
     for v in plist.videos:
+        video = str(v.video)
+        if not video.strip() or video != video.strip() or "\n" in video or "\r" in video:
+            raise InputError(f"{path}: not written: video path {video!r} would not read back (empty, a line break, "
+                             "or spaces at its ends); rename the video or its folder")
         if not all(np.isfinite(a).all() for a in (v.gt_bounds, v.bounds, v.best_iou, v.overlap_self)):
             raise InputError(f"{path}: not written: {v.video} has a nan or inf bound or overlap "
                              "(zero or missing video duration?)")

@@ -204,7 +204,18 @@ def build_backbone(cfg: BackboneConfig) -> tuple[nn.Module, int]:
     if cfg.pretrained is not None:
         source = _imagenet_state_dict(cfg.arch) if cfg.pretrained == "imagenet" else cfg.pretrained
         load_pretrained(model, source, modality=cfg.modality)
+    model.register_forward_pre_hook(_channels_last_input)
     return model, FEATURE_DIMS[cfg.arch]
+
+
+def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
+    """Feed the backbone channels-last input (one copy when it is not).  Measured on the CPU, forward and
+    backward: the tiny net on 10-channel flow stacks 2.1x faster, 3-channel RGB 1.17x, ResNet-18 1.07x,
+    BN-Inception the same; the weights stay as they are (a channels-last model gains less)."""
+    x = args[0]
+    if x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return (x, *args[1:])
 
 
 def _torchvision_model(arch: str, in_channels: int) -> nn.Module:

@@ -63,9 +63,12 @@ class FrameLoader:
             raise InputError(f"{folder} has no {self.modality} frames")
         pos = np.asarray(positions, dtype=np.int64).reshape(-1, 1) + np.arange(self.new_length)
         files = np.clip(pos, 0, count - 1) + 1
-        cache = {int(i): self._frame(folder, int(i)) for i in np.unique(files)}
-        stack = np.stack([np.concatenate([cache[int(i)] for i in row], axis=2) for row in files])
-        return torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2)
+        unique, inverse = np.unique(files, return_inverse=True)
+        # each frame decoded once and moved to (C, H, W) once; the snippets are then one gather, channels
+        # frame-major ([f1 c0, f1 c1, f2 c0, ...]) as stacking the frames along the channel axis gives
+        frames = np.stack([self._frame(folder, int(i)) for i in unique]).transpose(0, 3, 1, 2)
+        k, (c, h, w) = len(files), frames.shape[1:]
+        return torch.from_numpy(frames[inverse.reshape(-1)].reshape(k, self.new_length * c, h, w))
 
 
 def data_spec(backbone: BackboneConfig, flip: bool = True) -> dict:

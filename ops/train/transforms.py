@@ -99,7 +99,8 @@ def normalize(x: torch.Tensor, mean, std, pixel_range: float = 255.0) -> torch.T
     c = x.shape[-3]
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).reshape(c, 1, 1)
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device).reshape(c, 1, 1)
-    return (x * (pixel_range / 255.0) - mean) / std
+    # one new tensor, then in place on it (no temporaries of the whole batch)
+    return (x * (pixel_range / 255.0 / std)).sub_(mean / std)
 
 
 def to_channel_order(x: torch.Tensor, order: str) -> torch.Tensor:

