@@ -31,19 +31,14 @@ from ops.formats.presets import load_preset
 from ops.log import setup_logging
 from ops.models.bmn import bmn_proposals, build_bmn
 from ops.train.engine import load_checkpoint, setup_runtime
-from ops.train.feature_stage import feature_dataset
+from ops.train.feature_stage import add_scoring_args, feature_dataset
 
 logger = logging.getLogger("bmn_test")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
-    p.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
-    p.add_argument("--annotations", type=Path, required=True, help="annotations naming the subset's videos")
-    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint of bmn_train.py")
-    p.add_argument("--output", type=Path, required=True, help="proposal file to write (ActivityNet JSON)")
-    p.add_argument("--subset", default=None, help="videos to score (default: the preset's test subset)")
+    add_scoring_args(p, "bmn_train.py", "proposal file to write (ActivityNet JSON)")
     p.add_argument("--top_k", type=int, default=None, help="proposals kept per video (default: the checkpoint's)")
     p.add_argument("-b", "--batch_size", type=int, default=16)
     p.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,18 +30,14 @@ from ops.models.bsn import checkpoint_bsn
 from ops.proposals.windows import proposals_in_seconds
 from ops.train.engine import setup_runtime
 from ops.train.feature_dataset import proposal_dataset
+from ops.train.feature_stage import add_scoring_args
 
 logger = logging.getLogger("bsn_pem_test")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
-    p.add_argument("--pgm", type=Path, required=True, help="folder of bsn_pgm.py's proposals")
-    p.add_argument("--annotations", type=Path, required=True, help="annotations naming the subset's videos")
-    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint of bsn_pem_train.py")
-    p.add_argument("--output", type=Path, required=True, help="proposal file to write (ActivityNet JSON)")
-    p.add_argument("--subset", default=None, help="videos to score (default: the preset's test subset)")
+    add_scoring_args(p, "bsn_pem_train.py", "proposal file to write (ActivityNet JSON)", source="pgm")
     p.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p

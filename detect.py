@@ -430,7 +430,6 @@ class FeatureSetup:
     backbones: dict[str, Path]       # stream -> checkpoint whose backbone makes those features
     labels: str | None               # "classifier" or "ssn" (BMN, BSN); None (SSAD labels its own)
     ssn: Setup | None                # the SSN models labelling proposals (labels "ssn")
-    preset: dict
     dataset: str
     classes: list[str]
 
@@ -471,7 +470,7 @@ def _method_checkpoints(args) -> dict[str, tuple[Path, dict]]:
 def _merged_geometries(readers: dict[str, tuple[Path, dict]]) -> dict[str, dict]:
     """stream -> geometry over every checkpoint that reads snippet features; InputError when two differ."""
     merged, source = {}, {}
-    for role, (path, extra) in readers.items():
+    for path, extra in readers.values():
         for stream, geometry in stream_geometries(extra["feature_record"]).items():
             if stream in merged and merged[stream] != geometry:
                 raise InputError(f"{source[stream]} and {path} were trained on different {stream} features; "
@@ -499,7 +498,7 @@ def _backbones(args, geometries: dict[str, dict]) -> dict[str, Path]:
     return out
 
 
-def _labellers(args, models: dict) -> tuple[str | None, Setup | None, dict | None]:
+def _labellers(args) -> tuple[str | None, Setup | None, dict | None]:
     """Who labels the proposals: ("classifier", None, its extra), ("ssn", the SSN setup, None), or Nones (SSAD)."""
     if args.method == "ssad":
         return None, None, None
@@ -519,7 +518,7 @@ def _labellers(args, models: dict) -> tuple[str | None, Setup | None, dict | Non
 def check_feature_setup(args) -> FeatureSetup:
     """Validate a feature-based method's flags and checkpoints before anything runs."""
     models = _method_checkpoints(args)
-    labels, ssn, classifier = _labellers(args, models)
+    labels, ssn, classifier = _labellers(args)
     readers = {k: v for k, v in models.items() if k != "pem"}     # PEM reads PGM's features, not snippets
     if classifier is not None:
         readers["classifier"] = (args.classifier, classifier)
@@ -528,7 +527,7 @@ def check_feature_setup(args) -> FeatureSetup:
     if args.dataset is None and len(stored) != 1:
         raise InputError(f"the checkpoints name the datasets {stored}; give --dataset PRESET")
     dataset = args.dataset or stored[0]
-    preset = load_preset(dataset)
+    load_preset(dataset)              # a name or file that is not a preset is refused before anything runs
     if ssn is not None:
         classes = ssn.classes
     elif classifier is not None:
@@ -536,7 +535,7 @@ def check_feature_setup(args) -> FeatureSetup:
     else:
         classes = list(next(iter(models.values()))[1]["classes"])
     return FeatureSetup(args.method, {k: p for k, (p, _) in models.items()}, geometries,
-                        _backbones(args, geometries), labels, ssn, preset, dataset, classes)
+                        _backbones(args, geometries), labels, ssn, dataset, classes)
 
 
 def snippet_features(fs: FeatureSetup, frames: Path, ann: Path, work: Path, videos: list[str], metas: list[Path],

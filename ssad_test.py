@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +32,7 @@ from ops.models.ssad import build_ssad
 from ops.proposals.ssad import decode, ssad_anchors
 from ops.train.engine import load_checkpoint, setup_runtime
 from ops.train.feature_dataset import FeatureDataset, videos_with_features
+from ops.train.feature_stage import add_scoring_args
 from ops.train.ssad_windows import collate, window_items
 
 logger = logging.getLogger("ssad_test")
@@ -40,12 +40,7 @@ logger = logging.getLogger("ssad_test")
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
-    p.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
-    p.add_argument("--annotations", type=Path, required=True, help="annotations naming the subset's videos")
-    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint of ssad_train.py")
-    p.add_argument("--output", type=Path, required=True, help="prediction CSV to write")
-    p.add_argument("--subset", default=None, help="videos to score (default: the preset's test subset)")
+    add_scoring_args(p, "ssad_train.py", "prediction CSV to write")
     p.add_argument("-b", "--batch_size", type=int, default=48)
     p.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
     p.add_argument("-v", "--verbose", action="count", default=0)

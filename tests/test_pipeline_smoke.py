@@ -119,25 +119,20 @@ def copy_work(work, dest, names):
     return dest
 
 
-def _stage(work, stage, **variables) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")],
-                          env=pipeline_env(work, JOBS="2", **variables), capture_output=True, text=True)
-
-
 def test_changed_settings_are_refused_until_overwrite_or_restart(pipeline, tmp_path):
     """On a copy of WORK (it changes the Flow frames and classifier): the README's workflow of switching the
     flow algorithm.  Stage 1 refuses folders made with another algorithm until OVERWRITE=1; stage 3 refuses
     the old checkpoint, trained on other frames and with another lr, until RESTART=1."""
     pipeline = copy_work(pipeline, tmp_path / "work", ["data", "frames", "sw_validation.txt", "sw_test.txt", "binary_Flow"])
-    res = _stage(pipeline, "01_extract_frames", FLOW="farneback")
+    res = run_stage_script(pipeline, "01_extract_frames", FLOW="farneback")
     assert res.returncode != 0 and "flow_algorithm stored dis_fast, requested farneback" in res.stderr
     assert json.loads(next((pipeline / "frames").glob("*/meta.json")).read_text())["flow_algorithm"] == "dis_fast"
-    assert _stage(pipeline, "01_extract_frames", FLOW="farneback", OVERWRITE="1").returncode == 0
+    assert run_stage_script(pipeline, "01_extract_frames", FLOW="farneback", OVERWRITE="1").returncode == 0
     metas = [json.loads(p.read_text()) for p in (pipeline / "frames").glob("*/meta.json")]
     assert len(metas) == 8 and {m["flow_algorithm"] for m in metas} == {"farneback"}
     args = dict(MODALITIES="Flow", TRAIN_SEED="3", BINARY_ARGS="--epochs 1 -b 2 --lr 0.02 --epoch_multiplier 1")
-    res = _stage(pipeline, "03_binary_actionness", **args)
+    res = run_stage_script(pipeline, "03_binary_actionness", **args)
     assert res.returncode != 0 and "--restart" in res.stderr and "lr: stored 0.01, current 0.02" in res.stderr
-    assert _stage(pipeline, "03_binary_actionness", RESTART="1", **args).returncode == 0
+    assert run_stage_script(pipeline, "03_binary_actionness", RESTART="1", **args).returncode == 0
     ckpt = torch.load(pipeline / "binary_Flow" / "checkpoint_last.pth", map_location="cpu", weights_only=True)
     assert ckpt["epoch"] == 1 and ckpt["train_config"]["lr"] == 0.02

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -113,11 +114,23 @@ def validation_split(preset: dict, args, db: AnnotationDB, load) -> tuple[list[s
     return train, (db.select_videos(sorted(held)) if held else None), sorted(held)
 
 
+def add_scoring_args(parser, trainer: str, output_help: str, source: str = "features") -> None:
+    """The flags every feature-based scoring stage shares: ``dataset``, ``--features`` (or ``--pgm`` for BSN's
+    PEM), ``--annotations``, ``--checkpoint`` (of ``trainer``), ``--output`` and ``--subset``."""
+    parser.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
+    if source == "features":
+        parser.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
+    else:
+        parser.add_argument("--pgm", type=Path, required=True, help="folder of bsn_pgm.py's proposals")
+    parser.add_argument("--annotations", type=Path, required=True, help="annotations naming the subset's videos")
+    parser.add_argument("--checkpoint", type=Path, required=True, help=f"checkpoint of {trainer}")
+    parser.add_argument("--output", type=Path, required=True, help=output_help)
+    parser.add_argument("--subset", default=None, help="videos to score (default: the preset's test subset)")
+
+
 def add_feature_training_args(parser) -> None:
     """The flags a feature-based training stage shares (BMN, BSN's TEM): features, annotations, output, windowing,
     the validation split, and the engine's flags with the preset's schedule as default."""
-    from pathlib import Path
-
     from ops.train.engine import add_train_args
 
     parser.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
