@@ -70,7 +70,7 @@ def chance_ar100(work, gt, seeds: int = 10) -> float:
     videos = sorted(set(gt.video.astype(str)))
     durations = _durations(work)
     return 100 * float(np.mean([ar_an(_random_segments(videos, 100, durations, np.random.default_rng(s), 0),
-                                      gt).avg[-1] for s in range(seeds)]))
+                                      gt).at(100) for s in range(seeds)]))
 
 
 def test_the_comparison_has_every_method_with_its_times(tiny_pipeline, comparison):
@@ -135,9 +135,9 @@ def test_detect_ssad_remakes_the_features_and_the_pipelines_detections(tiny_pipe
     w = tiny_pipeline
     assert detect(w, tmp_path, "ssad", "--rgb_ssad", w / "ssad" / "main_RGB" / "checkpoint_last.pth",
                   "--flow_ssad", w / "ssad" / "main_Flow" / "checkpoint_last.pth", *backbones(w)) == 0
-    for stream in ("RGB", "Flow"):
-        np.testing.assert_array_equal(np.load(tmp_path / "work" / "features" / stream / f"{VIDEO}.npy"),
-                                      np.load(w / "features" / stream / f"{VIDEO}.npy"))
+    for stream in ("RGB", "Flow"):   # one video alone against a batch of several: float summation order only
+        np.testing.assert_allclose(np.load(tmp_path / "work" / "features" / stream / f"{VIDEO}.npy"),
+                                   np.load(w / "features" / stream / f"{VIDEO}.npy"), atol=1e-5)
     same_detections(tmp_path, read_activitynet_json(w / "ssad" / "detections_main_fused.json", CLASSES))
 
 
