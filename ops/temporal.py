@@ -290,17 +290,21 @@ def soft_nms_many(proposals: list, alpha: float, low: float, high: float, top_k:
     """
     if not (alpha > 0 and top_k >= 0):
         raise InputError(f"soft-NMS needs alpha > 0 and top_k >= 0, got alpha={alpha}, top_k={top_k}")
-    out = []
-    for first in range(0, len(proposals), chunk):
-        out += _soft_nms_block([np.asarray(p, np.float64).reshape(-1, 3) for p in proposals[first:first + chunk]],
-                               alpha, low, high, top_k)
+    props = [np.asarray(p, np.float64).reshape(-1, 3) for p in proposals]
+    # chunks of videos with similar counts: a block is padded to its largest video
+    order = np.argsort([len(p) for p in props], kind="stable")
+    out: list = [None] * len(props)
+    for first in range(0, len(props), chunk):
+        idx = order[first:first + chunk]
+        for j, kept in zip(idx, _soft_nms_block([props[j] for j in idx], alpha, low, high, top_k)):
+            out[j] = kept
     return out
 
 
 def _soft_nms_block(props: list[np.ndarray], alpha: float, low: float, high: float, top_k: int) -> list:
     """The steps of :func:`soft_nms` on a (videos, K) block; removed and padded entries hold score -inf
     (a decay leaves them there), every pass writes into preallocated arrays, and the decay is computed only
-    where it applies."""
+    on the few entries it applies to."""
     v, k = len(props), max((len(p) for p in props), default=0)
     counts = np.array([len(p) for p in props], np.int64)
     s, e, score = np.zeros((v, k)), np.zeros((v, k)), np.full((v, k), -np.inf)
@@ -308,10 +312,14 @@ def _soft_nms_block(props: list[np.ndarray], alpha: float, low: float, high: flo
         p = p[np.argsort(-p[:, 2], kind="stable")]      # as soft_nms: ties keep the input order
         s[i, :len(p)], e[i, :len(p)], score[i, :len(p)] = p[:, 0], p[:, 1], p[:, 2]
     length = e - s
+    # with every real length > 0 a union is > 0 wherever it matters (it is >= the winner's length), so the
+    # IoU needs no guard against division by zero (as soft_nms's ``where``)
+    positive = all(bool((p[:, 1] - p[:, 0] > 0).all()) for p in props)
     steps = min(k, top_k + 1)
     kept = np.zeros((v, steps, 3))
     rows = np.arange(v)
     inter, union, hit = np.empty((v, k)), np.empty((v, k)), np.empty((v, k), bool)
+    flat, inter_flat = score.reshape(-1), inter.reshape(-1)   # views
     for step in range(steps):
         i = np.argmax(score, axis=1)                     # first among ties
         active = step < counts
@@ -323,15 +331,16 @@ def _soft_nms_block(props: list[np.ndarray], alpha: float, low: float, high: flo
         np.maximum(inter, 0.0, out=inter)
         np.add(length, (we - ws)[:, None], out=union)
         np.subtract(union, inter, out=union)
-        np.divide(inter, union, out=inter, where=union > 0)
-        inter[union <= 0] = 0.0
-        np.greater(inter, (low + (high - low) * (we - ws))[:, None], out=hit)
-        hit &= active[:, None]
-        np.square(inter, out=inter, where=hit)
-        np.negative(inter, out=inter, where=hit)
-        np.divide(inter, alpha, out=inter, where=hit)
-        np.exp(inter, out=inter, where=hit)
-        np.multiply(score, inter, out=score, where=hit)
+        if positive:
+            with np.errstate(invalid="ignore"):          # 0 / 0 only in rows of a video with no proposal
+                np.divide(inter, union, out=inter)
+        else:
+            np.divide(inter, union, out=inter, where=union > 0)
+            inter[union <= 0] = 0.0
+        # an inactive row (its video has no proposal left) gets no decay: threshold +inf
+        np.greater(inter, np.where(active, low + (high - low) * (we - ws), np.inf)[:, None], out=hit)
+        j = np.flatnonzero(hit)                          # few: only close neighbours of the winner decay
+        flat[j] *= np.exp(-np.square(inter_flat[j]) / alpha)
     return [kept[j, :min(counts[j], steps)] for j in range(v)]
 
 

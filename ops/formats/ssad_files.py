@@ -6,7 +6,10 @@ Grammars (``../shared/specs/decouple_ssad.md``)::
     annotation CSV    header video,type,type_idx,startFrame,endFrame,frame_num (frames at the video's own fps)
     prediction CSV    header video_name,start,conf,xmin,xmax,score_0,...,score_K; one row per anchor of each
                       window, windows in list order (start: the window's start frame; xmin/xmax: frames)
-    released features feature/{val,test}/{spatial,temporal}DataX{UCF101,KnetV3}/<i>.npy, float64 (128, D)
+    released features feature/{val,test}/{spatial,temporal}DataX{UCF101,KnetV3}/<i>.npy, float64 (128, D):
+                      window i of the split's window_info.log, 128 snippets of 4 frames from its start frame
+                      (spatial = RGB, temporal = Flow; UCF101 = TSN BN-Inception 1024-d, KnetV3 = Inception-V3
+                      2048-d)
 
 Readers raise InputError naming the file and line.
 """
@@ -23,6 +26,9 @@ from ops.errors import InputError
 from ops.io import atomic_open, parse_number, read_text
 
 ANNOTATION_COLUMNS = ("video", "type", "type_idx", "startFrame", "endFrame", "frame_num")
+RELEASED_BACKBONES = ("UCF101", "KnetV3")
+RELEASED_STREAMS = {"RGB": "spatial", "Flow": "temporal"}
+RELEASED_SNIPPET_FRAMES = 4          # a released window: 128 snippets of 4 frames = 512 frames
 
 
 def write_window_list(path: str | os.PathLike, windows: list[tuple[int, str]]) -> None:
@@ -66,8 +72,29 @@ def read_annotation_csv(path: str | os.PathLike) -> list[dict]:
         if not 0 <= s <= e or n <= 0:
             raise InputError(f"{where}: frames {s}..{e} of a {n}-frame video; expected 0 <= start <= end")
         rows.append({"video": rec["video"], "type": rec["type"], "type_idx": idx, "start_frame": s, "end_frame": e,
-                     "num_frames": int(n)})
+                     "num_frames": int(n), "line": reader.line_num})
     return rows
+
+
+def annotation_csv_instances(path: str | os.PathLike, classes: list[str],
+                             class_ids: list[int] | None = None) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
+    """The release's annotation CSV per video: ``{video: (num_frames, frames (G, 2) float64, labels (G,))}``,
+    labels 1-based in ``classes`` order (0 is background), videos in file order.  A ``type`` outside ``classes``,
+    a ``type_idx`` that disagrees with ``class_ids``, or two frame counts for one video: InputError (file:line)."""
+    out: dict[str, list] = {}
+    for r in read_annotation_csv(path):
+        where = f"{path}:{r['line']}"
+        if r["type"] not in classes:
+            raise InputError(f"{where}: class {r['type']!r} is not one of the preset's {len(classes)} classes")
+        label = classes.index(r["type"])
+        if class_ids is not None and class_ids[label] != r["type_idx"]:
+            raise InputError(f"{where}: {r['type']} has type_idx {r['type_idx']}; the preset says {class_ids[label]}")
+        entry = out.setdefault(r["video"], [r["num_frames"], [], []])
+        if entry[0] != r["num_frames"]:
+            raise InputError(f"{where}: {r['video']} has {r['num_frames']} frames here, {entry[0]} on an earlier line")
+        entry[1].append((r["start_frame"], r["end_frame"]))
+        entry[2].append(label + 1)
+    return {v: (n, np.asarray(g, np.float64).reshape(-1, 2), np.asarray(lab, np.int64)) for v, (n, g, lab) in out.items()}
 
 
 def prediction_columns(num_classes: int) -> list[str]:
@@ -108,9 +135,9 @@ def read_predictions(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def released_feature_path(root: str | os.PathLike, split: str, stream: str, backbone: str, index: int) -> Path:
-    """``root/feature/<split>/<stream>DataX<backbone>/<index>.npy`` (split val|test, stream spatial|temporal,
-    backbone UCF101|KnetV3)."""
-    return Path(root) / "feature" / split / f"{stream}DataX{backbone}" / f"{index}.npy"
+    """``root/<split>/<stream>DataX<backbone>/<index>.npy`` (root: the release's ``feature`` folder; split
+    val|test, stream spatial|temporal, backbone UCF101|KnetV3)."""
+    return Path(root) / split / f"{stream}DataX{backbone}" / f"{index}.npy"
 
 
 def read_released_window(root, split: str, stream: str, backbone: str, index: int) -> np.ndarray:

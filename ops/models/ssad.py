@@ -1,7 +1,8 @@
 """Main-stream SSAD and Decouple-SSAD in PyTorch (``../shared/specs/decouple_ssad.md``).
 
-Input ``[B, D, 128]`` snippet features of a window.  Base: two ``k9`` convolutions (512) each followed by a
-max-pool 4 / 2 (128 -> 32); main anchor layers MAL1..3: ``k3`` stride-2 convolutions (1024) to 16, 8, 4
+Input ``[B, D, 128]`` snippet features of a window.  Base: two ``k9`` convolutions (512, ``base_width``) each
+followed by a max-pool 4 / 2 (128 -> 32); main anchor layers MAL1..3: ``k3`` stride-2 convolutions (1024,
+``mal_width``; both widths are the release's by default) to 16, 8, 4
 positions; main heads per layer.  Decouple-SSAD adds a localization and a classification branch, each with its own
 ``in`` / ``out`` convolutions per layer and two transposed convolutions, combining
 ``BAL3 = out(in(MAL3))``, ``BAL2 = out((2 in(MAL2) + up(BAL3)) / 3)``, ``BAL1 = out((2 in(MAL1) + up(BAL2)) / 3)``.
@@ -69,19 +70,24 @@ def _anchors_of(outputs: list, v: int) -> torch.Tensor:
 
 
 class SSAD(nn.Module):
-    def __init__(self, kind: str = "decouple", feature_dim: int = 1024, num_classes: int = 20):
+    def __init__(self, kind: str = "decouple", feature_dim: int = 1024, num_classes: int = 20,
+                 base_width: int = 512, mal_width: int = 1024):
         super().__init__()
         if kind not in ("main", "decouple"):
             raise ValueError(f"SSAD kind {kind!r}: choose main or decouple")
-        self.cfg = {"kind": kind, "feature_dim": feature_dim, "num_classes": num_classes}
+        if min(base_width, mal_width) < 1:
+            raise ValueError(f"SSAD widths must be positive, got base {base_width}, anchor layers {mal_width}")
+        self.cfg = {"kind": kind, "feature_dim": feature_dim, "num_classes": num_classes,
+                    "base_width": base_width, "mal_width": mal_width}
         self.v = num_classes + 1 + 3                       # logits, confidence, dx, dw
-        self.base = nn.Sequential(nn.Conv1d(feature_dim, 512, 9, padding=4), nn.ReLU(), nn.MaxPool1d(4, 2, padding=1),
-                                  nn.Conv1d(512, 512, 9, padding=4), nn.ReLU(), nn.MaxPool1d(4, 2, padding=1))
-        self.mals = nn.ModuleList([StrideTwo(512, 1024), StrideTwo(1024, 1024), StrideTwo(1024, 1024)])
-        self.main_heads = nn.ModuleList(nn.Conv1d(1024, NUM_RATIOS * self.v, 3, padding=1) for _ in LAYER_POSITIONS)
+        b, m = base_width, mal_width
+        self.base = nn.Sequential(nn.Conv1d(feature_dim, b, 9, padding=4), nn.ReLU(), nn.MaxPool1d(4, 2, padding=1),
+                                  nn.Conv1d(b, b, 9, padding=4), nn.ReLU(), nn.MaxPool1d(4, 2, padding=1))
+        self.mals = nn.ModuleList([StrideTwo(b, m), StrideTwo(m, m), StrideTwo(m, m)])
+        self.main_heads = nn.ModuleList(nn.Conv1d(m, NUM_RATIOS * self.v, 3, padding=1) for _ in LAYER_POSITIONS)
         if kind == "decouple":
-            self.cls_branch = Branch(1024, self.v)
-            self.loc_branch = Branch(1024, 4)             # unused actionness, confidence, dx, dw
+            self.cls_branch = Branch(m, self.v)
+            self.loc_branch = Branch(m, 4)                # unused actionness, confidence, dx, dw
         self.apply(_init)
 
     def config(self) -> dict:
@@ -114,9 +120,12 @@ class SSAD(nn.Module):
         return {"logits": out["cls"]["logits"], **out["loc"]}
 
 
-def ssad_model(kind: str, feature_dim: int, num_classes: int = 20) -> SSAD:
-    """The network of ``kind`` ``"main"`` or ``"decouple"`` for ``feature_dim``-d snippet features."""
-    return SSAD(kind, feature_dim, num_classes)
+def ssad_model(kind: str, feature_dim: int, num_classes: int = 20, base_width: int = 512,
+               mal_width: int = 1024) -> SSAD:
+    """The network of ``kind`` ``"main"`` or ``"decouple"`` for ``feature_dim``-d snippet features.  The widths
+    default to the release's (base convolutions 512, anchor layers and branches 1024: the spec's parameter
+    counts); a preset may narrow them (``ssad.model``), as the synthetic demo does to train on 2 CPU cores."""
+    return SSAD(kind, feature_dim, num_classes, base_width, mal_width)
 
 
 def build_ssad(config: dict) -> SSAD:

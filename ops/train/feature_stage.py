@@ -120,9 +120,13 @@ def add_scoring_args(parser, trainer: str, output_help: str, source: str = "feat
     parser.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
     if source == "features":
         parser.add_argument("--features", type=Path, required=True, help="feature root (ROOT/<stream>/<video>.npy)")
+    elif source == "ssad":
+        from ops.train.ssad_windows import add_feature_source_args
+        add_feature_source_args(parser, split="test")
     else:
         parser.add_argument("--pgm", type=Path, required=True, help="folder of bsn_pgm.py's proposals")
-    parser.add_argument("--annotations", type=Path, required=True, help="annotations naming the subset's videos")
+    parser.add_argument("--annotations", type=Path, required=source != "ssad",
+                        help="annotations naming the subset's videos" + (" (with --features)" if source == "ssad" else ""))
     parser.add_argument("--checkpoint", type=Path, required=True, help=f"checkpoint of {trainer}")
     parser.add_argument("--output", type=Path, required=True, help=output_help)
     parser.add_argument("--subset", default=None, help="videos to score (default: the preset's test subset)")
