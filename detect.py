@@ -70,7 +70,7 @@ import ssad_postprocess
 import ssad_test
 import ssn_test
 from ops.device import DEVICE_HELP, device_arg
-from ops.errors import InputError, positive_int, run_main
+from ops.errors import InputError, nonnegative_int, positive_int, run_main
 from ops.evaluation.fusion import FusionWeights, FusionWeightsError, fuse_results, read_fusion_weights
 from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
 from ops.evaluation.timeline import draw_timeline, timeline_videos
@@ -135,6 +135,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--fps", type=float, default=None, help="keep frames at this rate (default: every frame)")
     g.add_argument("--flow", choices=sorted(FLOW_ALGORITHMS), default=None,
                    help="flow algorithm (default: the device's, as the demo: dis_medium on CPU)")
+    g.add_argument("--allow_truncated", action="store_true",
+                   help="keep what decodes of a video that ends early (as extract_frames.py)")
     g = p.add_argument_group("proposals")
     g.add_argument("--proposals", choices=["tag", "sliding"], default="tag",
                    help="TAG from actionness (needs an actionness model) or sliding windows")
@@ -151,7 +153,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("--frame_interval", type=positive_int, default=2, help="score every k-th frame (demo: 2)")
     add_num_crops_arg(g)
     g.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
-    g.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes / videos in parallel")
+    g.add_argument("-j", "--workers", type=nonnegative_int, default=2, help="frame-decoding processes / videos in parallel")
     g = p.add_argument_group("fusion and post-processing (defaults: the preset's, as eval_detection_results.py)")
     g.add_argument("--score_weights", type=float, nargs="+", default=None,
                    help="weights of the SSN models in the order RGB, Flow for all outputs (normalised; default "
@@ -320,6 +322,7 @@ def extract(videos: list[Path], frames: Path, work: Path, flow: bool, args) -> d
     settings = ["--new_width", args.new_width, "--new_height", args.new_height, "--device", args.device,
                 "--modality", "RGB", *(["Flow"] if flow else [])]
     settings += (["--fps", args.fps] if args.fps else []) + (["--flow", args.flow] if args.flow else [])
+    settings += ["--allow_truncated"] if args.allow_truncated else []
     settings = [str(s) for s in settings]
     stamp = work / "stamps" / "frames.json"
     if frames.exists() and (not stamp.is_file() or json.loads(stamp.read_text()) != settings):

@@ -251,8 +251,14 @@ def main(args) -> dict:
     ious = resolve(args.iou, preset["evaluation"]["iou_thresholds"])
     gt = load_ground_truth(args, preset)
     if protocol == "thumos14" and len(gt.amb_video) == 0:
-        logger.warning("thumos14 protocol without Ambiguous segments (ground truth from %s); give --annotations "
-                       "for the official numbers", "a proposal list" if gt.unit != "seconds" else "annotations")
+        if args.annotations:   # given, but without an Ambiguous file (our synthetic sets have none)
+            logger.warning("thumos14 protocol without Ambiguous segments: %s has none; the official THUMOS14 "
+                           "numbers need its Ambiguous_%s.txt", args.annotations,
+                           resolve(args.subset, preset["test_subset"]))
+        else:
+            logger.warning("thumos14 protocol without Ambiguous segments (ground truth from %s); give "
+                           "--annotations for the official numbers",
+                           "a proposal list" if gt.unit != "seconds" else "the preset")
     dets, settings = load_detections(args, preset, gt, protocol, ious)
     metrics = evaluate_detections(dets, gt, protocol, ious)
     settings.update({"dataset": preset["name"], "protocol": protocol, "iou_thresholds": list(map(float, ious)),

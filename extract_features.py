@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ops.device import DEVICE_HELP, device_arg, shard_arg, take_shard
-from ops.errors import InputError, run_main
+from ops.errors import InputError, nonnegative_int, run_main
 from ops.formats.annotations import load_dataset_annotations
 from ops.formats.features import FeatureRecord, feature_path, read_record, record_path, write_features
 from ops.formats.frames import check_frame_folder, list_video_dirs
@@ -72,7 +72,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     v.add_argument("--subset", nargs="+", default=None, help="subset(s) of --annotations")
     v.add_argument("--shard", type=shard_arg, default=None, help="K/N: the K-th of N parts of the videos")
     p.add_argument("-b", "--batch_size", type=int, default=64, help="snippets per batch")
-    p.add_argument("-j", "--workers", type=int, default=2, help="DataLoader workers decoding JPEGs")
+    p.add_argument("-j", "--workers", type=nonnegative_int, default=2, help="DataLoader workers decoding JPEGs")
     p.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
     p.add_argument("--overwrite", action="store_true", help="redo videos written with other settings")
     p.add_argument("-v", "--verbose", action="count", default=0)

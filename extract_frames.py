@@ -44,7 +44,7 @@ from ops.log import progress, setup_logging
 from ops.video.flow import (DEFAULT_BOUND, FLOW_ALGORITHMS, default_flow_algorithm, make_flow, quantise_flow,
                             to_gray)
 from ops.video.video import (VIDEO_EXTS, VideoError, iter_frames, num_kept_frames, output_fps, probe_video, target_size,
-                             write_jpeg)
+                             timestamp_drift, write_jpeg)
 
 logger = logging.getLogger("extract_frames")
 MODALITIES = ("RGB", "Flow")
@@ -211,15 +211,17 @@ def exit_if_orphaned(parent: int | None) -> None:
 
 
 def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads,
-                  parent: int | None = None) -> tuple[int, int, int]:
+                  parent: int | None = None, timestamps: list | None = None) -> tuple[int, int, int]:
     """Decode ``video`` into ``out_dir``; returns (RGB frames written, flow frames written, frames kept).
 
-    ``parent``: pid of the run; a worker stops within 16 frames of its death (:func:`exit_if_orphaned`)."""
+    ``parent``: pid of the run; a worker stops within 16 frames of its death (:func:`exit_if_orphaned`).
+    ``timestamps`` receives the decoder's time of every kept frame (:func:`iter_frames`)."""
     want_rgb, want_flow = "RGB" in cfg.modalities, "Flow" in cfg.modalities
     flow = _FlowWriter(out_dir, cfg) if want_flow else None
     n = 0
     # Prefetch: decoding+resizing runs in a thread while this one encodes JPEGs and computes flow.
-    for n, frame in enumerate(iter_frames(video, size=size, fps=cfg.fps, threads=threads, prefetch=16), 1):
+    for n, frame in enumerate(iter_frames(video, size=size, fps=cfg.fps, threads=threads, prefetch=16,
+                                          timestamps=timestamps), 1):
         if n % 16 == 0:
             exit_if_orphaned(parent)
         if want_rgb:
@@ -232,6 +234,20 @@ def _write_frames(video: Path, out_dir: Path, size, cfg: ExtractConfig, threads,
     # The contract every later stage checks (ops/formats/frames.py); a mismatch here is a bug, not a bad video.
     assert counts == expected_counts(n, cfg.frame_step, cfg.modalities), (counts, n, cfg.frame_step)
     return (*counts, n)
+
+
+# A frame this far (seconds) from index / fps means a variable frame rate: every stage times frames by index.
+MAX_TIMESTAMP_DRIFT_S = 0.5
+
+
+def _check_frame_rate(video: Path, timestamps: list, fps: float) -> str | None:
+    """A warning text when the decoder places frames far from ``index / fps`` (a variable-frame-rate video)."""
+    drift, index = timestamp_drift(timestamps, fps)
+    if abs(drift) <= MAX_TIMESTAMP_DRIFT_S:
+        return None
+    return (f"{video}: variable frame rate: frame {index + 1} plays at {index / fps + drift:.2f} s, not at the "
+            f"{index / fps:.2f} s its number gives at {fps:g} fps, and every stage times frames by number; "
+            f"re-encode at a constant rate (e.g. ffmpeg -i IN -vsync cfr -r {fps:g} OUT) and extract again")
 
 
 def _check_decoded(video: Path, decoded: int, expected: int, allow_truncated: bool) -> str | None:
@@ -270,9 +286,12 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, cfg: Ext
         fps = output_fps(info.fps, cfg.fps)
         with atomic_dir(out_dir, replace=replace_existing) as tmp, _thread_limits(cfg) as threads:
             exit_if_orphaned(parent)
-            n_rgb, n_flow, n_kept = _write_frames(video, tmp, size, cfg, threads, parent)
+            timestamps: list = []
+            n_rgb, n_flow, n_kept = _write_frames(video, tmp, size, cfg, threads, parent, timestamps)
             expected = num_kept_frames(info.num_frames, info.fps, cfg.fps)
-            result["warning"] = _check_decoded(video, n_kept, expected, cfg.allow_truncated)
+            warnings = [_check_decoded(video, n_kept, expected, cfg.allow_truncated),
+                        _check_frame_rate(video, timestamps, info.fps)]
+            result["warning"] = "; ".join(w for w in warnings if w) or None
             has_flow = "Flow" in cfg.modalities
             meta = make_meta(video.resolve(), n_rgb, n_flow, fps, size,
                              cfg.flow if has_flow else None, cfg.bound if has_flow else None,

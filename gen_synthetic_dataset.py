@@ -24,7 +24,7 @@ from pathlib import Path
 
 from joblib import Parallel, delayed
 
-from ops.errors import InputError, run_main
+from ops.errors import InputError, positive_int, run_main
 from ops.log import progress, setup_logging
 from ops.video import synthetic
 
@@ -39,7 +39,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="when OUT holds a dataset of another seed or preset (or videos of unknown seed), "
                         "delete its videos and annotations and generate anew, instead of stopping")
-    p.add_argument("-j", "--workers", type=int, default=1, help="parallel video writers")
+    p.add_argument("-j", "--workers", type=positive_int, default=1, help="parallel video writers")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 

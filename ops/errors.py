@@ -75,6 +75,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    """argparse ``type`` for worker counts where 0 means "in the main process" (``-j`` of the data loaders)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: expected an integer >= 0 (0: no worker processes)")
+    return value
+
+
 def positive_float(text: str) -> float:
     """argparse ``type`` for a finite number > 0 (``--time_step``, ...)."""
     try:

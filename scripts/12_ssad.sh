@@ -2,7 +2,8 @@
 # Stage 12: main-stream SSAD and Decouple-SSAD on stage 9's snippet features (docs/ssad.md): per model and stream,
 # train on TRAIN_SUBSET, score TEST_SUBSET's windows (prediction CSV), post-process each stream and the fusion,
 # evaluate under the preset's protocol.  Writes $WORK/ssad/eval_<model>_<RGB|Flow|fused>.json.
-# run_demo.sh runs it (about 17 min of the demo on 2 CPU cores: Decouple-SSAD has 87 M parameters).
+# run_demo.sh runs it (about 2 min on 2 CPU cores: the synthetic preset narrows both networks, ssad.model).
+# The release's own feature files: ssad_train.py / ssad_test.py --released_features (docs/ssad.md).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"
 SSAD_MODELS="${SSAD_MODELS:-main decouple}"

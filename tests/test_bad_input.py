@@ -317,6 +317,11 @@ def test_hidden_partial_videos_are_not_videos(tmp_path):
     ("ssn_test.py", ["synthetic", "RGB", "l.txt", "c.pth", "o.pkl", "--frame_interval", "-3"]),
     ("ssn_test.py", ["synthetic", "RGB", "l.txt", "c.pth", "o.pkl", "--chunk", "0"]),
     ("gen_sliding_window_proposals.py", ["synthetic", "test", "o.txt", "--time_step", "0"]),
+    ("ssn_test.py", ["synthetic", "RGB", "l.txt", "c.pth", "o.pkl", "-j", "-1"]),
+    ("binary_train.py", ["synthetic", "RGB", "--train_list", "l.txt", "--output", "o", "-j", "-1"]),
+    ("extract_features.py", ["synthetic", "f", "o", "--modality", "RGB", "--checkpoint", "c.pth", "-j", "-2"]),
+    ("gen_synthetic_dataset.py", ["o", "-j", "0"]),
+    ("detect.py", ["v.mp4", "--output", "o", "-j", "-1"]),
 ])
 def test_flags_out_of_range_are_one_line_usage_errors(script, args):
     """Issue 19 items 15 and 19: --frame_interval 0 ended in a traceback, -3 reported a missing .npz."""

@@ -227,3 +227,25 @@ def test_detect_on_a_video_where_tag_finds_nothing_writes_empty_detections(detec
                   "--tag_thresholds", 1.0) == 0
     assert read_activitynet_json(tmp_path / "detections.json", CLASSES).video.size == 0
     assert pd.read_csv(tmp_path / "detections.csv").empty
+
+
+def test_detect_takes_allow_truncated_as_the_frames_stage_suggests(detect_models, tiny_dataset, tmp_path):
+    """A video that ends early fails with extract_frames.py's advice (--allow_truncated), which detect.py takes."""
+    cap = cv2.VideoCapture(str(tiny_dataset / "videos" / f"{VIDEOS[1]}.mp4"))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cut = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(cut), cv2.VideoWriter_fourcc(*"MJPG"), 10, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    cut.write_bytes(cut.read_bytes()[:cut.stat().st_size // 2])
+    flags = ("--rgb_model", detect_models["ssn"], "--proposals", "sliding")
+    with pytest.raises(InputError, match="could not extract"):
+        detect([cut], tmp_path / "out", *flags)
+    assert detect([cut], tmp_path / "out", *flags, "--allow_truncated") == 0
+    assert (tmp_path / "out" / "detections.json").is_file()

@@ -540,3 +540,41 @@ def test_shards_together_equal_one_run(videos, tmp_path):
     for name in whole:
         if name.endswith(".jpg"):
             assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes()
+
+
+def test_timestamp_drift_by_hand():
+    from ops.video.video import timestamp_drift
+
+    assert timestamp_drift([(0, 0.0), (1, 40.0), (2, 80.0)], 25) == (0.0, 0)              # constant rate
+    assert timestamp_drift([(0, 0.0), (5, 200.0), (10, 400.0)], 25) == (0.0, 0)           # every 5th frame kept
+    drift, index = timestamp_drift([(0, 0.0), (1, 40.0), (2, 2000.0), (3, 2040.0)], 25)   # a 1.9 s jump
+    assert index == 2 and drift == pytest.approx(2.0 - 2 / 25)
+    assert timestamp_drift([(0, 0.0), (1, 0.0), (2, 0.0)], 25) == (0.0, -1)              # no usable times
+    assert timestamp_drift([(3, 120.0), (4, 140.0)], 25) == (pytest.approx(-0.02), 4)     # times from the first
+
+
+def test_a_constant_rate_video_gets_no_frame_rate_warning(videos, tmp_path):
+    result = extract_frames.extract_video(videos / "walk.mp4", tmp_path / "walk",
+                                          extract_frames.ExtractConfig(modalities=("RGB",)))
+    assert result["ok"] and result["warning"] is None
+
+
+def test_a_variable_frame_rate_video_is_named_with_what_to_do(videos, tmp_path, monkeypatch):
+    """Issue 19 item 13: the decoder's times of a variable-rate video (emulated: from frame 10 on, frames play
+    twice as long) are compared with index / fps; the frames are still written, with a warning."""
+    real = extract_frames.iter_frames
+
+    def variable_rate(*args, timestamps=None, **kwargs):
+        for i, frame in enumerate(real(*args, **kwargs)):
+            timestamps.append((i, 1000 * (i if i < 10 else 2 * i - 10) / FPS))
+            yield frame
+
+    monkeypatch.setattr(extract_frames, "iter_frames", variable_rate)
+    result = extract_frames.extract_video(videos / "walk.mp4", tmp_path / "walk",
+                                          extract_frames.ExtractConfig(modalities=("RGB",)))
+    assert result["ok"] and read_meta(tmp_path / "walk")["num_frames"] > 0
+    n = read_meta(tmp_path / "walk")["num_frames"]
+    last = n - 1
+    assert f"walk.mp4: variable frame rate: frame {n} plays at {(2 * last - 10) / FPS:.2f} s, not at the " \
+           f"{last / FPS:.2f} s" in result["warning"]
+    assert "ffmpeg -i IN -vsync cfr -r 25 OUT" in result["warning"]

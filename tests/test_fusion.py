@@ -27,6 +27,9 @@ def test_one_weight_per_source_is_normalised_as_the_original():
     np.testing.assert_allclose(fused.reg_scores, np.full((1, 1, 2), 1.75))
     equal = fuse_results([{"v": a}, {"v": b}])["v"]
     np.testing.assert_allclose(equal.act_scores, [[2.0, 4.0]])
+    # huge weights: only their ratio matters (1e308 twice summed to inf and gave weights 0, then a traceback)
+    huge = fuse_results([{"v": a}, {"v": b}], [1e308, 3e307])["v"]
+    np.testing.assert_allclose(huge.act_scores, (10 * a.act_scores + 3 * b.act_scores) / 13)
 
 
 def test_per_output_weights_and_regression_from_one_source():

@@ -209,6 +209,8 @@ def test_ssn_test_script_result_feeds_evaluation(tiny_dataset, tiny_frames, tmp_
         np.testing.assert_array_equal(reg, results[block.video].reg_scores)
     res = run_script("eval_detection_results.py", "synthetic", out, "--annotations", tiny_dataset / "annotations")
     assert "mAP" in res.stdout
+    # --annotations was given: the warning names the missing Ambiguous file instead of asking for the flag
+    assert "Ambiguous_test.txt" in res.stderr and "give --annotations" not in res.stderr
     # a part without a manifest (left by an older ssn_test.py, settings unknown) is not trusted: scored again
     parts = tmp_path / "again.pkl.parts"
     parts.mkdir()

@@ -82,6 +82,8 @@ def _normalise(w, name: str) -> tuple:
     w = np.asarray(w, dtype=np.float64).reshape(-1)
     if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
         raise FusionWeightsError(f"{name} weights {w.tolist()}: need non-negative numbers, not all zero")
+    if not np.isfinite(w.sum()):       # e.g. 1e308 twice: only the ratio matters, so scale first
+        w = w / w.max()
     return tuple(float(x) for x in w / w.sum())
 
 

@@ -94,7 +94,8 @@ def annotation_csv_instances(path: str | os.PathLike, classes: list[str],
             raise InputError(f"{where}: {r['video']} has {r['num_frames']} frames here, {entry[0]} on an earlier line")
         entry[1].append((r["start_frame"], r["end_frame"]))
         entry[2].append(label + 1)
-    return {v: (n, np.asarray(g, np.float64).reshape(-1, 2), np.asarray(lab, np.int64)) for v, (n, g, lab) in out.items()}
+    return {v: (n, np.asarray(g, np.float64).reshape(-1, 2), np.asarray(lab, np.int64))
+            for v, (n, g, lab) in out.items()}
 
 
 def prediction_columns(num_classes: int) -> list[str]:

@@ -49,7 +49,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ops.device import DEVICE_HELP, device_arg, resolve_device
-from ops.errors import InputError, positive_int
+from ops.errors import InputError, nonnegative_int, positive_int
 from ops.formats.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
 from ops.log import progress
@@ -585,7 +585,7 @@ def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int 
     g.add_argument("--weight_decay", type=float, default=weight_decay, help="L2 term (SGD and Adam alike)")
     g.add_argument("--clip_gradient", type=float, default=clip_gradient, help="max gradient norm; 0 = off")
     g.add_argument("--iter_size", type=int, default=1, help="batches accumulated per optimizer step")
-    g.add_argument("-j", "--workers", type=int, default=2, help="data-loading processes")
+    g.add_argument("-j", "--workers", type=nonnegative_int, default=2, help="data-loading processes")
     g.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)
@@ -628,5 +628,5 @@ def add_stage_args(parser, training: bool, output_help: str = "") -> None:
     parser.add_argument("--frame_interval", type=positive_int, default=6, help="score every k-th frame")
     add_num_crops_arg(parser)
     parser.add_argument("--chunk", type=positive_int, default=32, help="frames per backbone batch")
-    parser.add_argument("-j", "--workers", type=int, default=2, help="frame-decoding processes")
+    parser.add_argument("-j", "--workers", type=nonnegative_int, default=2, help="frame-decoding processes")
     parser.add_argument("--device", default="auto", type=device_arg, help=DEVICE_HELP)

@@ -145,7 +145,7 @@ def output_fps(fps_in: float, fps_out: float | None) -> float:
 
 def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None,
                 fps: float | None = None, threads: int | None = None,
-                prefetch: int = 0) -> Iterator[np.ndarray]:
+                prefetch: int = 0, timestamps: list | None = None) -> Iterator[np.ndarray]:
     """Decode ``path`` and yield its frames as (H, W, 3) uint8 BGR arrays.
 
     ``size`` = (width, height) resizes every frame; ``fps`` keeps frames at a
@@ -153,20 +153,22 @@ def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None,
     threads (use 1 inside a pool of worker processes); ``prefetch > 0`` decodes
     and resizes in a background thread with a queue of that many frames, which
     overlaps decoding with the caller's work (OpenCV releases the GIL).
-    Raises VideoError when the file cannot be opened.
+    ``timestamps``: a list that receives ``(index, decoder time in ms)`` of every kept frame
+    (:func:`timestamp_drift` reads it).  Raises VideoError when the file cannot be opened.
     """
     cap = _open(path, threads)
     fps_in = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     # Resizing stays in the decoding thread: handing full-size frames to the caller's thread to
     # balance the two cost more CPU per frame (4.4 vs 4.2 ms, 720p, loaded 2-core VM), as the
     # 2.7 MB frames then change cores and a pool of buffers replaces one cached buffer.
-    frames = _decode(cap, size, fps_in, fps)
+    frames = _decode(cap, size, fps_in, fps, timestamps)
     if prefetch > 0:
         frames = _prefetched(frames, prefetch)
     return frames
 
 
-def _decode(cap: cv2.VideoCapture, size, fps_in: float, fps_out) -> Iterator[np.ndarray]:
+def _decode(cap: cv2.VideoCapture, size, fps_in: float, fps_out, timestamps: list | None = None
+            ) -> Iterator[np.ndarray]:
     """Generator over the kept, resized frames; releases ``cap`` when done.
 
     A resized frame is a new small array, so the full-size frame it came from is
@@ -181,6 +183,8 @@ def _decode(cap: cv2.VideoCapture, size, fps_in: float, fps_out) -> Iterator[np.
                 ok, frame = cap.read(buf)
                 if not ok:
                     break
+                if timestamps is not None:
+                    timestamps.append((index, cap.get(cv2.CAP_PROP_POS_MSEC)))
                 out = resize_frame(frame, size)
                 buf = None if out is frame else frame
                 yield out
@@ -189,6 +193,30 @@ def _decode(cap: cv2.VideoCapture, size, fps_in: float, fps_out) -> Iterator[np.
             index += 1
     finally:
         cap.release()
+
+
+def timestamp_drift(timestamps, fps: float) -> tuple[float, int]:
+    """How far a video's frames sit from where their index puts them.
+
+    Args:
+        timestamps: ``(frame index, decoder time in ms)`` pairs (:func:`iter_frames`), in decoding order.
+        fps: the container's frame rate, by which every later stage turns indices into seconds.
+    Returns:
+        ``(drift, index)``: the signed ``(t_i - t_0) - (i - i_0) / fps`` in seconds of largest size and that
+        frame's index (positive: the frame plays later than its index says); ``(0.0, -1)`` when the decoder
+        gives no usable times (fewer than two frames, or times that never increase).
+
+    A constant-rate video drifts by at most a millisecond of rounding; a variable-rate one by seconds.
+    """
+    if len(timestamps) < 2 or fps <= 0:
+        return 0.0, -1
+    t = np.asarray(timestamps, np.float64)
+    index, sec = t[:, 0], t[:, 1] / 1000.0
+    if not (np.diff(sec) > 0).any():
+        return 0.0, -1
+    drift = (sec - sec[0]) - (index - index[0]) / fps
+    worst = int(np.argmax(np.abs(drift)))
+    return float(drift[worst]), int(index[worst])
 
 
 _END = object()
