@@ -8,8 +8,9 @@ Example::
 Two files (RGB first, then Flow; ours or the release's) fuse per anchor, ``2/3 Flow + 1/3 RGB``, rows aligned
 (one line naming the first row that differs); then the filters, each anchor's 3 best classes, the CliffDiving
 rule and NMS 0.2 per class (``ops/evaluation/ssad_post.py``); frames -> seconds by each video's own fps (from the
-feature records, or ``--fps``: the preset's table of the release's frame rates, or one number).  Writes the ActivityNet JSON detections ``eval_detection_results.py --detections`` reads, and
-with ``--thumos14 FILE`` the evalkit's text lines.
+feature records, or ``--fps``: the preset's table of the release's frame rates, or one number).  Writes the
+ActivityNet JSON detections ``eval_detection_results.py --detections`` reads, and with ``--thumos14 FILE`` the
+evalkit's text lines.
 """
 from __future__ import annotations
 

@@ -103,11 +103,10 @@ def main(args: argparse.Namespace) -> int:
     model.load_state_dict(ckpt["state_dict"])
     model = model.to(rt.device).eval()
     extra = ckpt["extra"]
-    settings, stream = extra["ssad"], extra["modality"]
     released = extra["feature_record"].get("source") == "decouple_ssad_release"
     if released != bool(args.released_features):
-        raise InputError(f"{args.checkpoint}: trained on {'the release' if released else 'our'}'s features; score "
-                         f"with {'--released_features and --window_list' if released else '--features'}")
+        raise InputError(f"{args.checkpoint}: trained on {'the release' if released else 'our own'} features; "
+                         f"score with {'--released_features and --window_list' if released else '--features'}")
     dataset = _released_windows(args, extra) if released else _our_windows(args, preset, extra)
     anchors = torch.from_numpy(ssad_anchors()).float().to(rt.device)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False, collate_fn=collate)

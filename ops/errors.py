@@ -64,26 +64,25 @@ def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.
     return status if isinstance(status, int) else 0
 
 
-def positive_int(text: str) -> int:
-    """argparse ``type`` for counts and intervals that must be >= 1 (``--frame_interval``, ``--chunk``, ...)."""
+def _int_at_least(text: str, low: int, note: str = "") -> int:
+    """``int(text)`` if it is >= ``low``; otherwise argparse's one-line usage error."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: expected an integer >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= {low}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value}: expected an integer >= {low}{note}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type`` for counts and intervals that must be >= 1 (``--frame_interval``, ``--chunk``, ...)."""
+    return _int_at_least(text, 1)
 
 
 def nonnegative_int(text: str) -> int:
     """argparse ``type`` for worker counts where 0 means "in the main process" (``-j`` of the data loaders)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: expected an integer >= 0 (0: no worker processes)")
-    return value
+    return _int_at_least(text, 0, " (0: no worker processes)")
 
 
 def positive_float(text: str) -> float:

@@ -13,11 +13,10 @@ window's start frame, with targets from the release's annotation CSV (frames), s
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from pathlib import Path
 
+import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from ops.errors import InputError
@@ -60,6 +59,9 @@ def collate(batch: list) -> tuple:
     if len(batch[0]) == 2:
         return x, torch.tensor([b[1] for b in batch])
     return x, [b[1] for b in batch], [b[2] for b in batch], torch.tensor([b[3] for b in batch])
+
+
+NO_INSTANCES = (0, np.zeros((0, 2)), np.zeros(0, np.int64))   # a video the annotation CSV does not name
 
 
 def add_feature_source_args(parser, split: str) -> None:
@@ -126,7 +128,7 @@ class ReleasedWindows(Dataset):
 
     def targets(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         video, start, length = self.window(index)
-        _, frames, labels = self.instances.get(video, (0, np.zeros((0, 2)), np.zeros(0, np.int64)))
+        _, frames, labels = self.instances.get(video, NO_INSTANCES)
         return window_targets(frames, labels, start, length)
 
     def __getitem__(self, index: int):
@@ -146,7 +148,7 @@ def released_training_lines(windows: list[tuple[int, str]], instances: dict, win
     list holds only such windows, so this drops nothing from it)."""
     keep = []
     for i, (start, video) in enumerate(windows):
-        _, frames, labels = instances.get(video, (0, np.zeros((0, 2)), np.zeros(0, np.int64)))
+        _, frames, labels = instances.get(video, NO_INSTANCES)
         if len(window_targets(frames, labels, start, window_frames)[1]):
             keep.append(i)
     return keep
