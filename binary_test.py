@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     backbone, spec = checkpoint_input(ckpt, args.checkpoint, "binary", args.modality, args.num_crops)
     rt = setup_runtime(args.device)
-    model = model_from_checkpoint(ckpt, rt.device)
+    model = model_from_checkpoint(ckpt, rt.device, args.checkpoint)
     plist = read_frame_based_list(args.proposal_list)
     parts, _ = parts_folder(args, args.checkpoint)
     done = {p.stem: load_actionness(p)[p.stem] for p in parts.glob("*.npz")}

@@ -30,7 +30,7 @@ from ops.formats.detections import write_activitynet_json
 from ops.formats.presets import load_preset
 from ops.log import setup_logging
 from ops.models.bmn import bmn_proposals, build_bmn
-from ops.train.engine import load_checkpoint, setup_runtime
+from ops.train.engine import load_checkpoint, load_weights, setup_runtime
 from ops.train.feature_stage import add_scoring_args, feature_dataset
 
 logger = logging.getLogger("bmn_test")
@@ -53,7 +53,7 @@ def checkpoint_bmn(path: Path, device):
     if ckpt.get("model_config", {}).get("type") != "bmn" or "bmn" not in extra or "feature_record" not in extra:
         raise InputError(f"{path}: not a checkpoint of bmn_train.py (no BMN model config or feature record)")
     model = build_bmn(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
+    load_weights(model, ckpt, path)
     return model.to(device).eval(), extra
 
 

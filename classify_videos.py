@@ -35,8 +35,8 @@ from ops.formats.video_scores import VideoScores, write_video_scores
 from ops.log import progress, setup_logging
 from ops.models.video_classifier import (VideoClassifier, build_video_classifier, class_scores, classifier_loss,
                                          multi_hot, pad_batch, top1_hit_rate, video_map)
-from ops.train.engine import (BEST, LAST, Trainer, add_train_args, load_checkpoint, seed_everything,
-                              setup_runtime, train_config_from_args)
+from ops.train.engine import (BEST, LAST, Trainer, add_train_args, load_checkpoint, load_weights,
+                              seed_everything, setup_runtime, train_config_from_args)
 from ops.train.feature_dataset import FeatureDataset, streams_of, videos_with_features
 
 logger = logging.getLogger("classify_videos")
@@ -162,7 +162,7 @@ def checkpoint_classifier(path: Path, device) -> tuple[torch.nn.Module, dict]:
     model = build_video_classifier(ckpt["model_config"])
     if "feature_record" not in extra or "classes" not in extra:
         raise InputError(f"{path}: no feature record or classes inside; give a checkpoint of classify_videos.py")
-    model.load_state_dict(ckpt["state_dict"])
+    load_weights(model, ckpt, path)
     return model.to(device).eval(), extra
 
 

@@ -42,7 +42,7 @@ from ops.log import progress, setup_logging
 from ops.models.backbones import BackboneConfig, build_backbone, input_spec
 from ops.models.builder import add_backbone_args, backbone_from_args, build_model
 from ops.train.dataset import SnippetDataset, data_spec
-from ops.train.engine import file_digest, load_checkpoint, setup_runtime
+from ops.train.engine import file_digest, load_checkpoint, load_weights, setup_runtime
 from ops.video.snippets import GEOMETRIES, SnippetGeometry, geometry_from
 
 logger = logging.getLogger("extract_features")
@@ -103,7 +103,7 @@ def build_net(args) -> tuple[FeatureNet, BackboneConfig, dict, dict]:
             raise InputError(f"{args.checkpoint}: a {cfg.get('type')!r} checkpoint; give an actionness (binary_train.py) "
                              "or SSN (ssn_train.py) checkpoint, or --arch with --pretrained")
         model = build_model(cfg)
-        model.load_state_dict(ckpt["state_dict"])
+        load_weights(model, ckpt, args.checkpoint)
         backbone = model.backbone_cfg
         if backbone.modality != args.modality:
             raise InputError(f"{args.checkpoint} is a {backbone.modality} model, given as --modality {args.modality}")

@@ -37,7 +37,7 @@ from ops.formats.ssad_files import read_window_list, write_predictions, write_wi
 from ops.log import setup_logging
 from ops.models.ssad import build_ssad
 from ops.proposals.ssad import decode, ssad_anchors
-from ops.train.engine import load_checkpoint, setup_runtime
+from ops.train.engine import load_checkpoint, load_weights, setup_runtime
 from ops.train.feature_dataset import FeatureDataset, videos_with_features
 from ops.train.feature_stage import add_scoring_args
 from ops.train.ssad_windows import ReleasedWindows, collate, window_items
@@ -100,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
     if ckpt.get("model_config", {}).get("type") != "ssad":
         raise InputError(f"{args.checkpoint}: not a checkpoint of ssad_train.py")
     model = build_ssad(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
+    load_weights(model, ckpt, args.checkpoint)
     model = model.to(rt.device).eval()
     extra = ckpt["extra"]
     released = extra["feature_record"].get("source") == "decouple_ssad_release"

@@ -263,7 +263,7 @@ def main(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     # checked before any part is discarded as stale
     backbone, spec = checkpoint_input(ckpt, args.checkpoint, "ssn", args.modality, args.num_crops)
-    model = model_from_checkpoint(ckpt, rt.device)
+    model = model_from_checkpoint(ckpt, rt.device, args.checkpoint)
     plist = read_frame_based_list(args.proposal_list)
     outputs = Outputs(args.output, args.save_raw)
     if rt.is_main:

@@ -220,6 +220,48 @@ def test_frame_metadata_of_the_right_types_is_read(tmp_path):
     assert (counts.num_frames, counts.num_flow) == (12, 11) and np.isclose(counts.fps, 25.0)
 
 
+# --------------------------------------------------------------------------- damaged checkpoints (item 15)
+
+
+def _checkpoint(tmp_path, **changes):
+    """A toolkit checkpoint of a 2x3 linear layer, with ``changes`` applied (None deletes a key)."""
+    import torch
+
+    from ops.train.engine import TrainConfig, load_checkpoint, save_checkpoint
+    model = torch.nn.Linear(2, 3)
+    path = tmp_path / "checkpoint_last.pth"
+    save_checkpoint(path, model, None, 1, {"type": "linear"}, TrainConfig(), [])
+    ckpt = load_checkpoint(path)
+    for key, value in changes.items():
+        ckpt.pop(key) if value is None else ckpt.__setitem__(key, value)
+    torch.save(ckpt, path)
+    return path, model
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(model_config=None), r"model_config \(missing, expected dict\)"),
+    (dict(state_dict=None), r"state_dict \(missing, expected dict\)"),
+    (dict(extra=[1]), r"extra \(list, expected dict\)"),
+    (dict(state_dict={"weight": 3}), "state_dict holds something other than named tensors"),
+])
+def test_a_checkpoint_missing_what_readers_use_is_one_line(tmp_path, changes, message):
+    from ops.train.engine import load_checkpoint
+    path, _ = _checkpoint(tmp_path, **changes)
+    with pytest.raises(InputError, match=f"checkpoint_last.pth: a damaged checkpoint: {message}"):
+        load_checkpoint(path)
+
+
+def test_weights_that_do_not_fit_the_model_are_one_line(tmp_path):
+    import torch
+
+    from ops.train.engine import load_checkpoint, load_weights
+    path, model = _checkpoint(tmp_path, state_dict={"weight": torch.zeros(3, 2)})
+    with pytest.raises(InputError, match=r'weights do not fit .*Missing key\(s\) in state_dict: "bias"'):
+        load_weights(model, load_checkpoint(path), path)
+    path, model = _checkpoint(tmp_path, state_dict={"weight": torch.zeros(3, 2), "bias": torch.ones(3)})
+    assert load_weights(model, load_checkpoint(path), path).bias.tolist() == [1.0, 1.0, 1.0]
+
+
 # --------------------------------------------------------------------------- labels against the model (item 7)
 
 

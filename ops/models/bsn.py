@@ -74,7 +74,7 @@ def checkpoint_bsn(path, kind: str, device) -> tuple[nn.Module, dict]:
     """The TEM (``kind="bsn_tem"``) or PEM (``"bsn_pem"``) a checkpoint stores, in eval mode, and its ``extra``;
     InputError naming the file for another kind of checkpoint."""
     from ops.errors import InputError
-    from ops.train.engine import load_checkpoint
+    from ops.train.engine import load_checkpoint, load_weights
 
     ckpt = load_checkpoint(path, map_location="cpu")
     stored = ckpt.get("model_config", {}).get("type")
@@ -82,5 +82,5 @@ def checkpoint_bsn(path, kind: str, device) -> tuple[nn.Module, dict]:
         script = {"bsn_tem": "bsn_tem_train.py", "bsn_pem": "bsn_pem_train.py"}[kind]
         raise InputError(f"{path}: a {stored!r} checkpoint, not a {kind} one; give a checkpoint of {script}")
     model = build_bsn(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
+    load_weights(model, ckpt, path)
     return model.to(device).eval(), ckpt.get("extra", {})

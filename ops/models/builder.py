@@ -83,10 +83,10 @@ def checkpoint_backbone(ckpt: dict, path, kind: str, modality: str, flag: str = 
     return backbone
 
 
-def model_from_checkpoint(ckpt: dict, device: torch.device | str = "cpu") -> nn.Module:
+def model_from_checkpoint(ckpt: dict, device: torch.device | str = "cpu", path: str = "the checkpoint") -> nn.Module:
     """The model a checkpoint stores (rebuilt from its config, weights loaded) on ``device``, in eval mode."""
-    model = build_model(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
+    from ops.train.engine import load_weights
+    model = load_weights(build_model(ckpt["model_config"]), ckpt, path)
     return model.to(device).eval()
 
 

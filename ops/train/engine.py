@@ -57,6 +57,8 @@ from ops.train.transforms import NUM_CROPS
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "ssn-toolkit-checkpoint"
+# what every reader relies on (resuming also reads epoch, history and rng, checked there)
+CHECKPOINT_KEYS = {"model_config": dict, "train_config": dict, "state_dict": dict, "extra": dict}
 LAST, BEST = "checkpoint_last.pth", "checkpoint_best.pth"
 # checkpoint_last.pth is rewritten at most this often (and after the last epoch): a kill loses at most this much
 # training, and a large model is not written every short epoch (Decouple-SSAD's 87 M parameters with Adam's
@@ -301,7 +303,23 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
                          "checkpoint_*.pth written by binary_train.py or ssn_train.py") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a checkpoint of this toolkit (no model config inside)")
+    wrong = [f"{key} ({'missing' if key not in ckpt else type(ckpt[key]).__name__}, expected {kind.__name__})"
+             for key, kind in CHECKPOINT_KEYS.items() if not isinstance(ckpt.get(key), kind)]
+    if wrong or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in ckpt["state_dict"].items()):
+        what = ", ".join(wrong) if wrong else "state_dict holds something other than named tensors"
+        raise InputError(f"{path}: a damaged checkpoint: {what}; train it again or use another checkpoint_*.pth")
     return ckpt
+
+
+def load_weights(model: torch.nn.Module, ckpt: dict, path: str | os.PathLike) -> torch.nn.Module:
+    """Load ``ckpt``'s weights into ``model`` (built from its config); a missing or misshapen tensor is one line."""
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:   # torch lists every key over many lines: the first problem names the damage
+        detail = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
+        raise InputError(f"{path}: its weights do not fit the model its config describes ({detail}); the file is "
+                         "damaged or was edited: train it again or use another checkpoint_*.pth") from None
+    return model
 
 
 # --------------------------------------------------------------------------- the loop
@@ -431,7 +449,11 @@ class Trainer:
         if diffs:
             logger.warning("%s was trained with other settings; continuing it with the current ones: %s",
                            path, "; ".join(diffs))
-        self.model.load_state_dict(ckpt["state_dict"])
+        load_weights(self.model, ckpt, path)
+        if not (isinstance(ckpt.get("epoch"), int) and isinstance(ckpt.get("history"), list)
+                and isinstance(ckpt.get("rng"), dict)):
+            raise InputError(f"{path}: a damaged checkpoint (epoch, history or rng missing): it cannot be resumed; "
+                             "pass --restart to train from scratch")
         if ckpt.get("optimizer"):
             self.optimizer.load_state_dict(ckpt["optimizer"])
         self.start_epoch, self.history = ckpt["epoch"], list(ckpt["history"])
