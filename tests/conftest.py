@@ -111,8 +111,8 @@ TINY_PIPELINE_SETTINGS = dict(
 
 def pipeline_env(work, **variables) -> dict:
     """Environment of the numbered scripts on the tiny preset in ``work``, plus ``variables``."""
-    return dict(os.environ, PY=sys.executable, CONFIG="synthetic_demo", SYNTH_PRESET="tiny", WORK=str(work),
-                **variables)
+    return {**os.environ, "PY": sys.executable, "CONFIG": "synthetic_demo", "SYNTH_PRESET": "tiny", "WORK": str(work),
+            **variables}
 
 
 def run_stage_script(work, stage: str, **variables) -> subprocess.CompletedProcess:

@@ -76,7 +76,6 @@ class SynthConfig:
 
 SIZE_PRESETS = {
     "tiny": SynthConfig({"validation": 4, "test": 4}, (10.0, 14.0), 10, 128, 96, (2, 3), (0.5, 5.0), (1, 1)),
-    "small": SynthConfig({"validation": 12, "test": 4}, (10.0, 14.0), 10, 128, 96, (2, 3), (0.5, 5.0), (1, 1)),
     "demo": SynthConfig({"validation": 40, "test": 20}, (24.0, 40.0), 10, 160, 120, (2, 5), (0.8, 8.0), (1, 3)),
     "large": SynthConfig({"validation": 200, "test": 200}, (60.0, 120.0), 25, 320, 240, (3, 8), (1.0, 12.0), (2, 5)),
 }
