@@ -377,10 +377,10 @@ class ScriptedMetric:
         return {"auc": self.values[len(self.calls) - 1]}
 
 
-def make_metric_trainer(out, epochs, values):
+def make_metric_trainer(out, epochs, values, patience=0):
     seed_everything(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2))
-    cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, workers=0, device="cpu")
+    cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, workers=0, device="cpu", patience=patience)
     return Trainer(model, loss_fn, cfg, out, {"type": "toy"}, val_fn=ScriptedMetric(values), best_metric="auc",
                    best_mode="max")
 
@@ -407,6 +407,31 @@ def test_resume_keeps_the_best_so_far(tmp_path):
     lower.best_mode, lower.best = "min", float("inf")
     lower.fit(NoisyData())
     assert load_checkpoint(tmp_path / "b" / BEST)["epoch"] == 1
+
+
+def test_patience_stops_after_that_many_epochs_without_a_new_best(tmp_path, caplog):
+    # auc by epoch: 0.5, 0.7 (best), 0.7 (equal: not better), 0.6 -> 2 epochs since the best: stop after epoch 4
+    t = make_metric_trainer(tmp_path, 10, [0.5, 0.7, 0.7, 0.6, 0.9, 0.95], patience=2)
+    with caplog.at_level("INFO"):
+        t.fit(NoisyData())
+    assert [h["auc"] for h in t.history] == [0.5, 0.7, 0.7, 0.6]
+    assert "stopping early: no better auc for 2 epoch(s) (--patience 2); the best is epoch 2" in caplog.text
+    assert load_checkpoint(tmp_path / LAST)["epoch"] == 4 and load_checkpoint(tmp_path / BEST)["epoch"] == 2
+    # a re-run finds the stopped run and trains nothing; patience is not part of the recipe, so raising it resumes
+    again = make_metric_trainer(tmp_path, 10, [0.9], patience=2)
+    again.resume_default(None)
+    assert again.fit(NoisyData()) == again.history and len(again.history) == 4 and again.val_fn.calls == []
+    longer = make_metric_trainer(tmp_path, 10, [0.9, 0.8, 0.8, 0.85], patience=3)
+    longer.resume_default(None)
+    longer.fit(NoisyData())
+    assert [h["auc"] for h in longer.history] == [0.5, 0.7, 0.7, 0.6, 0.9, 0.8, 0.8, 0.85]
+
+
+def test_patience_without_validation_warns_and_trains_every_epoch(tmp_path, caplog):
+    t = make_trainer(tmp_path, 3, patience=1)
+    with caplog.at_level("WARNING"):
+        t.fit(NoisyData())
+    assert len(t.history) == 3 and "no validation data, so nothing to stop on" in caplog.text
 
 
 def test_metric_name_clash_and_missing_best_metric_are_refused(tmp_path):

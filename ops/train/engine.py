@@ -84,6 +84,7 @@ class TrainConfig:
     channels_last: bool = True                     # (CUDA only)
     seed: int = 0
     device: str = "auto"
+    patience: int = 0                              # stop after this many epochs without a new best; 0 = off
 
 
 OPTIMIZERS = ("sgd", "adam")
@@ -129,7 +130,8 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 #   workers       data-loading processes: a different random stream for augmentation, the same recipe
 #   device        where the same maths runs (amp, a precision choice, stays in)
 #   channels_last memory layout only
-RUNTIME_FIELDS = ("epochs", "workers", "device", "channels_last")
+#   patience      like epochs, only where the run stops: the epochs trained are the same either way
+RUNTIME_FIELDS = ("epochs", "workers", "device", "channels_last", "patience")
 # Fields added after checkpoints existed, left out of the fingerprint while they hold these values (the behaviour
 # before they existed), so every earlier SSN/classifier checkpoint keeps its fingerprint and still resumes.
 LATER_DEFAULTS = {"optimizer": ("sgd",), "lr_list": (None, [])}
@@ -521,6 +523,13 @@ class Trainer:
             # training from scratch: without a validation score this run never replaces an earlier run's best
             logger.info("removing %s of an earlier run", self.out_dir / BEST)
             (self.out_dir / BEST).unlink()
+        if self.cfg.patience and val_set is None and self.val_fn is None:
+            logger.warning("--patience %d: no validation data, so nothing to stop on; training every epoch",
+                           self.cfg.patience)
+        if self._stopped_early():
+            if self.rt.is_main:
+                self._log_stop()
+            return self.history
         model = self._step_model()
         train_loader = make_loader(train_set, self.cfg, self.rt, True, self.collate_fn)
         val_loader = make_loader(val_set, self.cfg, self.rt, False, self.collate_fn) if val_set is not None else None
@@ -546,9 +555,41 @@ class Trainer:
             if self.rt.is_main and self.best_metric not in row:
                 raise ValueError(f"best_metric {self.best_metric!r} is not in the history row {sorted(row)}")
             self.history.append(row)
+            stop = self._stopped_early()
             if self.rt.is_main:
-                self._save(epoch + 1, row)
+                self._save(epoch + 1, row, force=stop)
+            if stop:
+                if self.rt.is_main:
+                    self._log_stop()
+                break
         return self.history
+
+    def epochs_since_best(self) -> int | None:
+        """Epochs logged after the best ``best_metric`` (the first of equals); None while none is logged."""
+        values = [row.get(self.best_metric) for row in self.history]
+        best, where = self._worst(), None
+        for i, value in enumerate(values):
+            if self._better(value, best):
+                best, where = value, i
+        return None if where is None else len(values) - 1 - where
+
+    def _stopped_early(self) -> bool:
+        """Whether ``cfg.patience`` epochs have passed without a new best (decided on the main process, where
+        val_fn runs, and shared with every rank so all stop together)."""
+        if not self.cfg.patience:
+            return False
+        since = self.epochs_since_best() if self.rt.is_main else None
+        stop = since is not None and since >= self.cfg.patience
+        if self.rt.world_size > 1:
+            flag = torch.tensor([int(stop)], device=self.rt.device)
+            dist.broadcast(flag, 0)
+            stop = bool(flag.item())
+        return stop
+
+    def _log_stop(self) -> None:
+        since = self.epochs_since_best()
+        logger.info("stopping early: no better %s for %d epoch(s) (--patience %d); the best is epoch %d, in %s",
+                    self.best_metric, since, self.cfg.patience, len(self.history) - since, BEST)
 
     def _validate(self, row: dict) -> dict:
         """``val_fn``'s metrics as plain floats; a name that is already a column of the row is refused."""
@@ -562,12 +603,12 @@ class Trainer:
             raise ValueError(f"val_fn returned {clash}, names the history row already has; rename them")
         return {k: float(v) for k, v in metrics.items()}
 
-    def _save(self, epoch: int, row: dict) -> None:
+    def _save(self, epoch: int, row: dict, force: bool = False) -> None:
         logger.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                                                         if isinstance(v, float) and k != "epoch"))
         better = self._better(row.get(self.best_metric), self.best)
         due = time.monotonic() - self._last_write >= self.checkpoint_every_s
-        if better or due or epoch >= self.cfg.epochs:
+        if better or due or force or epoch >= self.cfg.epochs:
             # checkpoint first: a kill between the two must not leave a logged epoch that resume repeats; the
             # logs go with the checkpoint, so they never hold an epoch a resume would train again
             save_checkpoint(self.out_dir / LAST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
@@ -607,6 +648,9 @@ def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int 
     g.add_argument("--weight_decay", type=float, default=weight_decay, help="L2 term (SGD and Adam alike)")
     g.add_argument("--clip_gradient", type=float, default=clip_gradient, help="max gradient norm; 0 = off")
     g.add_argument("--iter_size", type=int, default=1, help="batches accumulated per optimizer step")
+    g.add_argument("--patience", type=nonnegative_int, default=0,
+                   help="stop when the validation metric that chooses checkpoint_best.pth has not improved for "
+                        "this many epochs (needs validation data); 0 = train every epoch")
     g.add_argument("-j", "--workers", type=nonnegative_int, default=2, help="data-loading processes")
     g.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
     g.add_argument("--seed", type=int, default=0)
@@ -629,7 +673,7 @@ def train_config_from_args(args) -> TrainConfig:
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_steps=list(args.lr_steps),
                        lr_gamma=args.lr_gamma, momentum=args.momentum, weight_decay=args.weight_decay,
                        clip_gradient=args.clip_gradient or None, iter_size=args.iter_size, workers=args.workers,
-                       amp=not args.no_amp, seed=args.seed, device=args.device,
+                       amp=not args.no_amp, seed=args.seed, device=args.device, patience=getattr(args, "patience", 0),
                        optimizer=getattr(args, "optimizer", "sgd"), lr_list=getattr(args, "lr_list", None) or None)
 
 
