@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from ops.errors import InputError
 from ops.formats.presets import list_presets, load_preset, resolve
 
 
@@ -36,11 +37,23 @@ def test_dataset_specific_values():
     assert len(th["classes"]) == 20 and th["class_ids"][0] == 7
 
 
-def test_synthetic_preset_matches_generator():
-    from ops.video.synthetic import CLASSES
+def test_synthetic_presets_match_the_generator_families():
+    from ops.video.synthetic import FAMILIES
 
-    p = load_preset("synthetic")
-    assert p["classes"] == list(CLASSES) and p["num_classes"] == len(CLASSES)
+    for family in FAMILIES.values():
+        p = load_preset(family.dataset)
+        assert p["classes"] == list(family.classes) and p["num_classes"] == len(family.classes), family.name
+
+
+def test_a_preset_extends_another_key_by_key(tmp_path):
+    wave, base = load_preset("synthetic_wave"), load_preset("synthetic")
+    assert wave["classes"][0] == "Bounce" and wave["sampling"] == base["sampling"] and wave["bmn"] == base["bmn"]
+    (tmp_path / "mine.json").write_text('{"extends": "thumos14", "name": "mine", "evaluation": {"protocol": "x"}}')
+    mine = load_preset(tmp_path / "mine.json")
+    assert mine["name"] == "mine" and mine["evaluation"] == {"protocol": "x"} and len(mine["classes"]) == 20
+    (tmp_path / "loop.json").write_text('{"extends": "loop"}')
+    with pytest.raises(InputError, match='loop.json: "extends" must name another preset'):
+        load_preset(tmp_path / "loop.json")
 
 
 def test_unknown_and_custom_presets(tmp_path):

@@ -65,6 +65,46 @@ def test_actor_follows_its_class_path(tiny_dataset):
             assert scale[0] < scale.max() and scale[-1] < scale.max()
 
 
+@pytest.fixture(scope="module")
+def tiny_wave(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wave")
+    assert generate(out, "--preset", "tiny_wave", "-j", "2") == 0
+    return out
+
+
+def test_wave_family_ground_truth_classes_and_actor(tiny_wave):
+    """The second family: its own classes in every annotation file, the green actor exactly on event frames."""
+    from ops.formats.presets import load_preset
+    record = json.loads((tiny_wave / "generation.json").read_text())
+    assert record["family"] == "wave" and record["config"]["fps"] == 20
+    db = load_annotations(tiny_wave / "annotations", "test", classes=load_preset("synthetic_wave")["classes"])
+    assert db.classes == ["Bounce", "Diagonal", "Shake", "Spiral", "Zigzag"]
+    assert load_annotations(tiny_wave / "annotations.json").classes == db.classes
+    for video, info in list(record["videos"].items())[:3]:
+        frames = decode(tiny_wave / "videos" / f"{video}.mp4")
+        visible = np.array([synthetic.actor_mask(f, "wave").sum() >= 20 for f in frames])
+        drawn = np.zeros(len(frames), bool)
+        for ev in info["events"]:
+            drawn[ev["start_frame"]:ev["end_frame"]] = True
+        assert np.array_equal(visible, drawn), video
+        assert not any(synthetic.actor_mask(f).any() for f in frames), video     # no orange anywhere
+
+
+def test_wave_paths_by_hand():
+    """Offsets from the origin (x right, y down) of a 100 x 80 frame at progress 0, 1/4, 1/2 and 1."""
+    u = np.array([0.0, 0.25, 0.5, 1.0])
+    at = {name: synthetic._path_position(name, u, np.zeros(2), 100, 80) for name in synthetic.WAVE_PATHS}
+    np.testing.assert_allclose(at["Diagonal"], [[-25, -20], [-12.5, -10], [0, 0], [25, 20]])
+    np.testing.assert_allclose(at["Bounce"], [[0, 8], [0, -16], [0, 8], [0, 8]], atol=1e-9)      # top at 1/4
+    np.testing.assert_allclose(at["Shake"], [[0, 0], [0, 0], [0, 0], [0, 0]], atol=1e-9)          # back each 1/4
+    np.testing.assert_allclose(at["Shake"][:, 0], 12 * np.sin(8 * np.pi * u), atol=1e-9)
+    np.testing.assert_allclose(at["Spiral"], [[19.2, 0], [-15.6, 0], [12, 0], [4.8, 0]], atol=1e-9)   # 2 turns
+    np.testing.assert_allclose(at["Zigzag"], [[25, 9.6], [12.5, 0], [0, -9.6], [-25, 9.6]], atol=1e-9)   # 3 zigzags
+    families = synthetic.FAMILIES.values()
+    assert set(synthetic.WAVE_PATHS) == set(synthetic.FAMILIES["wave"].classes)
+    assert all(list(f.classes) == sorted(f.classes) for f in families)     # THUMOS and JSON orders agree
+
+
 def test_dataset_properties():
     for name, cfg in synthetic.SIZE_PRESETS.items():
         assert cfg.instance_seconds[1] / cfg.instance_seconds[0] >= 10, name

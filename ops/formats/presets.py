@@ -17,7 +17,10 @@ Keys:
 - ``augmentation`` (optional): ``flip`` (default true); false when a mirror
   image changes the class (the synthetic dataset's MoveLeft / MoveRight);
 - ``evaluation``: ``protocol`` (``thumos14`` or ``activitynet``),
-  ``iou_thresholds``, ``top_k``, ``nms_threshold``, ``softmax_before_filter``.
+  ``iou_thresholds``, ``top_k``, ``nms_threshold``, ``softmax_before_filter``;
+- ``extends`` (optional): the name of a shipped preset whose keys this file
+  replaces, top-level key by top-level key (``synthetic_wave`` is
+  ``synthetic`` with other classes).
 
 Stages expose these as flags whose default is None and call
 :func:`resolve` so a flag given on the command line overrides the preset.
@@ -54,6 +57,11 @@ def load_preset(name_or_path: str | os.PathLike) -> dict:
         raise InputError(f"unknown dataset preset {str(name_or_path)!r}: choose one of {list_presets()} "
                          "or give the path of a preset JSON file")
     preset = read_json(path)
+    base = preset.pop("extends", None)
+    if base is not None:   # a variant of a shipped preset: its keys replace the base's, section by section
+        if not isinstance(base, str) or base == path.stem:
+            raise InputError(f"{path}: \"extends\" must name another preset, not {base!r}")
+        preset = {**load_preset(base), **preset}
     missing = [k for k in REQUIRED_KEYS if k not in preset]
     if missing:
         raise InputError(f"{path}: preset lacks keys {missing}")

@@ -17,6 +17,11 @@ What is drawn (every video, deterministic from ``(seed, subset, index)``):
   action's start or end without being a complete action, so completeness
   matters.  They are not ground truth.
 
+That is the ``motion`` family (dataset preset ``synthetic``).  The ``wave`` family (size presets
+``*_wave``, dataset preset ``synthetic_wave``) draws a green square of a per-video size on a brown
+background following ``Bounce``, ``Diagonal``, ``Shake``, ``Spiral`` or ``Zigzag`` (:data:`WAVE_PATHS`),
+with the same fades, distractors, camera and clutter: defaults chosen on one family are checked on the other.
+
 Instance durations are drawn log-uniformly over a range spanning 10x or more.
 Times are frame-exact: an event drawn on frames ``[f0, f1)`` has
 ``t_start = f0 / fps`` and ``t_end = f1 / fps`` (fps divides 100, so the
@@ -55,6 +60,34 @@ logger = logging.getLogger(__name__)
 CLASSES = ("MoveDown", "MoveLeft", "MoveRight", "MoveUp", "Orbit")  # alphabetical: THUMOS and JSON orders agree
 SUBSETS = ("validation", "test")
 ACTOR_RGB = (255, 128, 0)
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a dataset's actions look like: its classes (alphabetical), actor and background.
+
+    ``dataset`` is the dataset preset (``data/<dataset>.json``) that lists the same classes; ``actor_size``
+    the (min, max) actor radius as a fraction of the frame height, drawn once per video; ``tint`` multiplies
+    the grey background's R, G, B."""
+
+    name: str
+    dataset: str
+    classes: tuple
+    shape: str                # "disk" | "square"
+    actor_rgb: tuple
+    core_rgb: tuple
+    actor_size: tuple
+    tint: tuple
+
+
+FAMILIES = {
+    # the demo's family: one orange disk that moves straight in four directions or orbits
+    "motion": Family("motion", "synthetic", CLASSES, "disk", ACTOR_RGB, (60, 20, 0), (0.1, 0.1), (1.0, 1.0, 1.0)),
+    # a second family to choose defaults across (issue 21): a green square of varying size on a brown
+    # background, with oscillating and curved paths
+    "wave": Family("wave", "synthetic_wave", ("Bounce", "Diagonal", "Shake", "Spiral", "Zigzag"), "square",
+                   (40, 220, 90), (240, 240, 240), (0.06, 0.12), (1.0, 0.85, 0.65)),
+}
 FADE = 0.15          # fraction of an action spent fading in (and out)
 MIN_SCALE = 0.4      # actor radius at the very start/end of a complete action
 
@@ -72,12 +105,18 @@ class SynthConfig:
     instance_seconds: tuple   # (min, max) instance duration, max/min >= 10
     distractors: tuple        # (min, max) distractors per video
     min_gap: float = 0.5      # seconds between events
+    family: str = "motion"    # key of FAMILIES
 
 
 SIZE_PRESETS = {
     "tiny": SynthConfig({"validation": 4, "test": 4}, (10.0, 14.0), 10, 128, 96, (2, 3), (0.5, 5.0), (1, 1)),
     "demo": SynthConfig({"validation": 40, "test": 20}, (24.0, 40.0), 10, 160, 120, (2, 5), (0.8, 8.0), (1, 3)),
     "large": SynthConfig({"validation": 200, "test": 200}, (60.0, 120.0), 25, 320, 240, (3, 8), (1.0, 12.0), (2, 5)),
+    # the second family: twice the frame rate, longer videos and instances (dataset preset synthetic_wave)
+    "tiny_wave": SynthConfig({"validation": 4, "test": 4}, (10.0, 16.0), 20, 128, 96, (2, 3), (0.5, 5.0), (1, 1),
+                             family="wave"),
+    "demo_wave": SynthConfig({"validation": 40, "test": 20}, (16.0, 30.0), 20, 160, 120, (2, 4), (1.0, 10.0), (1, 3),
+                             family="wave"),
 }
 
 
@@ -106,6 +145,7 @@ class VideoSpec:
     fps: int
     events: tuple
     seed: tuple
+    family: str = "motion"
 
     @property
     def duration(self) -> float:
@@ -130,7 +170,7 @@ def _place_events(rng: np.random.Generator, cfg: SynthConfig, num_frames: int) -
     lo, hi = np.log(cfg.instance_seconds[0]), np.log(cfg.instance_seconds[1])
     n_act = int(rng.integers(cfg.instances[0], cfg.instances[1] + 1))
     n_dis = int(rng.integers(cfg.distractors[0], cfg.distractors[1] + 1))
-    labels = rng.integers(1, len(CLASSES) + 1, size=n_act + n_dis)
+    labels = rng.integers(1, len(FAMILIES[cfg.family].classes) + 1, size=n_act + n_dis)
     full = np.exp(rng.uniform(lo, hi, size=n_act + n_dis))           # seconds of the full action
     frac = np.concatenate([np.ones(n_act), rng.uniform(0.25, 0.45, size=n_dis)])
     kinds = ["action"] * n_act + list(rng.choice(["start", "end"], size=n_dis))
@@ -156,15 +196,19 @@ def make_video_spec(cfg: SynthConfig, seed: int, subset: str, index: int) -> Vid
     key = (int(seed), SUBSETS.index(subset), int(index))
     rng = np.random.default_rng(key)
     num_frames = int(round(rng.uniform(*cfg.video_seconds) * cfg.fps))
-    return VideoSpec(video_name(subset, index), subset, num_frames, cfg.fps, _place_events(rng, cfg, num_frames), key)
+    return VideoSpec(video_name(subset, index), subset, num_frames, cfg.fps, _place_events(rng, cfg, num_frames), key,
+                     cfg.family)
 
 
 # --------------------------------------------------------------------------- rendering
 
 
-def _path_position(label: int, u: np.ndarray, origin: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Actor centre (N, 2) in pixels (x, y) at path progress ``u`` (N,)."""
-    name = CLASSES[label - 1]
+def _path_position(name: str, u: np.ndarray, origin: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Actor centre (N, 2) in pixels (x, y) at path progress ``u`` (N,) for class ``name`` of any family.
+
+    Every path stays within 0.25 x width and 0.25 x height of ``origin``."""
+    if name in WAVE_PATHS:
+        return origin + WAVE_PATHS[name](u[:, None], width, height)
     half_w, half_h = 0.25 * width, 0.25 * height
     t = (u - 0.5)[:, None]
     if name == "MoveRight":
@@ -179,6 +223,25 @@ def _path_position(label: int, u: np.ndarray, origin: np.ndarray, width: int, he
     return origin + 0.22 * height * np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
 
 
+def _xy(x, y) -> np.ndarray:
+    return np.concatenate(np.broadcast_arrays(x, y), axis=1)
+
+
+# offsets (N, 2) from the origin at progress u (N, 1), the wave family's classes
+WAVE_PATHS = {
+    # two hops up and back down, in place
+    "Bounce": lambda u, w, h: _xy(0 * u, 0.1 * h - 0.3 * h * np.abs(np.sin(2 * np.pi * u))),
+    # a straight traverse down and to the right
+    "Diagonal": lambda u, w, h: _xy((u - 0.5) * 0.5 * w, (u - 0.5) * 0.5 * h),
+    # four quick left-right swings, in place
+    "Shake": lambda u, w, h: _xy(0.12 * w * np.sin(8 * np.pi * u), 0 * u),
+    # two turns inwards, clockwise on screen
+    "Spiral": lambda u, w, h: (0.24 - 0.18 * u) * h * _xy(np.cos(4 * np.pi * u), np.sin(4 * np.pi * u)),
+    # right to left with three up-down zigzags
+    "Zigzag": lambda u, w, h: _xy((0.5 - u) * 0.5 * w, 0.12 * h * (2 * np.abs(2 * ((3 * u) % 1) - 1) - 1)),
+}
+
+
 def _actor_scale(u: np.ndarray) -> np.ndarray:
     """Radius factor: fade in over the first FADE of the path, fade out over the last."""
     ramp = np.minimum(np.minimum(u, 1 - u) / FADE, 1.0)
@@ -188,16 +251,18 @@ def _actor_scale(u: np.ndarray) -> np.ndarray:
 def actor_track(spec: VideoSpec, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame actor centre (num_frames, 2) and radius (num_frames,); radius 0 = absent."""
     rng = np.random.default_rng(spec.seed + (1,))
+    family = FAMILIES[spec.family]
     centre = np.zeros((spec.num_frames, 2))
     radius = np.zeros(spec.num_frames)
-    base = 0.1 * height
+    low, high = family.actor_size
+    base = (low if low == high else rng.uniform(low, high)) * height   # no draw for a fixed size: same stream
     for ev in spec.events:
         n = ev.end_frame - ev.start_frame
         # progress of the FULL action at each drawn frame (a fragment shows part of it)
         u = ev.u0 + (ev.u1 - ev.u0) * (np.arange(n) + 0.5) / n
         margin = np.array([0.32 * width, 0.35 * height])
         origin = rng.uniform(margin, np.array([width, height]) - margin)
-        centre[ev.start_frame:ev.end_frame] = _path_position(ev.label, u, origin, width, height)
+        centre[ev.start_frame:ev.end_frame] = _path_position(family.classes[ev.label - 1], u, origin, width, height)
         radius[ev.start_frame:ev.end_frame] = base * _actor_scale(u)
     return centre, radius
 
@@ -213,8 +278,8 @@ class _Scene:
         tex = cv2.resize(noise, ((width + 2 * pad) // 4 * 4 + 4, (height + 2 * pad) // 4 * 4 + 4),
                          interpolation=cv2.INTER_CUBIC)
         fine = rng.uniform(-12, 12, size=tex.shape).astype(np.float32)
-        grey = np.clip(60 + 100 * tex + fine, 40, 170).astype(np.uint8)
-        self.texture = np.repeat(grey[:, :, None], 3, axis=2)
+        grey = np.clip(60 + 100 * tex + fine, 40, 170)
+        self.texture = (grey[:, :, None] * np.array(FAMILIES[spec.family].tint)).astype(np.uint8)
         frames = np.arange(spec.num_frames) / spec.fps
         period, phase = rng.uniform(6, 14, size=2), rng.uniform(0, 2 * np.pi, size=2)
         amp = 0.4 * pad
@@ -243,22 +308,35 @@ class _Scene:
 def render_frames(spec: VideoSpec, width: int, height: int):
     """Yield the video's frames, (height, width, 3) uint8 RGB, one by one."""
     scene = _Scene(spec, width, height)
+    family = FAMILIES[spec.family]
     centre, radius = actor_track(spec, width, height)
     for i in range(spec.num_frames):
         img = scene.frame(i)
         if radius[i] > 0:
             # the actor lives in world coordinates: the panning camera moves it on screen too
-            cx, cy = centre[i] - scene.camera_offset(i)
-            c = (int(round(cx * 16)), int(round(cy * 16)))
-            cv2.circle(img, c, int(round(radius[i] * 16)), ACTOR_RGB, -1, cv2.LINE_AA, shift=4)
-            cv2.circle(img, c, int(round(radius[i] * 6)), (60, 20, 0), -1, cv2.LINE_AA, shift=4)
+            _draw_actor(img, family, centre[i] - scene.camera_offset(i), radius[i])
         yield img
 
 
-def actor_mask(frame_rgb: np.ndarray) -> np.ndarray:
-    """Pixels of the actor's orange in a decoded frame (H, W) bool (survives mp4 compression)."""
+def _draw_actor(img: np.ndarray, family: Family, centre: np.ndarray, radius: float) -> None:
+    """The family's actor, its core 0.375 of its size, centred at ``centre`` (x, y pixels), in place."""
+    c = np.round(centre * 16).astype(int)     # 4 fractional bits: sub-pixel motion stays smooth
+    for size, colour in ((radius, family.actor_rgb), (radius * 0.375, family.core_rgb)):
+        r = int(round(size * 16))
+        if family.shape == "disk":
+            cv2.circle(img, (int(c[0]), int(c[1])), r, colour, -1, cv2.LINE_AA, shift=4)
+        else:
+            corners = (c + r * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])).astype(np.int32)
+            cv2.fillConvexPoly(img, corners, colour, cv2.LINE_AA, shift=4)
+
+
+def actor_mask(frame_rgb: np.ndarray, family: str = "motion") -> np.ndarray:
+    """Pixels of the actor's colour (the motion family's orange, the wave family's green) in a decoded frame
+    (H, W) bool (survives mp4 compression; the backgrounds and clutter never pass)."""
     f = frame_rgb.astype(np.int16)
     r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    if family == "wave":
+        return (g > 170) & (g - r > 60) & (g - b > 60)
     return (r > 170) & (r - g > 50) & (b < 100)
 
 
@@ -280,12 +358,14 @@ def write_video(spec: VideoSpec, path: Path, width: int, height: int) -> None:
 
 
 def annotation_db(specs: list[VideoSpec]) -> AnnotationDB:
-    """The ground truth of ``specs``: their actions (distractors are not ground truth), seconds, ids 1..K."""
+    """The ground truth of ``specs`` (one family): their actions (distractors are not ground truth), seconds,
+    ids 1..K of the family's classes."""
+    classes = FAMILIES[specs[0].family].classes if specs else CLASSES
     videos = [(s.video, s.subset, s.duration) for s in specs]
     instances = [(s.video, *frames_to_seconds([e.start_frame, e.end_frame], s.fps).tolist(), e.label, s.subset)
                  for s in specs for e in s.actions]
-    return AnnotationDB.from_rows(CLASSES, videos, instances, class_ids=list(range(1, len(CLASSES) + 1)),
-                                  name="synthetic")
+    return AnnotationDB.from_rows(classes, videos, instances, class_ids=list(range(1, len(classes) + 1)),
+                                  name=FAMILIES[specs[0].family].dataset if specs else "synthetic")
 
 
 def write_annotations(out_dir: Path, specs: list[VideoSpec], cfg: SynthConfig, seed: int, preset: str) -> None:
@@ -296,7 +376,8 @@ def write_annotations(out_dir: Path, specs: list[VideoSpec], cfg: SynthConfig, s
         write_thumos14(db, out_dir / "annotations", subset, decimals=2, video_ext=".mp4")
     write_activitynet(db, out_dir / "annotations.json", version="synthetic",
                       video_fields={s.video: {"fps": s.fps} for s in specs})
-    record = {"seed": seed, "preset": preset, "classes": list(CLASSES), "config": asdict(cfg),
+    record = {"seed": seed, "preset": preset, "family": cfg.family, "classes": list(FAMILIES[cfg.family].classes),
+              "config": asdict(cfg),
               "videos": {s.video: {"subset": s.subset, "num_frames": s.num_frames, "fps": s.fps,
                                    "events": [asdict(e) for e in s.events]} for s in specs}}
     atomic_write_json(out_dir / GENERATION_NAME, record)
