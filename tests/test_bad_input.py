@@ -220,6 +220,18 @@ def test_frame_metadata_of_the_right_types_is_read(tmp_path):
     assert (counts.num_frames, counts.num_flow) == (12, 11) and np.isclose(counts.fps, 25.0)
 
 
+def test_result_arrays_of_dtype_object_are_one_line(tmp_path):
+    """Item 15: a result file whose arrays hold Python objects ended in a traceback."""
+    import pickle
+
+    from ops.formats.results import ResultFileError, read_results
+    rel = np.array([[0.1, 0.5]], dtype=object)
+    path = tmp_path / "r.pkl"
+    path.write_bytes(pickle.dumps({"v": (rel, np.zeros((1, 3)), np.zeros((1, 2)), None)}))
+    with pytest.raises(ResultFileError, match=r"r.pkl: video 'v': entries must be numeric numpy arrays"):
+        read_results(path)
+
+
 # --------------------------------------------------------------------------- damaged checkpoints (item 15)
 
 
