@@ -263,6 +263,14 @@ def test_a_checkpoint_missing_what_readers_use_is_one_line(tmp_path, changes, me
         load_checkpoint(path)
 
 
+def test_a_checkpoint_without_its_epoch_cannot_be_resumed(tmp_path):
+    from ops.train.engine import TrainConfig, Trainer
+    path, model = _checkpoint(tmp_path, epoch=None)
+    trainer = Trainer(model, None, TrainConfig(device="cpu", workers=0), tmp_path, {"type": "linear"})
+    with pytest.raises(InputError, match="checkpoint_last.pth: a damaged checkpoint .* cannot be resumed; pass --restart"):
+        trainer.resume(path)
+
+
 def test_weights_that_do_not_fit_the_model_are_one_line(tmp_path):
     import torch
 

@@ -442,6 +442,10 @@ class Trainer:
         a warning (the user named it: e.g. continuing a run at a lower lr).
         """
         ckpt = load_checkpoint(path, map_location=self.rt.device)
+        if not (isinstance(ckpt.get("epoch"), int) and isinstance(ckpt.get("history"), list)
+                and isinstance(ckpt.get("rng"), dict)):
+            raise InputError(f"{path}: a damaged checkpoint (epoch, history or rng missing): it cannot be resumed; "
+                             "pass --restart to train from scratch")
         diffs = self.config_differences(ckpt)
         if diffs and strict:
             raise ConfigMismatchError(
@@ -452,10 +456,6 @@ class Trainer:
             logger.warning("%s was trained with other settings; continuing it with the current ones: %s",
                            path, "; ".join(diffs))
         load_weights(self.model, ckpt, path)
-        if not (isinstance(ckpt.get("epoch"), int) and isinstance(ckpt.get("history"), list)
-                and isinstance(ckpt.get("rng"), dict)):
-            raise InputError(f"{path}: a damaged checkpoint (epoch, history or rng missing): it cannot be resumed; "
-                             "pass --restart to train from scratch")
         if ckpt.get("optimizer"):
             self.optimizer.load_state_dict(ckpt["optimizer"])
         self.start_epoch, self.history = ckpt["epoch"], list(ckpt["history"])
