@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from ops.errors import run_main
+from ops.errors import InputError, run_main
 from ops.formats.presets import load_preset, preset_flip, resolve
 from ops.formats.proposal_list import check_labels, read_frame_based_list
 from ops.log import setup_logging
@@ -40,8 +40,8 @@ from ops.models.backbones import BackboneConfig, load_pretrained
 from ops.models.builder import add_backbone_args, backbone_from_args
 from ops.models.ssn import SSN, ssn_losses
 from ops.train.dataset import SSNTrainDataset, data_spec
-from ops.train.engine import (Trainer, add_stage_args, add_train_args, data_extra, load_checkpoint, seed_everything,
-                              train_config_from_args)
+from ops.train.engine import (Trainer, add_stage_args, add_train_args, data_extra, held_out, load_checkpoint,
+                              seed_everything, train_config_from_args)
 from ops.train.sampling import ProposalSampler, SamplingConfig
 
 logger = logging.getLogger("ssn_train")
@@ -60,6 +60,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     for name in SAMPLING_FLAGS:
         g.add_argument(f"--{name}", type=float if "thresh" in name or "ratio" in name else int, default=None)
     p.add_argument("--epoch_multiplier", type=int, default=1, help="passes over the videos per epoch")
+    p.add_argument("--holdout", type=float, default=0.0,
+                   help="fraction of the training list's videos held out (chosen by the hash of their names, the "
+                        "same on every run) for the validation loss that chooses checkpoint_best.pth and stops "
+                        "--patience; instead of --val_list")
     p.add_argument("--comp_loss_weight", type=float, default=0.1)
     p.add_argument("--reg_loss_weight", type=float, default=0.1)
     p.add_argument("--ohem_ratio", type=float, default=0.17, help="share of incomplete samples kept by OHEM")
@@ -107,13 +111,33 @@ def init_weights(model: SSN, path: Path) -> None:
     logger.info("initialised from %s: backbone + %d head tensors", path, len(usable))
 
 
-def make_dataset(list_path: Path, sampling: SamplingConfig, backbone: dict, num_segments, num_classes: int, args,
-                 flip: bool, reg_stats=None):
+def read_videos(list_path: Path, num_classes: int) -> list:
+    """The blocks of a frame-based list, their labels checked against the model's classes."""
     plist = read_frame_based_list(list_path)
     check_labels(plist.videos, num_classes, list_path)
+    return plist.videos
+
+
+def split_videos(args, num_classes: int) -> tuple[list, list | None]:
+    """(training blocks, validation blocks or None) from --train_list and --val_list or --holdout."""
+    videos = read_videos(args.train_list, num_classes)
+    if args.val_list is not None:
+        if args.holdout:
+            raise InputError("--holdout and --val_list both choose validation videos: give one of them")
+        return videos, read_videos(args.val_list, num_classes)
+    held = held_out([v.video for v in videos], args.holdout)
+    if args.holdout and not held:
+        raise InputError(f"--holdout {args.holdout} of {len(videos)} videos holds out none: raise it or give "
+                         "--val_list")
+    train = [v for v in videos if v.video not in held]
+    return train, ([v for v in videos if v.video in held] or None)
+
+
+def make_dataset(videos: list, sampling: SamplingConfig, backbone: dict, num_segments, args, flip: bool,
+                 reg_stats=None):
     cfg = BackboneConfig.from_dict(backbone)
-    return SSNTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
-                           ProposalSampler(plist.videos, sampling), num_segments, args.epoch_multiplier, reg_stats)
+    return SSNTrainDataset(videos, cfg.modality, cfg.length, data_spec(cfg, flip),
+                           ProposalSampler(videos, sampling), num_segments, args.epoch_multiplier, reg_stats)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -130,15 +154,18 @@ def main(args: argparse.Namespace) -> int:
     if args.init_from is not None:
         init_weights(model, args.init_from)
     flip = resolve(args.flip, preset_flip(preset))
-    train_set = make_dataset(args.train_list, sampling, backbone, num_segments, num_classes, args, flip)
-    val_set = make_dataset(args.val_list, sampling, backbone, num_segments, num_classes, args, flip,
-                           train_set.reg_stats) if args.val_list else None
+    train_videos, val_videos = split_videos(args, num_classes)
+    train_set = make_dataset(train_videos, sampling, backbone, num_segments, args, flip)
+    val_set = make_dataset(val_videos, sampling, backbone, num_segments, args, flip,
+                           train_set.reg_stats) if val_videos else None
     extra = {"dataset": preset["name"], "modality": args.modality, "sampling": sampling.__dict__,
              "reg_stats": train_set.reg_stats.tolist(), "input_spec": train_set.spec,
              "epoch_multiplier": args.epoch_multiplier,
              "loss": {"comp_loss_weight": args.comp_loss_weight, "reg_loss_weight": args.reg_loss_weight,
                       "ohem_ratio": args.ohem_ratio},
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list, args.init_from)}
+    if args.holdout:   # only when used: earlier checkpoints keep their fingerprint
+        extra["holdout"] = args.holdout
     trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
                       args.output, model.config(), extra)
     trainer.resume_default(args.resume, args.restart)    # ConfigMismatchError: one line (ops.errors.run_main)

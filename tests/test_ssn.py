@@ -144,3 +144,24 @@ def test_ssn_train_refuses_a_label_beyond_the_model_in_one_line(ssn_lists, tmp_p
     assert res.returncode == 2
     assert "label 9 is outside the model's classes 1..5" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "out" / "checkpoint_last.pth").exists()
+
+
+def test_ssn_holdout_validates_on_the_held_out_videos_and_stops_with_patience(ssn_lists, tmp_path):
+    """Issue 21: --holdout holds out videos by name hash (the same every run) for the validation loss that
+    chooses checkpoint_best.pth; with --patience a run stops once that loss stops improving."""
+    from ops.train.engine import held_out
+    videos = [line.split("/")[-1] for line in (ssn_lists / "validation.txt").read_text().splitlines()
+              if "/" in line]
+    assert held_out(videos, 0.5) == held_out(list(reversed(videos)), 0.5) and len(held_out(videos, 0.5)) == 2
+    train(ssn_lists, tmp_path / "h", 6, "--holdout", 0.5, "--patience", 1)
+    ckpt = load_checkpoint(tmp_path / "h" / "checkpoint_last.pth")
+    losses = [h["val_loss"] for h in ckpt["history"]]
+    assert all(v is not None for v in losses) and ckpt["extra"]["holdout"] == 0.5
+    best = losses.index(min(losses))
+    assert len(losses) == 6 or len(losses) == best + 2        # stopped one epoch after the best
+    assert load_checkpoint(tmp_path / "h" / "checkpoint_best.pth")["epoch"] == best + 1
+    for flags, message in ((["--holdout", 0.5, "--val_list", ssn_lists / "validation.txt"], "give one of them"),
+                           (["--holdout", 0.01], "--holdout 0.01 of 4 videos holds out none")):
+        res = run_script("ssn_train.py", "synthetic", "RGB", "--train_list", ssn_lists / "validation.txt",
+                         "--output", tmp_path / "x", "--arch", "tiny", "--epochs", 1, "-j", 0, *flags, check=False)
+        assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr

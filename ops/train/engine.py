@@ -213,6 +213,14 @@ def extraction_settings(folders, modality: str) -> list[dict]:
     return [json.loads(s) for s in sorted(found)]
 
 
+def held_out(videos: list[str], fraction: float) -> set[str]:
+    """A stable ``fraction`` of ``videos`` chosen by the hash of their names (the same on every run)."""
+    if not 0 <= fraction < 1:
+        raise InputError(f"--holdout must be in [0, 1), got {fraction}")
+    ranked = sorted(videos, key=lambda v: hashlib.sha256(v.encode()).hexdigest())
+    return set(ranked[:int(round(fraction * len(videos)))])
+
+
 def data_extra(modality: str, videos, train_list, val_list=None, init_from=None) -> dict:
     """``extra`` entries describing a training stage's data (videos: the training list's blocks).
 

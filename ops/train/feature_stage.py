@@ -8,7 +8,6 @@ Flags override it.  In windows, an instance belongs to a window when at least ha
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +17,7 @@ import numpy as np
 from ops.errors import InputError
 from ops.formats.annotations import AnnotationDB
 from ops.train.feature_dataset import FeatureDataset, WindowTruth, sequence_items, streams_of, videos_with_features
+from ops.train.engine import held_out
 
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "lr_steps", "weight_decay")
 
@@ -56,14 +56,6 @@ def method_settings(preset: dict, key: str, args, train: bool = True) -> dict:
             if getattr(args, k, None) is None:
                 setattr(args, k, s["train"][k])
     return s
-
-
-def held_out(videos: list[str], fraction: float) -> set[str]:
-    """A stable ``fraction`` of ``videos`` chosen by the hash of their names (the same on every run)."""
-    if not 0 <= fraction < 1:
-        raise InputError(f"--holdout must be in [0, 1), got {fraction}")
-    ranked = sorted(videos, key=lambda v: hashlib.sha256(v.encode()).hexdigest())
-    return set(ranked[:int(round(fraction * len(videos)))])
 
 
 def annotated_videos(db: AnnotationDB) -> list[str]:
