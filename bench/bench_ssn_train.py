@@ -45,7 +45,7 @@ from bench_common import (StepClock, add_bench_args, describe_device, frames_fro
 from ops.train.engine import Trainer, TrainConfig, make_loader, seed_everything, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.train.sampling import SamplingConfig  # noqa: E402
-from ssn_train import make_dataset, ssn_loss_fn  # noqa: E402
+from ssn_train import make_dataset, read_videos, ssn_loss_fn  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -100,9 +100,8 @@ def train_dataset(args, plist: Path | None = None):
     :func:`bench_common.frames_from_args`)."""
     plist = plist or frames_from_args(args)
     _, preset, backbone = synthetic_ssn(args)
-    return make_dataset(plist, SamplingConfig.from_preset(preset["sampling"]), backbone,
-                        preset["model"]["num_segments"], preset["num_classes"], SimpleNamespace(epoch_multiplier=1),
-                        flip=True)
+    return make_dataset(read_videos(plist, preset["num_classes"]), SamplingConfig.from_preset(preset["sampling"]),
+                        backbone, preset["model"]["num_segments"], SimpleNamespace(epoch_multiplier=1), flip=True)
 
 
 def main(args: argparse.Namespace) -> int:
