@@ -50,7 +50,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader
 
 from ops.errors import run_main
 from ops.formats.frames import META_NAME
@@ -59,10 +58,9 @@ from ops.formats.proposal_list import read_frame_based_list
 from ops.formats.results import (RawOutputs, VideoResult, load_video_result, save_raw_outputs, save_video_result,
                                  write_results)
 from ops.io import atomic_write_json
-from ops.log import progress, setup_logging
+from ops.log import setup_logging
 from ops.models.builder import model_from_checkpoint
-from ops.models.ssn_inference import fold_heads, head_scores, project_frames, raw_outputs, score_frames
-from ops.temporal import frames_to_fraction
+from ops.models.ssn_inference import Scorer, relative_bounds, score_videos
 from ops.train.dataset import FrameSequenceDataset, checkpoint_input
 from ops.train.engine import add_stage_args, load_checkpoint, setup_runtime
 
@@ -78,28 +76,6 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="also write each video's per-frame head outputs to DIR/<video id>.npz")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
-
-
-class Scorer:
-    """Turns one video's frame features into its :class:`VideoResult` (and its raw per-frame outputs)."""
-
-    def __init__(self, model, reg_stats, frame_interval: int):
-        self.heads = fold_heads(model)
-        self.reg_stats = np.asarray(reg_stats, np.float64)
-        self.k = model.num_classes
-        self.frame_interval = frame_interval
-
-    def __call__(self, features: torch.Tensor, block, count: int) -> tuple[VideoResult, RawOutputs]:
-        y = project_frames(features, self.heads.weights)                     # (T, parts, D_out)
-        out = score_frames(y, self.heads, block.bounds, count, self.frame_interval)
-        act, comp, reg = head_scores(out, self.k, self.reg_stats)
-        raw = raw_outputs(y, self.heads, block.video, count, self.frame_interval, self.reg_stats)
-        return VideoResult(relative_bounds(block), act, comp, reg), raw
-
-
-def relative_bounds(block) -> np.ndarray:
-    """(N, 2) float64: the block's proposals as fractions of its video (a result's ``rel_props``)."""
-    return frames_to_fraction(block.bounds, block.num_frames)
 
 
 def checkpoint_digest(ckpt: dict, spec: dict) -> str:
@@ -219,25 +195,14 @@ class Outputs:
         save_video_result(self.part(block), result)
 
 
-@torch.no_grad()
 def run(model, dataset: FrameSequenceDataset, scorer: Scorer, outputs: Outputs, device, workers: int,
         show_progress: bool) -> None:
     """Score the dataset's videos, saving each finished video through ``outputs`` (resume points)."""
-    feats: dict[int, list] = {}
-    remaining = {v: -(-len(p) // dataset.chunk) for v, p in enumerate(dataset.positions)}
-    loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda")
     started = time.perf_counter()
-    for x, video, first in progress(loader, desc="frames", unit="chunk", disable=not show_progress):
-        t, crops = x.shape[:2]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            f = model.base(x.to(device, non_blocking=True).flatten(0, 1)).float()
-        feats.setdefault(video, []).append(f.view(t, crops, -1).mean(1))
-        remaining[video] -= 1
-        if remaining[video] == 0:
-            block = dataset.videos[video]
-            outputs.save(block, *scorer(torch.cat(feats.pop(video)), block, dataset.counts[video]))
-            logger.debug("%s: %d proposals, %.2f s since start", block.video_id, len(block.bounds),
-                         time.perf_counter() - started)
+    for block, result, raw in score_videos(model, dataset, scorer, device, workers, show_progress):
+        outputs.save(block, result, raw)
+        logger.debug("%s: %d proposals, %.2f s since start", block.video_id, len(block.bounds),
+                     time.perf_counter() - started)
 
 
 def wait_for_all(rt) -> None:

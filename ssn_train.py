@@ -15,7 +15,10 @@ dataset preset, flags override).  Every proposal becomes 2 + 5 + 2 snippets
 (``--stpp``, preset default).  Loss = activity + ``--comp_loss_weight`` x
 completeness (hinge, OHEM ``--ohem_ratio``) + ``--reg_loss_weight`` x
 regression.  The checkpoint stores the model config and the regression
-statistics; ``ssn_test.py`` rebuilds the model from it.  Initialise the
+statistics; ``ssn_test.py`` rebuilds the model from it.  With validation
+videos (``--holdout F`` of the list's videos, or ``--val_list``) every epoch
+logs their detection mAP (scored as ssn_test.py would, evaluated with the
+preset's protocol), which chooses checkpoint_best.pth and ``--patience``.  Initialise the
 backbone from ImageNet (``--pretrained``), or from a binary-classifier or SSN
 checkpoint (``--init_from``).  Re-running the command (or ``--resume``)
 continues exactly; a re-run whose settings, lists, frames or ``--init_from``
@@ -32,7 +35,8 @@ from pathlib import Path
 
 import torch
 
-from ops.errors import InputError, run_main
+from ops.errors import InputError, positive_int, run_main
+from ops.evaluation.validation import ssn_validation
 from ops.formats.presets import load_preset, preset_flip, resolve
 from ops.formats.proposal_list import check_labels, read_frame_based_list
 from ops.log import setup_logging
@@ -62,8 +66,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--epoch_multiplier", type=int, default=1, help="passes over the videos per epoch")
     p.add_argument("--holdout", type=float, default=0.0,
                    help="fraction of the training list's videos held out (chosen by the hash of their names, the "
-                        "same on every run) for the validation loss that chooses checkpoint_best.pth and stops "
-                        "--patience; instead of --val_list")
+                        "same on every run) as validation videos; instead of --val_list")
+    p.add_argument("--val_frame_interval", type=positive_int, default=6,
+                   help="validation videos are scored every k-th frame, as ssn_test.py --frame_interval")
     p.add_argument("--comp_loss_weight", type=float, default=0.1)
     p.add_argument("--reg_loss_weight", type=float, default=0.1)
     p.add_argument("--ohem_ratio", type=float, default=0.17, help="share of incomplete samples kept by OHEM")
@@ -125,12 +130,12 @@ def split_videos(args, num_classes: int) -> tuple[list, list | None]:
         if args.holdout:
             raise InputError("--holdout and --val_list both choose validation videos: give one of them")
         return videos, read_videos(args.val_list, num_classes)
-    held = held_out([v.video for v in videos], args.holdout)
+    held = held_out([v.video_id for v in videos], args.holdout)   # ids, not paths: the same wherever WORK is
     if args.holdout and not held:
         raise InputError(f"--holdout {args.holdout} of {len(videos)} videos holds out none: raise it or give "
                          "--val_list")
-    train = [v for v in videos if v.video not in held]
-    return train, ([v for v in videos if v.video in held] or None)
+    train = [v for v in videos if v.video_id not in held]
+    return train, ([v for v in videos if v.video_id in held] or None)
 
 
 def make_dataset(videos: list, sampling: SamplingConfig, backbone: dict, num_segments, args, flip: bool,
@@ -166,8 +171,15 @@ def main(args: argparse.Namespace) -> int:
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list, args.init_from)}
     if args.holdout:   # only when used: earlier checkpoints keep their fingerprint
         extra["holdout"] = args.holdout
+    val_fn = None
+    if val_set is not None:   # the best checkpoint is the one of the best validation mAP
+        extra["validation"] = {"metric": "val_mAP", "frame_interval": args.val_frame_interval}
+        val_fn = ssn_validation(val_videos, args.modality, BackboneConfig.from_dict(backbone).length,
+                                train_set.spec, train_set.reg_stats, num_classes, preset, args.val_frame_interval,
+                                args.workers)
     trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
-                      args.output, model.config(), extra)
+                      args.output, model.config(), extra, val_fn=val_fn,
+                      best_metric="val_mAP" if val_fn else "val_loss", best_mode="max" if val_fn else "min")
     trainer.resume_default(args.resume, args.restart)    # ConfigMismatchError: one line (ops.errors.run_main)
     logger.info("%d training videos, %s, %s backbone, STPP %s, %d epochs", len(train_set.videos), args.modality,
                 args.arch, stpp, cfg.epochs)

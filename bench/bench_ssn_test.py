@@ -41,7 +41,8 @@ from ops.train.dataset import FrameSequenceDataset, data_spec  # noqa: E402
 from ops.train.engine import seed_everything, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.formats.proposal_list import read_proposal_list  # noqa: E402
-from ssn_test import Outputs, Scorer, run  # noqa: E402
+from ops.models.ssn_inference import Scorer  # noqa: E402
+from ssn_test import Outputs, run  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

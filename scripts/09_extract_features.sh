@@ -9,5 +9,5 @@ FEATURE_ARGS="${FEATURE_ARGS:-}"      # more extract_features.py flags, e.g. --g
 for MOD in $MODALITIES; do
   timed "features_$MOD" "$PY" "$REPO/extract_features.py" "$DATASET" "$FRAME_ROOT" "$FEATURES" --modality "$MOD" \
       --checkpoint "$WORK/ssn_$MOD/checkpoint_last.pth" --annotations "$ANNOTATIONS" \
-      --subset "$TRAIN_SUBSET" "$TEST_SUBSET" -j "$JOBS" $FEATURE_ARGS
+      --subset "$TRAIN_SUBSET" "$TEST_SUBSET" -j "$JOBS" $FEATURE_ARGS ${RESTART:+--overwrite}   # RESTART: new models, new features
 done

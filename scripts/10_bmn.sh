@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"
 BMN_ARGS="${BMN_ARGS:-}"               # more bmn_train.py flags (defaults: the preset's bmn section)
-BMN_VAL="${BMN_VAL:---holdout 0.2}"    # or --val_subset SUBSET (ActivityNet: validation is the test subset)
+BMN_VAL="${BMN_VAL---holdout 0.2}"     # or --val_subset SUBSET (ActivityNet: validation is the test subset); empty: none, the last checkpoint
 timed bmn_train "$PY" "$REPO/bmn_train.py" "$DATASET" --features "$FEATURES" --annotations "$ANNOTATIONS" \
     --train_subset "$TRAIN_SUBSET" --output "$WORK/bmn" $BMN_VAL -j "$JOBS" $BMN_ARGS $SEED_ARG $RESTART_ARG
 CKPT="$WORK/bmn/checkpoint_best.pth"; [ -f "$CKPT" ] || CKPT="$WORK/bmn/checkpoint_last.pth"

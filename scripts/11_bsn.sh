@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"
 BSN_TEM_ARGS="${BSN_TEM_ARGS:-}"       # more bsn_tem_train.py flags (defaults: the preset's bsn section)
 BSN_PEM_ARGS="${BSN_PEM_ARGS:-}"
-BSN_VAL="${BSN_VAL:---holdout 0.2}"    # or --val_subset SUBSET
+BSN_VAL="${BSN_VAL---holdout 0.2}"     # or --val_subset SUBSET; empty: none, the last checkpoints
 OUT="$WORK/bsn"
 timed bsn_tem_train "$PY" "$REPO/bsn_tem_train.py" "$DATASET" --features "$FEATURES" --annotations "$ANNOTATIONS" \
     --train_subset "$TRAIN_SUBSET" --output "$OUT/tem" $BSN_VAL -j "$JOBS" $BSN_TEM_ARGS $SEED_ARG $RESTART_ARG

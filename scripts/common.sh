@@ -7,7 +7,8 @@ if [ -f "$REPO/scripts/config/$CONFIG.sh" ]; then source "$REPO/scripts/config/$
 PRETRAINED_ARG=${PRETRAINED:+--pretrained $PRETRAINED}
 ARCH_ARGS="${ARCH_ARGS:-}"           # more backbone flags, e.g. --global_pool max
 SEED_ARG=${TRAIN_SEED:+--seed $TRAIN_SEED}   # TRAIN_SEED: training seed of stages 3 and 6 (default: the scripts' own, 0)
-# stages refuse to reuse outputs made with other settings; RESTART=1 retrains stages 3 and 6 from scratch,
+# stages refuse to reuse outputs made with other settings; RESTART=1 retrains every training stage from scratch
+# (and stage 9 remakes the features of the retrained backbones),
 # OVERWRITE=1 redoes stage 0's dataset and stage 1's frame folders made with another seed/preset or other settings
 RESTART_ARG=${RESTART:+--restart}
 OVERWRITE_ARG=${OVERWRITE:+--overwrite}

@@ -146,20 +146,42 @@ def test_ssn_train_refuses_a_label_beyond_the_model_in_one_line(ssn_lists, tmp_p
     assert not (tmp_path / "out" / "checkpoint_last.pth").exists()
 
 
-def test_ssn_holdout_validates_on_the_held_out_videos_and_stops_with_patience(ssn_lists, tmp_path):
-    """Issue 21: --holdout holds out videos by name hash (the same every run) for the validation loss that
-    chooses checkpoint_best.pth; with --patience a run stops once that loss stops improving."""
+def test_ssn_holdout_validates_by_detection_map_and_stops_with_patience(ssn_lists, tmp_path):
+    """Issue 21: --holdout holds out videos by the hash of their ids (the same every run, wherever the frames
+    are); each epoch logs their detection mAP, which chooses checkpoint_best.pth and stops --patience.  The
+    last epoch's figures are those of ssn_test.py and the evaluation run on the held-out videos."""
+    from ops.evaluation.detection_eval import evaluate_detections, ground_truth_from_proposal_list
+    from ops.evaluation.postprocess import results_to_detections
+    from ops.evaluation.validation import postprocess_config
+    from ops.formats.presets import load_preset
+    from ops.formats.proposal_list import ProposalList, read_frame_based_list, write_proposal_list
+    from ops.formats.results import read_results
     from ops.train.engine import held_out
-    videos = [line.split("/")[-1] for line in (ssn_lists / "validation.txt").read_text().splitlines()
-              if "/" in line]
-    assert held_out(videos, 0.5) == held_out(list(reversed(videos)), 0.5) and len(held_out(videos, 0.5)) == 2
+
+    blocks = read_frame_based_list(ssn_lists / "validation.txt").videos
+    ids = [b.video_id for b in blocks]
+    held = held_out(ids, 0.5)
+    assert held == held_out(list(reversed(ids)), 0.5) and len(held) == 2
     train(ssn_lists, tmp_path / "h", 6, "--holdout", 0.5, "--patience", 1)
     ckpt = load_checkpoint(tmp_path / "h" / "checkpoint_last.pth")
-    losses = [h["val_loss"] for h in ckpt["history"]]
-    assert all(v is not None for v in losses) and ckpt["extra"]["holdout"] == 0.5
-    best = losses.index(min(losses))
-    assert len(losses) == 6 or len(losses) == best + 2        # stopped one epoch after the best
+    maps = [h["val_mAP"] for h in ckpt["history"]]
+    assert all(0 <= m <= 1 for m in maps) and max(maps) > 0
+    assert all(h["val_loss"] is not None for h in ckpt["history"])
+    assert ckpt["extra"]["holdout"] == 0.5 and ckpt["extra"]["validation"]["frame_interval"] == 6
+    best = maps.index(max(maps))
+    assert len(maps) == 6 or len(maps) == best + 2        # stopped one epoch after the best
     assert load_checkpoint(tmp_path / "h" / "checkpoint_best.pth")["epoch"] == best + 1
+
+    held_list = ProposalList([b for b in blocks if b.video_id in held], normalized=False)
+    write_proposal_list(tmp_path / "held.txt", held_list)
+    run_script("ssn_test.py", "synthetic", "RGB", tmp_path / "held.txt", tmp_path / "h" / "checkpoint_last.pth",
+               tmp_path / "held.pkl", "--frame_interval", 6, "-j", 0)
+    preset = load_preset("synthetic")
+    dets = results_to_detections(read_results(tmp_path / "held.pkl"), postprocess_config(preset))
+    ious = preset["evaluation"]["iou_thresholds"]
+    want = evaluate_detections(dets, ground_truth_from_proposal_list(held_list, 5), "thumos14", ious).mean_ap
+    assert maps[-1] == pytest.approx(want.mean(), abs=1e-9)
+    assert ckpt["history"][-1]["val_mAP@0.5"] == pytest.approx(want[ious.index(0.5)], abs=1e-9)
     for flags, message in ((["--holdout", 0.5, "--val_list", ssn_lists / "validation.txt"], "give one of them"),
                            (["--holdout", 0.01], "--holdout 0.01 of 4 videos holds out none")):
         res = run_script("ssn_train.py", "synthetic", "RGB", "--train_list", ssn_lists / "validation.txt",

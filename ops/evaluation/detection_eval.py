@@ -353,8 +353,10 @@ def _prepare(dets: Detections, gt: GroundTruth):
     return dv, gv, av
 
 
-def evaluate_detections(dets: Detections, gt: GroundTruth, protocol: str, iou_thresholds) -> DetectionMetrics:
-    """Score ``dets`` against ``gt`` with ``protocol`` (``activitynet`` or ``thumos14``)."""
+def evaluate_detections(dets: Detections, gt: GroundTruth, protocol: str, iou_thresholds,
+                        warn_missing: bool = True) -> DetectionMetrics:
+    """Score ``dets`` against ``gt`` with ``protocol`` (``activitynet`` or ``thumos14``); ``warn_missing``: log
+    the classes without ground truth (left out of the mean)."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
     thresholds = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
@@ -371,7 +373,7 @@ def evaluate_detections(dets: Detections, gt: GroundTruth, protocol: str, iou_th
         ap = _ap_thumos14(tp, amb, dv, dets.label, dets.score, gt.label, gt.num_classes)
     npc = np.bincount(gt.label, minlength=gt.num_classes + 1)[1:]
     missing = [int(k) + 1 for k in np.flatnonzero(npc == 0)]
-    if missing:
+    if missing and warn_missing:
         logger.warning("classes %s have no ground truth in the evaluated videos: AP NaN, left out of the mean",
                        missing)
     return DetectionMetrics(protocol, thresholds, ap, npc, len(gt.videos), len(gt), len(dets),

@@ -94,12 +94,12 @@ def apply_regression(bounds: np.ndarray, reg: np.ndarray) -> np.ndarray:
 
 
 def results_to_detections(results: dict[str, VideoResult], cfg: PostprocessConfig,
-                          class_scores: dict[str, np.ndarray] | None = None) -> Detections:
+                          class_scores: dict[str, np.ndarray] | None = None, log: bool = True) -> Detections:
     """Turn SSN results into detections (bounds as fractions of each video, labels 1-based).
 
     ``class_scores`` maps a video id to (K,) video-level classifier scores; it
     is used only when ``cfg.use_class_scores``.  Video ids are the last path
-    component of the result keys.
+    component of the result keys.  ``log``: log the number of detections.
     """
     chunks = []
     for code, (key, res) in enumerate(results.items()):
@@ -121,6 +121,7 @@ def results_to_detections(results: dict[str, VideoResult], cfg: PostprocessConfi
     if cfg.regression:
         bounds = apply_regression(bounds, reg)
     names = np.array([Path(k).name for k in results], dtype=object)
-    logger.info("post-processing: %d detections in %d videos (top_k=%s, nms=%s, regression=%s)",
-                len(score), len(results), cfg.top_k, cfg.nms_threshold, cfg.regression)
+    if log:
+        logger.info("post-processing: %d detections in %d videos (top_k=%s, nms=%s, regression=%s)",
+                    len(score), len(results), cfg.top_k, cfg.nms_threshold, cfg.regression)
     return Detections(names[codes], bounds[:, 0], bounds[:, 1], cls + 1, score, unit="fraction")

@@ -31,13 +31,17 @@ The per-frame outputs can be kept (:func:`raw_outputs`, file layout in
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
-from ops.formats.results import RawOutputs
+from ops.formats.results import RawOutputs, VideoResult
+from ops.log import progress
 from ops.models.ssn import SSN, stage_bounds
+from ops.temporal import frames_to_fraction
 
 
 @dataclass(frozen=True)
@@ -220,3 +224,46 @@ def score_raw(raw: RawOutputs, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarr
     stage, cells = part_layout(raw.stpp_matrix, raw.stpp_parts, raw.num_segments)
     out = pool_proposals(y, bounds, raw.num_frames, raw.frame_interval, bias, stage, cells)
     return head_scores(out, k1 - 1, raw.reg_stats)
+
+
+def relative_bounds(block) -> np.ndarray:
+    """(N, 2) float64: a list block's proposals as fractions of its video (a result's ``rel_props``)."""
+    return frames_to_fraction(block.bounds, block.num_frames)
+
+
+class Scorer:
+    """Turns one video's frame features into its :class:`VideoResult` (and its raw per-frame outputs)."""
+
+    def __init__(self, model: SSN, reg_stats, frame_interval: int):
+        self.heads = fold_heads(model)
+        self.reg_stats = np.asarray(reg_stats, np.float64)
+        self.k = model.num_classes
+        self.frame_interval = frame_interval
+
+    def __call__(self, features: torch.Tensor, block, count: int) -> tuple[VideoResult, RawOutputs]:
+        y = project_frames(features, self.heads.weights)                     # (T, parts, D_out)
+        out = score_frames(y, self.heads, block.bounds, count, self.frame_interval)
+        act, comp, reg = head_scores(out, self.k, self.reg_stats)
+        raw = raw_outputs(y, self.heads, block.video, count, self.frame_interval, self.reg_stats)
+        return VideoResult(relative_bounds(block), act, comp, reg), raw
+
+
+@torch.no_grad()
+def score_videos(model: SSN, dataset, scorer: Scorer, device: torch.device, workers: int = 0,
+                 show_progress: bool = False) -> Iterator[tuple]:
+    """(block, VideoResult, RawOutputs) of each video of ``dataset`` (an
+    ``ops.train.dataset.FrameSequenceDataset``), yielded as soon as its last chunk of frames is scored.
+
+    The backbone runs once per sampled frame (bf16 autocast on CUDA); crops are averaged."""
+    feats: dict[int, list] = {}
+    remaining = {v: -(-len(p) // dataset.chunk) for v, p in enumerate(dataset.positions)}
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda")
+    for x, video, first in progress(loader, desc="frames", unit="chunk", disable=not show_progress):
+        t, crops = x.shape[:2]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            f = model.base(x.to(device, non_blocking=True).flatten(0, 1)).float()
+        feats.setdefault(video, []).append(f.view(t, crops, -1).mean(1))
+        remaining[video] -= 1
+        if remaining[video] == 0:
+            block = dataset.videos[video]
+            yield (block, *scorer(torch.cat(feats.pop(video)), block, dataset.counts[video]))
