@@ -3,6 +3,7 @@
 - ``postprocess``     SSN results -> detections (scores, regression, NMS)
 - ``fusion``          RGB + Flow result fusion
 - ``detection_eval``  detection mAP (THUMOS14 and ActivityNet protocols)
+- ``validation``      detection mAP of held-out videos while SSN trains (the metric of checkpoint_best.pth)
 - ``label_proposals`` class-agnostic proposals into detections: video-id alignment, top-n per video, video-level classes
 - ``proposal_eval``   proposal recall, AR@AN and AUC
 - ``timeline``        timeline pictures (ground truth vs detections, PNG via OpenCV)
