@@ -317,10 +317,33 @@ def collect(sources: list[str]) -> list[Path]:
     return videos
 
 
-def extract(videos: list[Path], frames: Path, work: Path, flow: bool, args) -> dict[str, float]:
-    """Frame folders of ``videos`` under ``frames`` (resumable); returns video id -> duration (s)."""
+def recorded_flow_args(checkpoints: list[Path]) -> list:
+    """extract_frames.py's ``--bound`` and ``--frame_step`` as the Flow ``checkpoints`` were trained on.
+
+    A model fed flow clipped at another bound (or over another frame step) sees its inputs rescaled: the
+    values come from the frames' extraction settings each training stage records (``extra.data.frames``);
+    none recorded (published weights): extract_frames.py's defaults.  InputError when they disagree.
+    """
+    found: dict[str, dict] = {}
+    for path in checkpoints:
+        for entry in load_checkpoint(path).get("extra", {}).get("data", {}).get("frames") or []:
+            for key, flag in (("flow_bound", "--bound"), ("frame_step", "--frame_step")):
+                if entry.get(key) is not None:
+                    found.setdefault(flag, {}).setdefault(entry[key], path)
+    for flag, values in found.items():
+        if len(values) > 1:
+            named = ", ".join(f"{v} ({p})" for v, p in values.items())
+            raise InputError(f"the Flow models were trained on flow of different extract_frames.py {flag}: {named}; "
+                             "give models trained on the same frames")
+    return [x for flag, values in found.items() for x in (flag, next(iter(values)))]
+
+
+def extract(videos: list[Path], frames: Path, work: Path, flow: list | None, args) -> dict[str, float]:
+    """Frame folders of ``videos`` under ``frames`` (resumable); returns video id -> duration (s).
+
+    ``flow``: None for RGB only, else extract_frames.py's flow flags (:func:`recorded_flow_args`)."""
     settings = ["--new_width", args.new_width, "--new_height", args.new_height, "--device", args.device,
-                "--modality", "RGB", *(["Flow"] if flow else [])]
+                "--modality", "RGB", *(["Flow", *flow] if flow is not None else [])]
     settings += (["--fps", args.fps] if args.fps else []) + (["--flow", args.flow] if args.flow else [])
     settings += ["--allow_truncated"] if args.allow_truncated else []
     settings = [str(s) for s in settings]
@@ -634,11 +657,14 @@ def main(args: argparse.Namespace) -> int:
     videos = collect(args.videos)
     if args.method == "ssn":
         setup = check_setup(args)
-        flow, dataset, classes = "Flow" in setup.ssn or "Flow" in setup.actionness, setup.dataset, setup.classes
+        flow_models = [setup.ssn.get("Flow"), setup.actionness.get("Flow")]
+        dataset, classes = setup.dataset, setup.classes
     else:
         fs = check_feature_setup(args)
-        flow = "Flow" in fs.geometries or (fs.ssn is not None and "Flow" in fs.ssn.ssn)
+        flow_models = [fs.backbones.get("Flow"), fs.ssn.ssn.get("Flow") if fs.ssn is not None else None]
         dataset, classes = fs.dataset, fs.classes
+    flow_models = [p for p in flow_models if p is not None]
+    flow = recorded_flow_args(flow_models) if flow_models else None
     out, work = args.output, args.output / "work"
     work.mkdir(parents=True, exist_ok=True)
     frames = work / "frames"

@@ -49,6 +49,8 @@ from ops.train.engine import (Trainer, add_stage_args, add_train_args, data_extr
 from ops.train.sampling import ProposalSampler, SamplingConfig
 
 logger = logging.getLogger("ssn_train")
+AUTO_HOLDOUT = 0.2           # --holdout auto on a small training list
+SMALL_LIST = (10, 100)       # [from, to) videos: a small training list
 SAMPLING_FLAGS = ("proposals_per_video", "fg_ratio", "incomplete_ratio", "bg_ratio", "fg_iou_thresh",
                   "incomplete_iou_thresh", "incomplete_overlap_thresh", "bg_iou_thresh", "bg_coverage_thresh")
 
@@ -64,9 +66,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     for name in SAMPLING_FLAGS:
         g.add_argument(f"--{name}", type=float if "thresh" in name or "ratio" in name else int, default=None)
     p.add_argument("--epoch_multiplier", type=int, default=1, help="passes over the videos per epoch")
-    p.add_argument("--holdout", type=float, default=0.0,
+    p.add_argument("--holdout", type=holdout_fraction, default="auto",
                    help="fraction of the training list's videos held out (chosen by the hash of their names, the "
-                        "same on every run) as validation videos; instead of --val_list")
+                        f"same on every run) as validation videos, instead of --val_list; 'auto' (default): "
+                        f"{AUTO_HOLDOUT} for a small list ({SMALL_LIST[0]} to {SMALL_LIST[1] - 1} videos), where "
+                        "the last epoch is a guess and a held-out choice is cheap, else 0; 0: train on every video")
     p.add_argument("--val_frame_interval", type=positive_int, default=6,
                    help="validation videos are scored every k-th frame, as ssn_test.py --frame_interval")
     p.add_argument("--comp_loss_weight", type=float, default=0.1)
@@ -123,9 +127,34 @@ def read_videos(list_path: Path, num_classes: int) -> list:
     return plist.videos
 
 
+def holdout_fraction(text: str) -> float | str:
+    """``--holdout``: ``auto`` or a number (checked against [0, 1) by :func:`held_out`)."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a fraction such as 0.2, got {text!r}") from None
+
+
+def resolve_holdout(holdout: float | str, num_videos: int, val_list) -> float:
+    """The held-out fraction: ``auto`` is AUTO_HOLDOUT for a list of SMALL_LIST videos without --val_list.
+
+    Below SMALL_LIST[0] videos one or two held-out videos would choose the checkpoint by noise and cost a
+    large share of the training data; from SMALL_LIST[1] up the dataset has its own validation split
+    (``--val_list``) or enough videos for a fixed schedule.
+    """
+    if holdout != "auto":
+        return holdout
+    return AUTO_HOLDOUT if val_list is None and SMALL_LIST[0] <= num_videos < SMALL_LIST[1] else 0.0
+
+
 def split_videos(args, num_classes: int) -> tuple[list, list | None]:
-    """(training blocks, validation blocks or None) from --train_list and --val_list or --holdout."""
+    """(training blocks, validation blocks or None) from --train_list and --val_list or --holdout.
+
+    Sets ``args.holdout`` to the fraction used (``auto`` resolved)."""
     videos = read_videos(args.train_list, num_classes)
+    args.holdout = resolve_holdout(args.holdout, len(videos), args.val_list)
     if args.val_list is not None:
         if args.holdout:
             raise InputError("--holdout and --val_list both choose validation videos: give one of them")
@@ -135,6 +164,9 @@ def split_videos(args, num_classes: int) -> tuple[list, list | None]:
         raise InputError(f"--holdout {args.holdout} of {len(videos)} videos holds out none: raise it or give "
                          "--val_list")
     train = [v for v in videos if v.video_id not in held]
+    if held:
+        logger.info("%d of the %d training videos held out (--holdout %g; 0 trains on every video) to choose "
+                    "checkpoint_best.pth by their detection mAP", len(held), len(videos), args.holdout)
     return train, ([v for v in videos if v.video_id in held] or None)
 
 

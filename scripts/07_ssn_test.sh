@@ -6,7 +6,7 @@ SUBSETS="$TEST_SUBSET"
 [ "$FUSION_WEIGHTS" = search ] && SUBSETS="$TRAIN_SUBSET $TEST_SUBSET"
 for SUBSET in $SUBSETS; do
   for MOD in $MODALITIES; do
-    timed "ssn_test_${MOD}_$SUBSET" "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/tag_$SUBSET.txt" "$WORK/ssn_$MOD/checkpoint_last.pth" \
+    timed "ssn_test_${MOD}_$SUBSET" "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/tag_$SUBSET.txt" "$(trained "$WORK/ssn_$MOD")" \
         "$WORK/ssn_${MOD}_$SUBSET.pkl" --frame_interval "$TEST_INTERVAL" -j "$JOBS"
   done
 done

@@ -9,7 +9,7 @@ BMN_ARGS="${BMN_ARGS:-}"               # more bmn_train.py flags (defaults: the 
 BMN_VAL="${BMN_VAL---holdout 0.2}"     # or --val_subset SUBSET (ActivityNet: validation is the test subset); empty: none, the last checkpoint
 timed bmn_train "$PY" "$REPO/bmn_train.py" "$DATASET" --features "$FEATURES" --annotations "$ANNOTATIONS" \
     --train_subset "$TRAIN_SUBSET" --output "$WORK/bmn" $BMN_VAL -j "$JOBS" $BMN_ARGS $SEED_ARG $RESTART_ARG
-CKPT="$WORK/bmn/checkpoint_best.pth"; [ -f "$CKPT" ] || CKPT="$WORK/bmn/checkpoint_last.pth"
+CKPT="$(trained "$WORK/bmn")"
 timed "bmn_test_$TEST_SUBSET" "$PY" "$REPO/bmn_test.py" "$DATASET" --features "$FEATURES" \
     --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --checkpoint "$CKPT" --output "$WORK/bmn/proposals_test.json"
 "$PY" "$REPO/eval_proposals.py" "$WORK/bmn/proposals_test.json" --annotations "$ANNOTATIONS" --dataset "$DATASET" \

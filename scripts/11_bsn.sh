@@ -10,7 +10,7 @@ BSN_VAL="${BSN_VAL---holdout 0.2}"     # or --val_subset SUBSET; empty: none, th
 OUT="$WORK/bsn"
 timed bsn_tem_train "$PY" "$REPO/bsn_tem_train.py" "$DATASET" --features "$FEATURES" --annotations "$ANNOTATIONS" \
     --train_subset "$TRAIN_SUBSET" --output "$OUT/tem" $BSN_VAL -j "$JOBS" $BSN_TEM_ARGS $SEED_ARG $RESTART_ARG
-TEM="$OUT/tem/checkpoint_best.pth"; [ -f "$TEM" ] || TEM="$OUT/tem/checkpoint_last.pth"
+TEM="$(trained "$OUT/tem")"
 for SUBSET in "$TRAIN_SUBSET" "$TEST_SUBSET"; do   # one subset at a time: stage 14 times each apart
   timed "bsn_tem_test_$SUBSET" "$PY" "$REPO/bsn_tem_test.py" "$DATASET" --features "$FEATURES" \
       --annotations "$ANNOTATIONS" --checkpoint "$TEM" --output "$OUT/tem_results" --subset "$SUBSET" \
@@ -20,7 +20,7 @@ for SUBSET in "$TRAIN_SUBSET" "$TEST_SUBSET"; do   # one subset at a time: stage
 done
 timed bsn_pem_train "$PY" "$REPO/bsn_pem_train.py" "$DATASET" --pgm "$OUT/pgm" --annotations "$ANNOTATIONS" \
     --train_subset "$TRAIN_SUBSET" --output "$OUT/pem" $BSN_VAL -j "$JOBS" $BSN_PEM_ARGS $SEED_ARG $RESTART_ARG
-PEM="$OUT/pem/checkpoint_best.pth"; [ -f "$PEM" ] || PEM="$OUT/pem/checkpoint_last.pth"
+PEM="$(trained "$OUT/pem")"
 timed "bsn_pem_test_$TEST_SUBSET" "$PY" "$REPO/bsn_pem_test.py" "$DATASET" --pgm "$OUT/pgm" \
     --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --checkpoint "$PEM" --output "$OUT/proposals_test.json"
 "$PY" "$REPO/eval_proposals.py" "$OUT/proposals_test.json" --annotations "$ANNOTATIONS" --dataset "$DATASET" \

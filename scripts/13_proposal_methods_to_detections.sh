@@ -4,7 +4,7 @@
 #  (b) a video-level classifier on snippet features (trained on TRAIN_SUBSET): every proposal takes its video's
 #      best class (score kept, MMAction2's report_map.py) and its two best (score x class score).
 # Inputs: $WORK/<method>/proposals_test.json (TEST_SUBSET's proposals, seconds; bmn_test.py / bsn_test.py),
-# $FEATURES (stage 9), $WORK/ssn_<stream>/checkpoint_last.pth (stage 6).  METHODS picks the methods.
+# $FEATURES (stage 9), stage 6's SSN models (common.sh `trained`).  METHODS picks the methods.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"
 METHODS="${METHODS:-bmn bsn}"
@@ -22,7 +22,7 @@ for M in $METHODS; do
   "$PY" "$REPO/gen_proposal_list.py" "$DATASET" "$FRAME_ROOT" --input "$WORK/$M/${M}_${TEST_SUBSET}_normalized.txt" \
       --output "$WORK/$M/${M}_$TEST_SUBSET.txt" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET"
   for MOD in $MODALITIES; do
-    timed "ssn_test_${M}_${MOD}_$TEST_SUBSET" "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/$M/${M}_$TEST_SUBSET.txt" "$WORK/ssn_$MOD/checkpoint_last.pth" \
+    timed "ssn_test_${M}_${MOD}_$TEST_SUBSET" "$PY" "$REPO/ssn_test.py" "$DATASET" "$MOD" "$WORK/$M/${M}_$TEST_SUBSET.txt" "$(trained "$WORK/ssn_$MOD")" \
         "$WORK/$M/ssn_${MOD}_$TEST_SUBSET.pkl" --frame_interval "$TEST_INTERVAL" -j "$JOBS"
     "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/$M/ssn_${MOD}_$TEST_SUBSET.pkl" \
         --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/$M/eval_ssn_$MOD.json"

@@ -13,6 +13,9 @@ SEED_ARG=${TRAIN_SEED:+--seed $TRAIN_SEED}   # TRAIN_SEED: training seed of stag
 RESTART_ARG=${RESTART:+--restart}
 OVERWRITE_ARG=${OVERWRITE:+--overwrite}
 MODALITIES="${MODALITIES:-RGB Flow}" # streams trained, scored and evaluated by stages 3, 6, 7, 8 (TAG needs both)
+# trained DIR: the checkpoint a later stage uses, DIR/checkpoint_best.pth when the run validated on held-out data
+# (the training stages write one only then, and a --restart removes the earlier run's), else DIR/checkpoint_last.pth
+trained() { if [ -f "$1/checkpoint_best.pth" ]; then echo "$1/checkpoint_best.pth"; else echo "$1/checkpoint_last.pth"; fi; }
 mkdir -p "$WORK"
 RUN_TIMES="${RUN_TIMES:-$WORK/run_times.tsv}"
 # timed KEY CMD...: run CMD and append "KEY<TAB>SECONDS" to $RUN_TIMES (ops/formats/run_times.py) for

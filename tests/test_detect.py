@@ -167,6 +167,29 @@ def test_detect_with_sliding_windows(detect_models, tiny_dataset, tmp_path):
     assert meta["modalities"] == ["RGB"]                                            # no Flow model: no flow
 
 
+def with_flow_bound(src, dst, bound):
+    """A copy of checkpoint ``src`` whose training frames were (so it says) flow clipped at ``bound``."""
+    import torch
+
+    ckpt = torch.load(src, weights_only=True)
+    ckpt["extra"]["data"]["frames"] = [{**f, "flow_bound": bound} for f in ckpt["extra"]["data"]["frames"]]
+    torch.save(ckpt, dst)
+    return dst
+
+
+def test_detect_extracts_flow_as_the_flow_models_were_trained_on(detect_models, tiny_dataset, tmp_path):
+    """Issue 21: flow clipped at another bound rescales a Flow model's input, so detect.py extracts with the
+    --bound and --frame_step the Flow checkpoints recorded, and refuses Flow models that disagree."""
+    video = tiny_dataset / "videos" / f"{VIDEOS[1]}.mp4"
+    ssn10 = with_flow_bound(detect_models["ssn_flow"], tmp_path / "ssn10.pth", 10.0)
+    assert detect([video], tmp_path / "a", "--flow_model", ssn10, "--proposals", "sliding", "--flow", "dis_fast") == 0
+    meta = json.loads((tmp_path / "a" / "work" / "frames" / VIDEOS[1] / "meta.json").read_text())
+    assert meta["flow_bound"] == 10 and meta["frame_step"] == 1
+    with pytest.raises(InputError, match=r"different extract_frames.py --bound: 10.0 \(.*ssn10.pth\), 20"):
+        detect([video], tmp_path / "b", "--flow_model", ssn10, "--flow_actionness", detect_models["binary_flow"],
+               "--flow", "dis_fast")
+
+
 def test_detect_errors_name_the_problem(detect_models, tiny_dataset, tmp_path):
     good = tiny_dataset / "videos" / f"{VIDEOS[0]}.mp4"
     broken = tmp_path / "broken_clip.mp4"

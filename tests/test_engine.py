@@ -189,7 +189,9 @@ def test_changed_settings_are_refused_and_restart_trains_from_scratch(tmp_path):
     assert 'model.type: stored "toy", current "toy2"' in msg and "--restart" in msg and "--output" in msg
     assert changed.start_epoch == 0 and changed.history == []
     changed.resume_default(None, restart=True)
+    assert not (tmp_path / BEST).exists()    # the earlier run's best is gone; this run without validation writes none
     changed.fit(NoisyData())
+    assert not (tmp_path / BEST).exists()
     # from scratch: the same weights as the same run in an empty folder, and only this run's rows in the logs
     alone = make_trainer(tmp_path / "alone", 2, {"type": "toy2"}, lr=0.5, seed=7)
     alone.fit(NoisyData())

@@ -29,7 +29,9 @@ def pipeline(tiny_pipeline):
 def test_every_stage_writes_its_outputs(pipeline):
     w = pipeline
     assert len(list((w / "data" / "videos").glob("*.mp4"))) == 8
-    assert len(list((w / "frames").glob("*/meta.json"))) == 8
+    metas = [json.loads(m.read_text()) for m in (w / "frames").glob("*/meta.json")]
+    assert len(metas) == 8
+    assert {m["flow_bound"] for m in metas} == {10}        # the synthetic configs' FLOW_BOUND (issue 21)
     expected = ["sw_validation.txt", "sw_test.txt", "tag_validation_normalized.txt", "tag_test_normalized.txt",
                 "tag_validation.txt", "tag_test.txt", "ssn_RGB_test.pkl", "ssn_Flow_test.pkl",
                 "eval_RGB.json", "eval_Flow.json", "eval_fused.json", "eval_proposals.json",

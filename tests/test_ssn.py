@@ -183,7 +183,19 @@ def test_ssn_holdout_validates_by_detection_map_and_stops_with_patience(ssn_list
     assert maps[-1] == pytest.approx(want.mean(), abs=1e-9)
     assert ckpt["history"][-1]["val_mAP@0.5"] == pytest.approx(want[ious.index(0.5)], abs=1e-9)
     for flags, message in ((["--holdout", 0.5, "--val_list", ssn_lists / "validation.txt"], "give one of them"),
-                           (["--holdout", 0.01], "--holdout 0.01 of 4 videos holds out none")):
+                           (["--holdout", 0.01], "--holdout 0.01 of 4 videos holds out none"),
+                           (["--holdout", "most"], "expected 'auto' or a fraction such as 0.2, got 'most'")):
         res = run_script("ssn_train.py", "synthetic", "RGB", "--train_list", ssn_lists / "validation.txt",
                          "--output", tmp_path / "x", "--arch", "tiny", "--epochs", 1, "-j", 0, *flags, check=False)
         assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_holdout_auto_holds_out_a_fifth_of_a_small_list_only():
+    """Issue 21: validation is on by default for small datasets: ``--holdout auto`` is 0.2 from 10 to 99
+    training videos without --val_list, else 0 (4 videos: one held-out video would choose by noise)."""
+    from ssn_train import get_args_parser, resolve_holdout
+
+    assert get_args_parser().parse_args(["synthetic", "RGB", "--train_list", "l", "--output", "o"]).holdout == "auto"
+    assert [resolve_holdout("auto", n, None) for n in (4, 9, 10, 40, 99, 100, 200)] == [0, 0, 0.2, 0.2, 0.2, 0, 0]
+    assert resolve_holdout("auto", 40, "val.txt") == 0
+    assert resolve_holdout(0.0, 40, None) == 0 and resolve_holdout(0.5, 4, None) == 0.5

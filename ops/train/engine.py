@@ -480,6 +480,9 @@ class Trainer:
             logger.info("found %s: resuming (pass --restart to start over)", self.out_dir / LAST)
             self.resume(self.out_dir / LAST, strict=True)
         else:
+            # from scratch: an earlier run's best checkpoint must not outlive it (the scripts take the best when
+            # there is one, and a run without validation data writes none)
+            (self.out_dir / BEST).unlink(missing_ok=True)
             return
         if self.start_epoch >= self.cfg.epochs:
             logger.info("%s: all %d epochs are trained, nothing left to train (pass --restart to train again "

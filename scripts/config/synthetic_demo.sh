@@ -9,6 +9,9 @@ FRAME_ROOT="${FRAME_ROOT:-$WORK/frames}"
 TRAIN_SUBSET="${TRAIN_SUBSET:-validation}"
 TEST_SUBSET="${TEST_SUBSET:-test}"
 FRAME_SIZE="${FRAME_SIZE:-0 0}"          # keep the videos' own 160x120
+# the actors move 0.7-3.3 px a frame at 160x120: flow clipped at +-10 px (not 20, the TSN/DenseFlow default for
+# 340x256) gives them twice the grey levels (docs/training.md, issue 21)
+FLOW_BOUND="${FLOW_BOUND-10}"
 ARCH="${ARCH:-tiny}"
 ARCH_ARGS="${ARCH_ARGS:---global_pool max}"   # the actor covers ~4 % of a frame: max pooling keeps it visible
 PRETRAINED="${PRETRAINED:-}"
