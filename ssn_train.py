@@ -66,11 +66,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     for name in SAMPLING_FLAGS:
         g.add_argument(f"--{name}", type=float if "thresh" in name or "ratio" in name else int, default=None)
     p.add_argument("--epoch_multiplier", type=int, default=1, help="passes over the videos per epoch")
-    p.add_argument("--holdout", type=holdout_fraction, default="auto",
+    p.add_argument("--holdout", type=holdout_fraction, default=0.0,
                    help="fraction of the training list's videos held out (chosen by the hash of their names, the "
-                        f"same on every run) as validation videos, instead of --val_list; 'auto' (default): "
-                        f"{AUTO_HOLDOUT} for a small list ({SMALL_LIST[0]} to {SMALL_LIST[1] - 1} videos), where "
-                        "the last epoch is a guess and a held-out choice is cheap, else 0; 0: train on every video")
+                        f"same on every run) as validation videos, instead of --val_list; 'auto': {AUTO_HOLDOUT} "
+                        f"for a small list ({SMALL_LIST[0]} to {SMALL_LIST[1] - 1} videos), else 0; default 0, "
+                        "every video trains (on the synthetic demo the held-out best checkpoint scored below the "
+                        "last: docs/training.md)")
     p.add_argument("--val_frame_interval", type=positive_int, default=6,
                    help="validation videos are scored every k-th frame, as ssn_test.py --frame_interval")
     p.add_argument("--comp_loss_weight", type=float, default=0.1)

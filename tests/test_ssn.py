@@ -191,11 +191,13 @@ def test_ssn_holdout_validates_by_detection_map_and_stops_with_patience(ssn_list
 
 
 def test_holdout_auto_holds_out_a_fifth_of_a_small_list_only():
-    """Issue 21: validation is on by default for small datasets: ``--holdout auto`` is 0.2 from 10 to 99
-    training videos without --val_list, else 0 (4 videos: one held-out video would choose by noise)."""
+    """Issue 21: ``--holdout auto`` is 0.2 from 10 to 99 training videos without --val_list, else 0 (4
+    videos: one held-out video would choose by noise).  The default is 0 (docs/training.md says why)."""
     from ssn_train import get_args_parser, resolve_holdout
 
-    assert get_args_parser().parse_args(["synthetic", "RGB", "--train_list", "l", "--output", "o"]).holdout == "auto"
+    assert get_args_parser().parse_args(["synthetic", "RGB", "--train_list", "l", "--output", "o"]).holdout == 0
+    assert get_args_parser().parse_args(["synthetic", "RGB", "--train_list", "l", "--output", "o", "--holdout",
+                                         "auto"]).holdout == "auto"
     assert [resolve_holdout("auto", n, None) for n in (4, 9, 10, 40, 99, 100, 200)] == [0, 0, 0.2, 0.2, 0.2, 0, 0]
     assert resolve_holdout("auto", 40, "val.txt") == 0
     assert resolve_holdout(0.0, 40, None) == 0 and resolve_holdout(0.5, 4, None) == 0.5
