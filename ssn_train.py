@@ -150,25 +150,25 @@ def resolve_holdout(holdout: float | str, num_videos: int, val_list) -> float:
     return AUTO_HOLDOUT if val_list is None and SMALL_LIST[0] <= num_videos < SMALL_LIST[1] else 0.0
 
 
-def split_videos(args, num_classes: int) -> tuple[list, list | None]:
+def split_videos(args, num_classes: int) -> tuple[list, list | None, float]:
     """(training blocks, validation blocks or None) from --train_list and --val_list or --holdout.
 
-    Sets ``args.holdout`` to the fraction used (``auto`` resolved)."""
+    Also returns the held-out fraction used (``auto`` resolved)."""
     videos = read_videos(args.train_list, num_classes)
-    args.holdout = resolve_holdout(args.holdout, len(videos), args.val_list)
+    holdout = resolve_holdout(args.holdout, len(videos), args.val_list)
     if args.val_list is not None:
-        if args.holdout:
+        if holdout:
             raise InputError("--holdout and --val_list both choose validation videos: give one of them")
-        return videos, read_videos(args.val_list, num_classes)
-    held = held_out([v.video_id for v in videos], args.holdout)   # ids, not paths: the same wherever WORK is
-    if args.holdout and not held:
+        return videos, read_videos(args.val_list, num_classes), 0.0
+    held = held_out([v.video_id for v in videos], holdout)   # ids, not paths: the same wherever WORK is
+    if holdout and not held:
         raise InputError(f"--holdout {args.holdout} of {len(videos)} videos holds out none: raise it or give "
                          "--val_list")
     train = [v for v in videos if v.video_id not in held]
     if held:
         logger.info("%d of the %d training videos held out (--holdout %g; 0 trains on every video) to choose "
-                    "checkpoint_best.pth by their detection mAP", len(held), len(videos), args.holdout)
-    return train, ([v for v in videos if v.video_id in held] or None)
+                    "checkpoint_best.pth by their detection mAP", len(held), len(videos), holdout)
+    return train, ([v for v in videos if v.video_id in held] or None), holdout
 
 
 def make_dataset(videos: list, sampling: SamplingConfig, backbone: dict, num_segments, args, flip: bool,
@@ -192,7 +192,7 @@ def main(args: argparse.Namespace) -> int:
     if args.init_from is not None:
         init_weights(model, args.init_from)
     flip = resolve(args.flip, preset_flip(preset))
-    train_videos, val_videos = split_videos(args, num_classes)
+    train_videos, val_videos, holdout = split_videos(args, num_classes)
     train_set = make_dataset(train_videos, sampling, backbone, num_segments, args, flip)
     val_set = make_dataset(val_videos, sampling, backbone, num_segments, args, flip,
                            train_set.reg_stats) if val_videos else None
@@ -202,8 +202,8 @@ def main(args: argparse.Namespace) -> int:
              "loss": {"comp_loss_weight": args.comp_loss_weight, "reg_loss_weight": args.reg_loss_weight,
                       "ohem_ratio": args.ohem_ratio},
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list, args.init_from)}
-    if args.holdout:   # only when used: earlier checkpoints keep their fingerprint
-        extra["holdout"] = args.holdout
+    if holdout:   # only when used: earlier checkpoints keep their fingerprint
+        extra["holdout"] = holdout
     val_fn = None
     if val_set is not None:   # the best checkpoint is the one of the best validation mAP
         extra["validation"] = {"metric": "val_mAP", "frame_interval": args.val_frame_interval}
