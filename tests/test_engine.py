@@ -16,7 +16,8 @@ from torch.utils.data import Dataset
 from ops.errors import InputError
 from ops.formats.frames import make_meta, write_meta
 from ops.train.engine import (BEST, LAST, ConfigMismatchError, DivergedError, TrainConfig, Trainer, data_extra, extraction_settings,
-                              file_digest, load_checkpoint, lr_at, run_fingerprint, seed_everything)
+                              file_digest, load_checkpoint, lr_at, run_fingerprint, seed_everything,
+                              trailing_means)
 
 
 class NoisyData(Dataset):
@@ -379,10 +380,11 @@ class ScriptedMetric:
         return {"auc": self.values[len(self.calls) - 1]}
 
 
-def make_metric_trainer(out, epochs, values, patience=0):
+def make_metric_trainer(out, epochs, values, patience=0, best_window=1):
     seed_everything(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 2))
-    cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, workers=0, device="cpu", patience=patience)
+    cfg = TrainConfig(epochs=epochs, batch_size=4, lr=0.1, workers=0, device="cpu", patience=patience,
+                      best_window=best_window)
     return Trainer(model, loss_fn, cfg, out, {"type": "toy"}, val_fn=ScriptedMetric(values), best_metric="auc",
                    best_mode="max")
 
@@ -427,6 +429,47 @@ def test_patience_stops_after_that_many_epochs_without_a_new_best(tmp_path, capl
     longer.resume_default(None)
     longer.fit(NoisyData())
     assert [h["auc"] for h in longer.history] == [0.5, 0.7, 0.7, 0.6, 0.9, 0.8, 0.8, 0.85]
+
+
+def test_trailing_means_by_hand():
+    assert trailing_means([1.0, 3.0, 2.0, 6.0], 1) == [1.0, 3.0, 2.0, 6.0]
+    assert trailing_means([1.0, 3.0, 2.0, 6.0], 2) == [1.0, 2.0, 2.5, 4.0]
+    assert trailing_means([1.0, 3.0, 2.0, 6.0], 3) == [1.0, 2.0, 2.0, 11 / 3]
+    # epochs without the metric: no score of their own, left out of the later means
+    assert trailing_means([None, 4.0, None, 2.0], 3) == [None, 4.0, None, 3.0]
+
+
+def test_best_window_takes_the_best_mean_not_a_spike(tmp_path, caplog):
+    # auc 0.5, 0.9 (a spike), 0.6, 0.7, 0.8, 0.8; means of 3: 0.5, 0.7, 0.6667, 0.7333, 0.7, 0.7667
+    values = [0.5, 0.9, 0.6, 0.7, 0.8, 0.8]
+    t = make_metric_trainer(tmp_path, 6, values, best_window=3)
+    with caplog.at_level("INFO"):
+        t.fit(NoisyData())
+    assert load_checkpoint(tmp_path / BEST)["epoch"] == 6 and t.best == pytest.approx(2.3 / 3)
+    assert "epoch 6: best auc so far (mean of the last 3 epochs 0.7667)" in caplog.text
+    # the same values with best_window 1: the spike
+    assert _best_epoch(tmp_path / "one", values, best_window=1) == 2
+    # resuming rebuilds the running means from the history: epoch 4's mean (0.7333) beats epoch 2's (0.7)
+    make_metric_trainer(tmp_path / "r", 3, values[:3], best_window=3).fit(NoisyData())
+    resumed = make_metric_trainer(tmp_path / "r", 4, values[3:4], best_window=3)
+    resumed.resume_default(None)
+    assert resumed.best == pytest.approx(0.7)
+    resumed.fit(NoisyData())
+    assert load_checkpoint(tmp_path / "r" / BEST)["epoch"] == 4
+
+
+def test_patience_counts_on_the_mean(tmp_path):
+    # means of 2: 0.5, 0.7 (best), 0.65, 0.675 -> 2 epochs without a better mean: stop after epoch 4 (by single
+    # values epoch 4's 0.95 would be a new best and training would go on)
+    t = make_metric_trainer(tmp_path, 10, [0.5, 0.9, 0.4, 0.95, 1.0], patience=2, best_window=2)
+    t.fit(NoisyData())
+    assert [h["auc"] for h in t.history] == [0.5, 0.9, 0.4, 0.95]
+    assert load_checkpoint(tmp_path / BEST)["epoch"] == 2
+
+
+def _best_epoch(out, values, best_window):
+    make_metric_trainer(out, len(values), values, best_window=best_window).fit(NoisyData())
+    return load_checkpoint(out / BEST)["epoch"]
 
 
 def test_patience_without_validation_warns_and_trains_every_epoch(tmp_path, caplog):

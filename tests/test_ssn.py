@@ -156,7 +156,7 @@ def test_ssn_holdout_validates_by_detection_map_and_stops_with_patience(ssn_list
     from ops.formats.presets import load_preset
     from ops.formats.proposal_list import ProposalList, read_frame_based_list, write_proposal_list
     from ops.formats.results import read_results
-    from ops.train.engine import held_out
+    from ops.train.engine import held_out, trailing_means
 
     blocks = read_frame_based_list(ssn_lists / "validation.txt").videos
     ids = [b.video_id for b in blocks]
@@ -168,8 +168,9 @@ def test_ssn_holdout_validates_by_detection_map_and_stops_with_patience(ssn_list
     assert all(0 <= m <= 1 for m in maps) and max(maps) > 0
     assert all(h["val_loss"] is not None for h in ckpt["history"])
     assert ckpt["extra"]["holdout"] == 0.5 and ckpt["extra"]["validation"]["frame_interval"] == 6
-    best = maps.index(max(maps))
-    assert len(maps) == 6 or len(maps) == best + 2        # stopped one epoch after the best
+    scores = trailing_means(maps, 5)                       # --best_window 5, ssn_train's default
+    best = scores.index(max(scores))
+    assert len(maps) == 6 or len(maps) == best + 2        # stopped one epoch after the best mean
     assert load_checkpoint(tmp_path / "h" / "checkpoint_best.pth")["epoch"] == best + 1
 
     held_list = ProposalList([b for b in blocks if b.video_id in held], normalized=False)
@@ -195,7 +196,8 @@ def test_holdout_auto_holds_out_a_fifth_of_a_small_list_only():
     videos: one held-out video would choose by noise).  The default is 0 (docs/training.md says why)."""
     from ssn_train import get_args_parser, resolve_holdout
 
-    assert get_args_parser().parse_args(["synthetic", "RGB", "--train_list", "l", "--output", "o"]).holdout == 0
+    defaults = get_args_parser().parse_args(["synthetic", "RGB", "--train_list", "l", "--output", "o"])
+    assert defaults.holdout == 0 and defaults.best_window == 5
     assert get_args_parser().parse_args(["synthetic", "RGB", "--train_list", "l", "--output", "o", "--holdout",
                                          "auto"]).holdout == "auto"
     assert [resolve_holdout("auto", n, None) for n in (4, 9, 10, 40, 99, 100, 200)] == [0, 0, 0.2, 0.2, 0.2, 0, 0]

@@ -85,6 +85,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     patience: int = 0                              # stop after this many epochs without a new best; 0 = off
+    best_window: int = 1                           # best = best mean of the metric over this many epochs to date
 
 
 OPTIMIZERS = ("sgd", "adam")
@@ -131,7 +132,8 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 #   device        where the same maths runs (amp, a precision choice, stays in)
 #   channels_last memory layout only
 #   patience      like epochs, only where the run stops: the epochs trained are the same either way
-RUNTIME_FIELDS = ("epochs", "workers", "device", "channels_last", "patience")
+#   best_window   only which epoch is copied to checkpoint_best.pth
+RUNTIME_FIELDS = ("epochs", "workers", "device", "channels_last", "patience", "best_window")
 # Fields added after checkpoints existed, left out of the fingerprint while they hold these values (the behaviour
 # before they existed), so every earlier SSN/classifier checkpoint keeps its fingerprint and still resumes.
 LATER_DEFAULTS = {"optimizer": ("sgd",), "lr_list": (None, [])}
@@ -369,6 +371,22 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def trailing_means(values: list, window: int) -> list:
+    """Entry i: the mean of the entries i-window+1 .. i of ``values`` that are not None (fewer at the start), or
+    None where entry i is None.  ``values``: a metric per epoch (None where an epoch logged none).
+
+    The score that chooses checkpoint_best.pth: a validation metric measured on a few videos jumps from epoch to
+    epoch, and the best single epoch is often a spike the next epochs do not confirm (issue 21: the 8-video
+    validation mAP of the demo's Flow SSN peaked at epoch 19, which scored 8 points below epoch 40 on the test
+    videos; the mean of 5 epochs chose epoch 40).  ``window`` 1 gives the values themselves.
+    """
+    out = []
+    for i, value in enumerate(values):
+        recent = [v for v in values[max(0, i - window + 1):i + 1] if v is not None]
+        out.append(None if value is None else sum(recent) / len(recent))
+    return out
+
+
 class DivergedError(InputError):
     """The loss became NaN or infinite: nothing of the epoch is saved, the message says what to change."""
 
@@ -417,12 +435,17 @@ class Trainer:
             return False
         return value < than if self.best_mode == "min" else value > than
 
+    def _scores(self, history: list) -> list:
+        """What chooses the best epoch, one per row of ``history``: ``best_metric`` averaged over the last
+        ``cfg.best_window`` epochs (:func:`trailing_means`; None where a row has no ``best_metric``)."""
+        return trailing_means([row.get(self.best_metric) for row in history], self.cfg.best_window)
+
     def _best_of(self, history: list) -> float:
-        """The best ``best_metric`` in ``history`` (the worst possible value when none is logged)."""
+        """The best score (:meth:`_scores`) in ``history`` (the worst possible value when none is logged)."""
         best = self._worst()
-        for row in history:
-            if self._better(row.get(self.best_metric), best):
-                best = row[self.best_metric]
+        for score in self._scores(history):
+            if self._better(score, best):
+                best = score
         return best
 
     def config_differences(self, ckpt: dict) -> list[str]:
@@ -576,8 +599,8 @@ class Trainer:
         return self.history
 
     def epochs_since_best(self) -> int | None:
-        """Epochs logged after the best ``best_metric`` (the first of equals); None while none is logged."""
-        values = [row.get(self.best_metric) for row in self.history]
+        """Epochs logged after the best score (:meth:`_scores`; the first of equals); None while none is logged."""
+        values = self._scores(self.history)
         best, where = self._worst(), None
         for i, value in enumerate(values):
             if self._better(value, best):
@@ -617,7 +640,8 @@ class Trainer:
     def _save(self, epoch: int, row: dict, force: bool = False) -> None:
         logger.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()
                                                         if isinstance(v, float) and k != "epoch"))
-        better = self._better(row.get(self.best_metric), self.best)
+        score = self._scores(self.history)[-1]     # the row was appended: score it with the epochs before
+        better = self._better(score, self.best)
         due = time.monotonic() - self._last_write >= self.checkpoint_every_s
         if better or due or force or epoch >= self.cfg.epochs:
             # checkpoint first: a kill between the two must not leave a logged epoch that resume repeats; the
@@ -627,8 +651,10 @@ class Trainer:
             _write_logs(self.out_dir, self.history)
             self._last_write = time.monotonic()
         if better:
-            self.best = row[self.best_metric]
-            logger.info("epoch %d: best %s so far (%.4g): writing %s", epoch, self.best_metric, self.best, BEST)
+            self.best = score
+            mean = f"mean of the last {self.cfg.best_window} epochs " if self.cfg.best_window > 1 else ""
+            logger.info("epoch %d: best %s so far (%s%.4g): writing %s", epoch, self.best_metric, mean, self.best,
+                        BEST)
             save_checkpoint(self.out_dir / BEST, self.model, self.optimizer, epoch, self.model_config, self.cfg,
                             self.history, self.extra, self.fingerprint)
 
@@ -638,7 +664,7 @@ class Trainer:
 
 def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int = 4, optimizer: str | None = None,
                    weight_decay: float = 5e-4, lr_steps: list | None = None, lr_gamma: float = 0.1,
-                   clip_gradient: float = 20.0) -> None:
+                   clip_gradient: float = 20.0, best_window: int = 1) -> None:
     """Flags of :class:`TrainConfig` (the same in binary_train.py and ssn_train.py).
 
     ``optimizer``: also offer ``--optimizer`` (with this default) and ``--lr_list`` -- the feature-based
@@ -662,6 +688,10 @@ def add_train_args(parser, epochs: int = 10, lr: float = 0.001, batch_size: int 
     g.add_argument("--patience", type=nonnegative_int, default=0,
                    help="stop when the validation metric that chooses checkpoint_best.pth has not improved for "
                         "this many epochs (needs validation data); 0 = train every epoch")
+    g.add_argument("--best_window", type=positive_int, default=best_window,
+                   help="checkpoint_best.pth is the epoch where the validation metric averaged over the last "
+                        "this many epochs is best, so that one lucky epoch on a small validation set is not "
+                        "taken; --patience counts on the same average; 1 = each epoch's own value")
     g.add_argument("-j", "--workers", type=nonnegative_int, default=2, help="data-loading processes")
     g.add_argument("--no_amp", action="store_true", help="full precision on CUDA")
     g.add_argument("--seed", type=int, default=0)
@@ -685,6 +715,7 @@ def train_config_from_args(args) -> TrainConfig:
                        lr_gamma=args.lr_gamma, momentum=args.momentum, weight_decay=args.weight_decay,
                        clip_gradient=args.clip_gradient or None, iter_size=args.iter_size, workers=args.workers,
                        amp=not args.no_amp, seed=args.seed, device=args.device, patience=getattr(args, "patience", 0),
+                       best_window=getattr(args, "best_window", 1),
                        optimizer=getattr(args, "optimizer", "sgd"), lr_list=getattr(args, "lr_list", None) or None)
 
 
