@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ops.evaluation.detection_eval import (GroundTruth, evaluate_detections, false_positive_breakdown,
+from ops.evaluation.detection_eval import (FP_KINDS, IGNORED, TRUE_POSITIVE, GroundTruth, evaluate_detections,
+                                           false_positive_breakdown, false_positive_kinds,
                                            ground_truth_from_db)
 from ops.formats.annotations import load_annotations
 from ops.formats.detections import Detections
@@ -239,6 +240,35 @@ def test_false_positive_breakdown():
         d = false_positive_breakdown(dets, gt, protocol, 0.5)
         assert d["num_true_positives"] == 1 and d["num_false_positives"] == 4
         assert d["counts"] == {"duplicate": 1, "localization": 1, "wrong_class": 1, "background": 1}
+
+
+def test_false_positive_kinds_with_known_negatives():
+    """Segments known to hold no action (the synthetic distractors) name the false positives on them; a
+    duplicate stays a duplicate, a detection below the threshold on a negative is not 'negative'."""
+    gt = make_gt([("v", 0, 10, 1), ("w", 0, 10, 2)], num_classes=2)
+    negatives = make_gt([("v", 50, 60, 2), ("w", 20, 30, 1)], num_classes=2)
+    dets = make_dets([
+        ("v", 0, 10, 1, .9),      # true positive
+        ("v", 0, 9, 1, .8),       # duplicate
+        ("v", 50, 59, 1, .7),     # on v's negative (IoU 0.9), a class other than the negative's: still negative
+        ("w", 21, 30, 2, .6),     # on w's negative
+        ("w", 25, 45, 2, .5),     # overlaps w's negative below the threshold (IoU 0.2): background
+        ("v", 4, 20, 1, .4),      # localisation (IoU 6/20)
+        ("w", 0, 10, 1, .3),      # wrong class
+    ])
+    want = [TRUE_POSITIVE, 0, 1, 1, 4, 2, 3]
+    assert FP_KINDS == ("duplicate", "negative", "localization", "wrong_class", "background")
+    for protocol in ("activitynet", "thumos14"):
+        assert false_positive_kinds(dets, gt, protocol, 0.5, negatives).tolist() == want
+        d = false_positive_breakdown(dets, gt, protocol, 0.5, negatives)
+        assert d["counts"] == {"duplicate": 1, "negative": 2, "localization": 1, "wrong_class": 1, "background": 1}
+        assert d["num_true_positives"] == 1 and d["num_false_positives"] == 6
+    # without negatives, the same detections are background
+    assert false_positive_kinds(dets, gt, "thumos14", 0.5).tolist() == [TRUE_POSITIVE, 0, 4, 4, 4, 2, 3]
+    # a detection dropped for Ambiguous overlap (THUMOS14) is IGNORED, not a false positive
+    amb = make_gt([("v", 0, 10, 1)], amb=[("v", 100, 105)], num_classes=2)
+    kinds = false_positive_kinds(make_dets([("v", 99, 104, 1, .5)]), amb, "thumos14", 0.5)
+    assert kinds.tolist() == [IGNORED]
 
 
 # --------------------------------------------------------------------------- against the loop references

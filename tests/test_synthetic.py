@@ -195,6 +195,13 @@ def test_rerun_with_another_seed_or_preset_is_refused(tmp_path, tiny_dataset, ca
     assert all(p.stat().st_mtime_ns != stamps[p.name] for p in (out / "videos").glob("*.mp4"))
 
 
+def test_read_generation_events_refuses_other_json(tmp_path):
+    path = tmp_path / "generation.json"
+    path.write_text('{"seed": 0, "preset": "tiny"}')
+    with pytest.raises(ValueError, match="not a generation record"):
+        synthetic.read_generation_events(path)
+
+
 def test_recorded_origin_reads_only_a_record(tmp_path):
     path = tmp_path / "generation.json"
     assert synthetic.recorded_origin(path) is None                      # no file: nothing recorded
@@ -245,6 +252,15 @@ def test_annotation_files_of_a_hand_made_timeline(tmp_path):
         "video_test_0000001": {"subset": "test", "duration": 6.25, "fps": 20, "annotations": [
             {"segment": [0.15, 0.85], "label": "MoveLeft"}, {"segment": [2.0, 2.85], "label": "Orbit"}]}}
     assert list(data["database"]["video_test_0000001"]) == ["subset", "duration", "fps", "annotations"]
+    record = synthetic.read_generation_events(tmp_path / "generation.json")
+    assert record["classes"] == ["MoveDown", "MoveLeft", "MoveRight", "MoveUp", "Orbit"]
+    assert record["videos"] == {"video_validation_0000001": "validation", "video_test_0000001": "test"}
+    assert record["fps"] == {"video_validation_0000001": 10, "video_test_0000001": 20}
+    ev = record["events"]                        # seconds = frame / fps: 3/20, 17/20; 20/20, 25/20; 40/20, 57/20
+    assert ev["video"].tolist() == ["video_test_0000001"] * 3 and ev["subset"].tolist() == ["test"] * 3
+    assert ev["kind"].tolist() == ["action", "start", "action"] and ev["label"].tolist() == [2, 1, 5]
+    np.testing.assert_allclose(ev["t_start"], [0.15, 1.0, 2.0])
+    np.testing.assert_allclose(ev["t_end"], [0.85, 1.25, 2.85])
     db = synthetic.annotation_db([val, test])
     assert db.class_ids == [1, 2, 3, 4, 5]
     assert db.instances.values.tolist() == [["video_test_0000001", 0.15, 0.85, 2, "test"],

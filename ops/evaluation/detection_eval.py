@@ -48,7 +48,8 @@ from ops.temporal import frames_to_fraction, paired_iou
 logger = logging.getLogger(__name__)
 
 PROTOCOLS = ("activitynet", "thumos14")
-FP_KINDS = ("duplicate", "localization", "wrong_class", "background")
+FP_KINDS = ("duplicate", "negative", "localization", "wrong_class", "background")
+TRUE_POSITIVE, IGNORED = -1, -2        # false_positive_kinds' codes of the detections that are not false positives
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -395,32 +396,47 @@ def _max_iou_per_det(dkeys, dets: Detections, gkeys, gt: GroundTruth, hull: bool
     return out
 
 
-def false_positive_breakdown(dets: Detections, gt: GroundTruth, protocol: str, iou: float) -> dict:
-    """Classify the false positives at one IoU threshold.
+def false_positive_kinds(dets: Detections, gt: GroundTruth, protocol: str, iou: float,
+                         negatives: GroundTruth | None = None) -> np.ndarray:
+    """What each detection is at one IoU threshold: (N,) int, an index into ``FP_KINDS`` for a false
+    positive, ``TRUE_POSITIVE`` (-1), or ``IGNORED`` (-2: a THUMOS14 detection dropped for Ambiguous overlap).
 
-    Each false positive gets the first kind that applies:
-    ``duplicate`` (it meets the threshold with a ground truth of its class that
-    another detection took), ``localization`` (it overlaps a ground truth of
-    its class, but below the threshold), ``wrong_class`` (it meets the
-    threshold with a ground truth of another class), ``background``.
-    "Meets" is ``>=`` for ActivityNet and ``>`` for THUMOS14; THUMOS14
-    detections dropped for Ambiguous overlap are not false positives.
+    A false positive gets the first kind that applies: ``duplicate`` (it meets the threshold with a ground
+    truth of its class that another detection took), ``negative`` (it meets the threshold with a segment of
+    ``negatives``, any class: segments known to hold no action, e.g. the synthetic generator's distractors;
+    never given without ``negatives``), ``localization`` (it overlaps a ground truth of its class, but below
+    the threshold), ``wrong_class`` (it meets the threshold with a ground truth of another class),
+    ``background``.  "Meets" is ``>=`` for ActivityNet and ``>`` for THUMOS14 (IoU over the hull), as the
+    matching.  ``negatives`` is in ``gt``'s unit.
     """
-    m = evaluate_detections(dets, gt, protocol, [iou])
-    fp = ~m.tp[:, 0] & ~m.ignored[:, 0]
-    dv, gv, _ = _video_codes(dets.video, gt.video, gt.amb_video)
+    m = evaluate_detections(dets, gt, protocol, [iou], warn_missing=False)
+    neg = negatives if negatives is not None else GroundTruth(np.zeros(0, dtype=object), np.zeros(0), np.zeros(0),
+                                                              np.zeros(0, np.int64), [], gt.num_classes)
+    dv, gv, _, nv_codes = _video_codes(dets.video, gt.video, gt.amb_video, neg.video)
     nv = int(max(dv.max(initial=0), gv.max(initial=0))) + 1
     hull = protocol == "thumos14"
     same = _max_iou_per_det(dets.label * nv + dv, dets, gt.label * nv + gv, gt, hull, False)
     other = _max_iou_per_det(dv, dets, gv, gt, hull, True)
+    on_negative = _max_iou_per_det(dv, dets, nv_codes, neg, hull, False)
     meets = (lambda x: x > iou) if hull else (lambda x: x >= iou)
-    kind = np.select([meets(same), same > 0, meets(other)], [0, 1, 2], 3)[fp]
-    counts = np.bincount(kind, minlength=4)
-    total = int(fp.sum())
+    kind = np.select([meets(same), meets(on_negative), same > 0, meets(other)], [0, 1, 2, 3], 4)
+    kind[m.tp[:, 0]] = TRUE_POSITIVE
+    kind[m.ignored[:, 0]] = IGNORED
+    return kind
+
+
+def false_positive_breakdown(dets: Detections, gt: GroundTruth, protocol: str, iou: float,
+                             negatives: GroundTruth | None = None) -> dict:
+    """Counts and fractions of the false positives' kinds (:func:`false_positive_kinds`) at one IoU
+    threshold; ``negative`` is reported only when ``negatives`` are given."""
+    kind = false_positive_kinds(dets, gt, protocol, iou, negatives)
+    names = [k for k in FP_KINDS if negatives is not None or k != "negative"]
+    counts = np.bincount(kind[kind >= 0], minlength=len(FP_KINDS))
+    counts = {k: int(c) for k, c in zip(FP_KINDS, counts) if k in names}
+    total = int((kind >= 0).sum())
     return {"iou": float(iou), "protocol": protocol, "num_false_positives": total,
-            "num_true_positives": int(m.tp[:, 0].sum()),
-            "counts": {k: int(c) for k, c in zip(FP_KINDS, counts)},
-            "fractions": {k: (float(c) / total if total else 0.0) for k, c in zip(FP_KINDS, counts)}}
+            "num_true_positives": int((kind == TRUE_POSITIVE).sum()),
+            "counts": counts, "fractions": {k: (c / total if total else 0.0) for k, c in counts.items()}}
 
 
 def class_confusion(dets: Detections, gt: GroundTruth, protocol: str, iou: float) -> dict:
