@@ -78,6 +78,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--comp_loss_weight", type=float, default=0.1)
     p.add_argument("--reg_loss_weight", type=float, default=0.1)
     p.add_argument("--ohem_ratio", type=float, default=0.17, help="share of incomplete samples kept by OHEM")
+    p.add_argument("--bg_completeness", action="store_true",
+                   help="background samples are also completeness negatives (of the class the activity head ranks "
+                        "first), so unannotated parts of actions are not scored complete (not in SSN; issue 21)")
     p.add_argument("--init_from", type=Path, default=None,
                    help="binary-classifier or SSN checkpoint (ours), or a published SSN/TSN state dict")
     add_backbone_args(p)
@@ -87,7 +90,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-def ssn_loss_fn(comp_w: float, reg_w: float, ohem_ratio: float):
+def ssn_loss_fn(comp_w: float, reg_w: float, ohem_ratio: float, bg_completeness: bool = False):
     """The SSN loss for the shared engine: batch = (x, labels, kinds, reg_targets, scales), each (B, P, ...)."""
 
     def loss_fn(model, batch, device):
@@ -96,7 +99,8 @@ def ssn_loss_fn(comp_w: float, reg_w: float, ohem_ratio: float):
         groups = torch.arange(b, device=device).repeat_interleave(p)
         outputs = model(x.flatten(0, 1), scales.flatten(0, 1))
         outputs = tuple(o.float() for o in outputs)
-        losses = ssn_losses(outputs, labels.flatten(), kinds.flatten(), groups, targets.flatten(0, 1), ohem_ratio)
+        losses = ssn_losses(outputs, labels.flatten(), kinds.flatten(), groups, targets.flatten(0, 1), ohem_ratio,
+                            bg_completeness)
         total = losses["activity"] + comp_w * losses["completeness"] + reg_w * losses["regression"]
         return total, {k: float(v.detach()) for k, v in losses.items()}
 
@@ -202,7 +206,7 @@ def main(args: argparse.Namespace) -> int:
              "reg_stats": train_set.reg_stats.tolist(), "input_spec": train_set.spec,
              "epoch_multiplier": args.epoch_multiplier,
              "loss": {"comp_loss_weight": args.comp_loss_weight, "reg_loss_weight": args.reg_loss_weight,
-                      "ohem_ratio": args.ohem_ratio},
+                      "ohem_ratio": args.ohem_ratio, **({"bg_completeness": True} if args.bg_completeness else {})},
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list, args.init_from)}
     if holdout:   # only when used: earlier checkpoints keep their fingerprint
         extra["holdout"] = holdout
@@ -212,7 +216,8 @@ def main(args: argparse.Namespace) -> int:
         val_fn = ssn_validation(val_videos, args.modality, BackboneConfig.from_dict(backbone).length,
                                 train_set.spec, train_set.reg_stats, num_classes, preset, args.val_frame_interval,
                                 args.workers)
-    trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio), cfg,
+    trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio,
+                                          args.bg_completeness), cfg,
                       args.output, model.config(), extra, val_fn=val_fn,
                       best_metric="val_mAP" if val_fn else "val_loss", best_mode="max" if val_fn else "min")
     trainer.resume_default(args.resume, args.restart)    # ConfigMismatchError: one line (ops.errors.run_main)

@@ -68,6 +68,28 @@ def test_ohem_keeps_one_incomplete_sample_when_the_ratio_rounds_to_none():
     assert float(loss) == pytest.approx((0.0 + 1.5) / 2)                 # the positive (loss 0) and the hardest
 
 
+def test_background_completeness_negatives_of_the_top_activity_class():
+    """--bg_completeness: a background sample is a completeness negative of the class its activity output ranks
+    first, mined per video in a pool of its own; off, background samples leave the completeness loss alone."""
+    kinds = torch.tensor([FG, INCOMPLETE, BG, BG, BG])
+    labels = torch.tensor([1, 1, 0, 0, 0])
+    groups = torch.zeros(5, dtype=torch.long)
+    comp = torch.tensor([[0.5, 0.0], [-0.5, 0.0], [0.0, 0.8], [0.3, -0.4], [-2.0, 2.0]])
+    # activity ranks class 2 first for bg sample 3 and 5 (background column 0 ignored), class 1 for sample 4
+    activity = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [9.0, 0.0, 1.0], [0.0, 2.0, 1.0], [0.0, 0.0, 3.0]])
+    reg, targets = torch.zeros(5, 2, 2), torch.zeros(5, 2)
+    off = ssn_losses((activity, comp, reg), labels, kinds, groups, targets, ohem_ratio=0.5)
+    # fg: 1 - 0.5; incomplete: 1 + (-0.5)
+    assert float(off["completeness"]) == pytest.approx((0.5 + 0.5) / 2)
+    on = ssn_losses((activity, comp, reg), labels, kinds, groups, targets, ohem_ratio=0.5, bg_completeness=True)
+    # bg losses: 1 + 0.8 (class 2), 1 + 0.3 (class 1), 1 + 2 (class 2): int(3 x 0.5) = 1 kept -> 3.0
+    assert float(on["completeness"]) == pytest.approx((0.5 + 0.5 + 3.0) / 3)
+    assert float(on["activity"]) == pytest.approx(float(off["activity"]))
+    # every background sample counts at ratio 1
+    everything = completeness_loss(comp, torch.tensor([1, 1, 2, 1, 2]), kinds, groups, 1.0, background=True)
+    assert float(everything) == pytest.approx((0.5 + 0.5 + 1.8 + 1.3 + 3.0) / 5)
+
+
 def test_regression_and_activity_losses():
     reg = torch.zeros(3, 2, 2)
     reg[0, 1] = torch.tensor([1.0, 0.0])

@@ -256,6 +256,7 @@ def test_annotation_files_of_a_hand_made_timeline(tmp_path):
     assert record["classes"] == ["MoveDown", "MoveLeft", "MoveRight", "MoveUp", "Orbit"]
     assert record["videos"] == {"video_validation_0000001": "validation", "video_test_0000001": "test"}
     assert record["fps"] == {"video_validation_0000001": 10, "video_test_0000001": 20}
+    assert record["num_frames"] == {"video_validation_0000001": 50, "video_test_0000001": 125}
     ev = record["events"]                        # seconds = frame / fps: 3/20, 17/20; 20/20, 25/20; 40/20, 57/20
     assert ev["video"].tolist() == ["video_test_0000001"] * 3 and ev["subset"].tolist() == ["test"] * 3
     assert ev["kind"].tolist() == ["action", "start", "action"] and ev["label"].tolist() == [2, 1, 5]

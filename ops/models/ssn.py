@@ -191,7 +191,7 @@ class SSN(nn.Module):
 
 
 def completeness_loss(comp: torch.Tensor, labels: torch.Tensor, kinds: torch.Tensor, groups: torch.Tensor,
-                      ohem_ratio: float) -> torch.Tensor:
+                      ohem_ratio: float, background: bool = False) -> torch.Tensor:
     """Hinge loss with OHEM over incomplete samples.
 
     comp (N, K) completeness scores; labels (N,) 1-based classes; kinds (N,) FG/INCOMPLETE/BG;
@@ -201,22 +201,29 @@ def completeness_loss(comp: torch.Tensor, labels: torch.Tensor, kinds: torch.Ten
     (foreground + kept incomplete).  At least one is kept because the default ratio, 0.17, is
     tuned to 6 incomplete samples per video: with 5 (``--incomplete_ratio 5``) int() would keep none,
     the classifier would see no negatives and learn "always complete".
+
+    ``background=True`` (not in SSN) also gives background samples target -1 for the class in
+    their ``labels`` (the caller's choice, e.g. the class the activity head ranks first), mined
+    in a pool of their own by the same rule: a part of an action nobody annotated is background
+    to the sampler, and SSN's completeness classifiers would otherwise never see one.
     """
-    pos, neg = kinds == FG, kinds == INCOMPLETE
     idx = torch.arange(len(labels), device=comp.device)
     score = comp[idx, (labels - 1).clamp(min=0)]
-    pos_loss = (1 - score[pos]).clamp(min=0)
-    neg_loss = (1 + score[neg]).clamp(min=0)
-    kept, num_kept = [], 0
-    neg_groups = groups[neg]
-    for g in torch.unique(neg_groups):
-        losses = neg_loss[neg_groups == g]
-        k = max(1, int(len(losses) * ohem_ratio)) if ohem_ratio > 0 else 0
-        if k:
-            kept.append(losses.topk(k).values)
-            num_kept += k
-    total = pos_loss.sum() + (torch.cat(kept).sum() if kept else comp.new_zeros(()))
-    return total / max(int(pos.sum()) + num_kept, 1)
+    pos = kinds == FG
+    total, count = (1 - score[pos]).clamp(min=0).sum(), int(pos.sum())
+    for kind in (INCOMPLETE, BG) if background else (INCOMPLETE,):
+        kept = _hardest_per_group((1 + score[kinds == kind]).clamp(min=0), groups[kinds == kind], ohem_ratio)
+        total, count = total + kept.sum(), count + len(kept)
+    return total / max(count, 1)
+
+
+def _hardest_per_group(losses: torch.Tensor, groups: torch.Tensor, ratio: float) -> torch.Tensor:
+    """OHEM: the ``max(1, int(n x ratio))`` largest of each group's n losses (none when ratio is 0)."""
+    if ratio <= 0:
+        return losses[:0]
+    kept = [losses[groups == g].topk(max(1, int(int((groups == g).sum()) * ratio))).values
+            for g in torch.unique(groups)]
+    return torch.cat(kept) if kept else losses[:0]
 
 
 def regression_loss(reg: torch.Tensor, labels: torch.Tensor, kinds: torch.Tensor, targets: torch.Tensor
@@ -232,12 +239,21 @@ def regression_loss(reg: torch.Tensor, labels: torch.Tensor, kinds: torch.Tensor
     return F.smooth_l1_loss(pred, targets[fg], reduction="sum") / int(fg.sum())
 
 
-def ssn_losses(outputs, labels, kinds, groups, reg_targets, ohem_ratio: float = 0.17) -> dict[str, torch.Tensor]:
-    """All three losses of a batch; ``outputs`` = (activity, completeness, regression)."""
+def ssn_losses(outputs, labels, kinds, groups, reg_targets, ohem_ratio: float = 0.17,
+               bg_completeness: bool = False) -> dict[str, torch.Tensor]:
+    """All three losses of a batch; ``outputs`` = (activity, completeness, regression).
+
+    ``bg_completeness``: background samples are also completeness negatives of the action class
+    their activity output ranks first (detached), see :func:`completeness_loss`.
+    """
     activity, comp, reg = outputs
     act_mask = kinds != INCOMPLETE
     act_loss = F.cross_entropy(activity[act_mask], torch.where(kinds[act_mask] == BG, 0, labels[act_mask]))
-    return {"activity": act_loss, "completeness": completeness_loss(comp, labels, kinds, groups, ohem_ratio),
+    comp_labels = labels
+    if bg_completeness:
+        comp_labels = torch.where(kinds == BG, activity.detach()[:, 1:].argmax(1) + 1, labels)
+    return {"activity": act_loss,
+            "completeness": completeness_loss(comp, comp_labels, kinds, groups, ohem_ratio, bg_completeness),
             "regression": regression_loss(reg, labels, kinds, reg_targets)}
 
 

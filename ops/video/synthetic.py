@@ -409,7 +409,8 @@ def recorded_origin(path: Path) -> tuple | None:
 def read_generation_events(path: Path) -> dict:
     """Every drawn event of a ``generation.json`` (written by :func:`write_annotations`), in seconds.
 
-    Returns ``{"classes": [...], "videos": {video: subset}, "fps": {video: fps}, "events": {column: (E,) array}}``
+    Returns ``{"classes": [...], "videos": {video: subset}, "fps": {video: fps}, "num_frames": {video: frames},
+    "events": {column: (E,) array}}``
     with columns ``video``, ``subset``, ``kind`` (``action``, ``start`` or ``end``), ``label`` (1-based), ``t_start`` and
     ``t_end`` (seconds, ``frame / fps``).  Raises ValueError when the file is not such a record.
     """
@@ -419,6 +420,7 @@ def read_generation_events(path: Path) -> dict:
         rows = [(name, v["subset"], e["kind"], e["label"], e["start_frame"] / v["fps"], e["end_frame"] / v["fps"])
                 for name, v in videos.items() for e in v["events"]]
         classes = list(record["classes"])
+        [v["num_frames"] for v in videos.values()]
     except (KeyError, TypeError, AttributeError, ZeroDivisionError) as e:
         raise ValueError(f"not a generation record (no {e})") from None
     cols = list(zip(*rows)) if rows else [()] * 6
@@ -426,7 +428,8 @@ def read_generation_events(path: Path) -> dict:
               "kind": np.asarray(cols[2], dtype=object), "label": np.asarray(cols[3], dtype=np.int64),
               "t_start": np.asarray(cols[4], dtype=np.float64), "t_end": np.asarray(cols[5], dtype=np.float64)}
     return {"classes": classes, "videos": {name: v["subset"] for name, v in videos.items()},
-            "fps": {name: v["fps"] for name, v in videos.items()}, "events": events}
+            "fps": {name: v["fps"] for name, v in videos.items()},
+            "num_frames": {name: v["num_frames"] for name, v in videos.items()}, "events": events}
 
 
 def dataset_specs(cfg: SynthConfig, seed: int) -> list[VideoSpec]:
