@@ -205,6 +205,7 @@ def main(args: argparse.Namespace) -> int:
     extra = {"dataset": preset["name"], "modality": args.modality, "sampling": sampling.__dict__,
              "reg_stats": train_set.reg_stats.tolist(), "input_spec": train_set.spec,
              "epoch_multiplier": args.epoch_multiplier,
+             # bg_completeness only when set: checkpoints trained before the flag keep their fingerprint
              "loss": {"comp_loss_weight": args.comp_loss_weight, "reg_loss_weight": args.reg_loss_weight,
                       "ohem_ratio": args.ohem_ratio, **({"bg_completeness": True} if args.bg_completeness else {})},
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list, args.init_from)}

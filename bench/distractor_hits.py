@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ops.evaluation.detection_eval import (FP_KINDS, IGNORED, TRUE_POSITIVE, GroundTruth,  # noqa: E402
                                            evaluate_detections, false_positive_kinds)
+from ops.evaluation.postprocess import softmax  # noqa: E402
 from ops.formats.detections import read_activitynet_json  # noqa: E402
 from ops.formats.proposal_list import read_proposal_list  # noqa: E402
 from ops.formats.results import VideoResult, read_results  # noqa: E402
@@ -104,8 +105,7 @@ def scores_on_events(result: VideoResult, duration: float, bounds: np.ndarray, l
     overlap = pairwise_iou(props, bounds)
     rows = np.flatnonzero(overlap.max(axis=1) >= iou)
     cls = labels[overlap[rows].argmax(axis=1)] - 1
-    act = result.act_scores[rows] - result.act_scores[rows].max(axis=1, keepdims=True)
-    prob = np.exp(act[np.arange(len(rows)), cls + 1]) / np.exp(act).sum(axis=1)
+    prob = softmax(result.act_scores[rows], axis=1)[np.arange(len(rows)), cls + 1]
     comp = result.comp_scores[rows, cls]
     return np.c_[prob, comp, prob * np.exp(comp)]
 

@@ -221,8 +221,8 @@ def _hardest_per_group(losses: torch.Tensor, groups: torch.Tensor, ratio: float)
     """OHEM: the ``max(1, int(n x ratio))`` largest of each group's n losses (none when ratio is 0)."""
     if ratio <= 0:
         return losses[:0]
-    kept = [losses[groups == g].topk(max(1, int(int((groups == g).sum()) * ratio))).values
-            for g in torch.unique(groups)]
+    kept = [group.topk(max(1, int(len(group) * ratio))).values
+            for group in (losses[groups == g] for g in torch.unique(groups))]
     return torch.cat(kept) if kept else losses[:0]
 
 

@@ -420,7 +420,8 @@ def read_generation_events(path: Path) -> dict:
         rows = [(name, v["subset"], e["kind"], e["label"], e["start_frame"] / v["fps"], e["end_frame"] / v["fps"])
                 for name, v in videos.items() for e in v["events"]]
         classes = list(record["classes"])
-        [v["num_frames"] for v in videos.values()]
+        fps = {name: v["fps"] for name, v in videos.items()}
+        num_frames = {name: v["num_frames"] for name, v in videos.items()}
     except (KeyError, TypeError, AttributeError, ZeroDivisionError) as e:
         raise ValueError(f"not a generation record (no {e})") from None
     cols = list(zip(*rows)) if rows else [()] * 6
@@ -428,8 +429,7 @@ def read_generation_events(path: Path) -> dict:
               "kind": np.asarray(cols[2], dtype=object), "label": np.asarray(cols[3], dtype=np.int64),
               "t_start": np.asarray(cols[4], dtype=np.float64), "t_end": np.asarray(cols[5], dtype=np.float64)}
     return {"classes": classes, "videos": {name: v["subset"] for name, v in videos.items()},
-            "fps": {name: v["fps"] for name, v in videos.items()},
-            "num_frames": {name: v["num_frames"] for name, v in videos.items()}, "events": events}
+            "fps": fps, "num_frames": num_frames, "events": events}
 
 
 def dataset_specs(cfg: SynthConfig, seed: int) -> list[VideoSpec]:
