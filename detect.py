@@ -4,7 +4,8 @@ Example::
 
     W=work_dirs/synthetic_demo
     python detect.py my_videos/*.mp4 --rgb_model $W/ssn_RGB/checkpoint_last.pth \\
-        --flow_model $W/ssn_Flow/checkpoint_last.pth --rgb_actionness $W/binary_RGB/checkpoint_last.pth \\
+        --flow_model $W/ssn_Flow/checkpoint_last.pth --rgbdiff_model $W/ssn_RGBDiff/checkpoint_last.pth \\
+        --rgb_actionness $W/binary_RGB/checkpoint_last.pth \\
         --flow_actionness $W/binary_Flow/checkpoint_last.pth --fusion_weights $W/fusion_weights.json \\
         --output detect_out
     python detect.py my_videos/*.mp4 --method ssad --rgb_ssad $W/ssad/decouple_RGB/checkpoint_last.pth \\
@@ -26,7 +27,7 @@ sliding windows instead), ``ssn_test.py`` per SSN model, then the fusion
 (``--fusion_weights FILE`` chosen by the demo's stage 8, or ``--score_weights``,
 as ``eval_detection_results.py``) and the SSN
 post-processing of ``ops/evaluation/postprocess.py`` (NMS, regression, top-k; defaults
-from the dataset preset).  Either stream may be left out; at least one SSN
+from the dataset preset).  Any stream may be left out (``--rgbdiff_model``: a third, RGB differences); at least one SSN
 model is needed, and TAG needs at least one actionness model.  The dataset
 preset (class names, post-processing) is the one stored in the checkpoints
 (``--dataset`` overrides it).  Defaults match the demo pipeline
@@ -89,7 +90,7 @@ from ops.video.flow import FLOW_ALGORITHMS
 from ops.video.video import probe_video
 
 logger = logging.getLogger("detect")
-MODALITIES = ("RGB", "Flow")
+MODALITIES = ("RGB", "Flow", "RGBDiff")   # SSN streams, in the order of fusion weights (actionness: RGB, Flow)
 METHODS = ("ssn", "bmn", "bsn", "ssad")
 SUBSET = "test"                       # the subset name of the generated video list
 DEFAULT_FUSION_WEIGHTS = (1.0, 1.5)   # RGB : Flow for all outputs when no weights file is given
@@ -102,6 +103,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("models (checkpoints of ssn_train.py / binary_train.py)")
     g.add_argument("--rgb_model", type=Path, default=None, help="SSN RGB checkpoint")
     g.add_argument("--flow_model", type=Path, default=None, help="SSN Flow checkpoint")
+    g.add_argument("--rgbdiff_model", type=Path, default=None,
+                   help="SSN RGBDiff checkpoint (RGB differences, made from the RGB frames; stage 6 with "
+                        "MODALITIES=\"RGB Flow RGBDiff\")")
     g.add_argument("--rgb_actionness", type=Path, default=None, help="actionness (binary) RGB checkpoint")
     g.add_argument("--flow_actionness", type=Path, default=None, help="actionness (binary) Flow checkpoint")
     g.add_argument("--dataset", default=None, help="dataset preset (default: the one stored in the checkpoints)")
@@ -156,10 +160,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     g.add_argument("-j", "--workers", type=nonnegative_int, default=2, help="frame-decoding processes / videos in parallel")
     g = p.add_argument_group("fusion and post-processing (defaults: the preset's, as eval_detection_results.py)")
     g.add_argument("--score_weights", type=float, nargs="+", default=None,
-                   help="weights of the SSN models in the order RGB, Flow for all outputs (normalised; default "
-                        "with both and no --fusion_weights: 1 1.5)")
+                   help="weights of the SSN models given, in the order RGB, Flow, RGBDiff, for all outputs (normalised; "
+                        "default with RGB and Flow only and no --fusion_weights: 1 1.5; otherwise equal)")
     g.add_argument("--fusion_weights", default=None, metavar="FILE",
-                   help="per-output weights (RGB, Flow) chosen on a training subset: WORK/fusion_weights.json of "
+                   help="per-output weights (RGB, Flow, RGBDiff: those given) chosen on a training subset: WORK/fusion_weights.json of "
                         "the demo, or eval_detection_results.py --search_weights")
     g.add_argument("--top_k", type=int, default=None, help="(proposal, class) pairs kept per video; <=0: all")
     g.add_argument("--nms_threshold", type=float, default=None)
@@ -215,10 +219,10 @@ def class_names(preset: dict, num_classes: int, source: Path | None) -> list[str
 
 def check_setup(args) -> Setup:
     """Validate the model flags and checkpoints; pick the preset and class names."""
-    ssn = {m: p for m, p in zip(MODALITIES, (args.rgb_model, args.flow_model)) if p is not None}
+    ssn = {m: p for m, p in zip(MODALITIES, (args.rgb_model, args.flow_model, args.rgbdiff_model)) if p is not None}
     act = {m: p for m, p in zip(MODALITIES, (args.rgb_actionness, args.flow_actionness)) if p is not None}
     if not ssn:
-        raise InputError("give at least one SSN model (--rgb_model and/or --flow_model)")
+        raise InputError("give at least one SSN model (--rgb_model, --flow_model, --rgbdiff_model)")
     if args.proposals == "tag" and not act:
         raise InputError("TAG proposals need an actionness model (--rgb_actionness and/or "
                          "--flow_actionness); or pass --proposals sliding")
@@ -250,7 +254,7 @@ def check_setup(args) -> Setup:
 
 def fusion_weights(args, ssn: dict[str, Path]) -> FusionWeights | None:
     """The SSN models' fusion weights: --fusion_weights FILE, --score_weights (one per model, checked by
-    :func:`check_setup`), or RGB : Flow 1 : 1.5 for two models; None (equal) otherwise."""
+    :func:`check_setup`), or RGB : Flow 1 : 1.5 for those two models; None (equal) otherwise."""
     if args.fusion_weights and args.score_weights:
         raise InputError("give --fusion_weights FILE or --score_weights, not both")
     try:
@@ -261,7 +265,7 @@ def fusion_weights(args, ssn: dict[str, Path]) -> FusionWeights | None:
     except FusionWeightsError as e:
         flag = "--fusion_weights" if args.fusion_weights else "--score_weights"
         raise InputError(f"{flag} {e} (models: {', '.join(ssn)})") from None
-    return FusionWeights.make(DEFAULT_FUSION_WEIGHTS) if len(ssn) == 2 else None
+    return FusionWeights.make(DEFAULT_FUSION_WEIGHTS) if list(ssn) == ["RGB", "Flow"] else None
 
 
 # --------------------------------------------------------------------------- running stages with resume
@@ -533,9 +537,9 @@ def _labellers(args) -> tuple[str | None, Setup | None, dict | None]:
         if args.classifier is None:
             raise InputError("--labels classifier needs --classifier (checkpoint of classify_videos.py)")
         return labels, None, _extra_of(args.classifier, "--classifier", "video_classifier")
-    if args.rgb_model is None and args.flow_model is None:
+    if args.rgb_model is None and args.flow_model is None and args.rgbdiff_model is None:
         raise InputError(f"--method {args.method}: label the proposals with --classifier CKPT or with SSN models "
-                         f"(--rgb_model and/or --flow_model)")
+                         f"(--rgb_model, --flow_model, --rgbdiff_model)")
     ssn_args = argparse.Namespace(**{**vars(args), "proposals": "sliding", "rgb_actionness": None,
                                      "flow_actionness": None})
     return labels, check_setup(ssn_args), None

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage 8: detection mAP of each stream and of the RGB + Flow fusion; proposal recall of the TAG list.
+# Stage 8: detection mAP of each stream and of their fusion (every stream of MODALITIES); proposal recall of the TAG list.
 # FUSION_WEIGHTS=search: per-output weights chosen on TRAIN_SUBSET (WORK/fusion_weights.json), applied to TEST_SUBSET.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$PY" "$REPO/eval_proposals.py" "$WORK/tag_${TEST_SUBSET}_normalized.txt" --json_out "$WORK/eval_proposals.json"
@@ -10,16 +10,18 @@ for MOD in $MODALITIES; do
       --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/eval_$MOD.json"
 done
 "$PY" "$REPO/plot_training.py" "$WORK/training_curves.png" "${LOGS[@]}"   # losses and metrics per epoch
-[[ " $MODALITIES " == *" RGB "* && " $MODALITIES " == *" Flow "* ]] || exit 0   # one stream: nothing to fuse
+[ ${#STREAMS[@]} -ge 2 ] || exit 0   # one stream: nothing to fuse
 if [ "$FUSION_WEIGHTS" = search ]; then
-  "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TRAIN_SUBSET.pkl" "$WORK/ssn_Flow_$TRAIN_SUBSET.pkl" \
+  stream_paths TRAIN_RESULTS "$WORK/ssn_" "_$TRAIN_SUBSET.pkl"
+  "$PY" "$REPO/eval_detection_results.py" "$DATASET" "${TRAIN_RESULTS[@]}" \
       --annotations "$ANNOTATIONS" --subset "$TRAIN_SUBSET" --search_weights "$WORK/fusion_weights.json" \
       --json_out "$WORK/eval_fused_$TRAIN_SUBSET.json"
   FUSION_ARGS=(--fusion_weights "$WORK/fusion_weights.json")
 else
   FUSION_ARGS=(--score_weights $FUSION_WEIGHTS)
 fi
-"$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/ssn_RGB_$TEST_SUBSET.pkl" "$WORK/ssn_Flow_$TEST_SUBSET.pkl" \
+stream_paths TEST_RESULTS "$WORK/ssn_" "_$TEST_SUBSET.pkl"
+"$PY" "$REPO/eval_detection_results.py" "$DATASET" "${TEST_RESULTS[@]}" \
     "${FUSION_ARGS[@]}" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" \
     --json_out "$WORK/eval_fused.json" --export_json "$WORK/detections_fused.json" --diagnose 0.5
 "$PY" "$REPO/plot_timeline.py" "$DATASET" "$WORK/detections_fused.json" "$WORK/timeline_fused.png" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET"

@@ -27,11 +27,11 @@ for M in $METHODS; do
     "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/$M/ssn_${MOD}_$TEST_SUBSET.pkl" \
         --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/$M/eval_ssn_$MOD.json"
   done
-  if [[ " $MODALITIES " == *" RGB "* && " $MODALITIES " == *" Flow "* ]]; then   # stage 8's fusion weights
+  if [ ${#STREAMS[@]} -ge 2 ]; then   # every stream, with stage 8's fusion weights
     FUSION_ARGS=(--score_weights $FUSION_WEIGHTS)
     [ "$FUSION_WEIGHTS" = search ] && FUSION_ARGS=(--fusion_weights "$WORK/fusion_weights.json")
-    "$PY" "$REPO/eval_detection_results.py" "$DATASET" "$WORK/$M/ssn_RGB_$TEST_SUBSET.pkl" \
-        "$WORK/$M/ssn_Flow_$TEST_SUBSET.pkl" "${FUSION_ARGS[@]}" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" \
+    stream_paths RESULTS "$WORK/$M/ssn_" "_$TEST_SUBSET.pkl"
+    "$PY" "$REPO/eval_detection_results.py" "$DATASET" "${RESULTS[@]}" "${FUSION_ARGS[@]}" --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" \
         --json_out "$WORK/$M/eval_ssn_fused.json"
   fi
   # (b) the video-level classifier's classes: top 1 (score kept), top 2 (score x class score)

@@ -25,18 +25,23 @@ row() {   # row LABEL DET PROPS TRAIN INFER: a --row when its files exist
   items+=("train=$train" "infer=$infer")
   ROWS+=(--row "${items[@]}")
 }
-SSN_TRAIN_fused="ssn_train_RGB+ssn_train_Flow"; SSN_INFER_fused="ssn_test_RGB_$T+ssn_test_Flow_$T"
-for S in RGB Flow fused; do
-  if [ "$S" = fused ]; then ST="$SSN_TRAIN_fused"; SI="$SSN_INFER_fused"; else ST="ssn_train_$S"; SI="ssn_test_${S}_$T"; fi
+# an SSN stream's training: TAG's actionness models are RGB's and Flow's; another stream's (RGBDiff) only
+# initialises its SSN, so it counts as that stream's training
+ssn_train_of() { if [ "$1" = RGB ] || [ "$1" = Flow ]; then echo "ssn_train_$1"; else echo "binary_train_$1+ssn_train_$1"; fi; }
+joined() { local IFS=+; echo "$*"; }   # joined A B C -> A+B+C
+SSN_TRAIN=(); SSN_INFER=(); for S in "${STREAMS[@]}"; do SSN_TRAIN+=("$(ssn_train_of "$S")"); SSN_INFER+=("ssn_test_${S}_$T"); done
+SSN_TRAIN_fused="$(joined "${SSN_TRAIN[@]}")"; SSN_INFER_fused="$(joined "${SSN_INFER[@]}")"
+for S in "${STREAMS[@]}" fused; do
+  if [ "$S" = fused ]; then ST="$SSN_TRAIN_fused"; SI="$SSN_INFER_fused"; else ST="$(ssn_train_of "$S")"; SI="ssn_test_${S}_$T"; fi
   row "SSN on TAG, $S" "$WORK/eval_$S.json" "$WORK/eval_proposals.json" "$TAG_TRAIN+$ST" "$TAG_INFER+$SI"
 done
 for M in bmn bsn; do
   NAME=$(echo "$M" | tr a-z A-Z)
   if [ "$M" = bmn ]; then MT="$BMN_TRAIN"; MI="bmn_test_$T"; else MT="$BSN_TRAIN"; MI="$BSN_INFER"; fi
   row "$NAME proposals" "" "$WORK/$M/eval_proposals.json" "$MT" "$MI"
-  for S in RGB Flow fused; do
-    if [ "$S" = fused ]; then ST="$SSN_TRAIN_fused"; SI="ssn_test_${M}_RGB_$T+ssn_test_${M}_Flow_$T"
-    else ST="ssn_train_$S"; SI="ssn_test_${M}_${S}_$T"; fi
+  for S in "${STREAMS[@]}" fused; do
+    if [ "$S" = fused ]; then ST="$SSN_TRAIN_fused"; SI="$(joined "${SSN_INFER[@]/#ssn_test_/ssn_test_${M}_}")"
+    else ST="$(ssn_train_of "$S")"; SI="ssn_test_${M}_${S}_$T"; fi
     row "SSN on $NAME, $S" "$WORK/$M/eval_ssn_$S.json" "$WORK/$M/eval_proposals.json" "$MT+$ST" "$MI+$SI"
   done
   for K in 1 2; do

@@ -12,7 +12,13 @@ SEED_ARG=${TRAIN_SEED:+--seed $TRAIN_SEED}   # TRAIN_SEED: training seed of stag
 # OVERWRITE=1 redoes stage 0's dataset and stage 1's frame folders made with another seed/preset or other settings
 RESTART_ARG=${RESTART:+--restart}
 OVERWRITE_ARG=${OVERWRITE:+--overwrite}
-MODALITIES="${MODALITIES:-RGB Flow}" # streams trained, scored and evaluated by stages 3, 6, 7, 8 (TAG needs both)
+# SSN streams trained, scored, evaluated and fused by stages 3, 6, 7, 8 and 13, in this order (the order of the fusion
+# weights); TAG (stage 4) needs RGB and Flow, the features of stage 9 are RGB's and Flow's; RGBDiff (RGB differences,
+# from the RGB frames) is a third stream on request: MODALITIES="RGB Flow RGBDiff"
+MODALITIES="${MODALITIES:-RGB Flow}"
+read -r -a STREAMS <<< "$MODALITIES"
+# stream_paths ARRAY PREFIX SUFFIX: sets ARRAY to PREFIX<stream>SUFFIX for every stream (e.g. the SSN result files)
+stream_paths() { local -n _paths="$1"; local m; _paths=(); for m in "${STREAMS[@]}"; do _paths+=("$2$m$3"); done; }
 # trained DIR: the checkpoint a later stage uses, DIR/checkpoint_best.pth when the run validated on held-out data
 # (the training stages write one only then, and a --restart removes the earlier run's), else DIR/checkpoint_last.pth
 trained() { if [ -f "$1/checkpoint_best.pth" ]; then echo "$1/checkpoint_best.pth"; else echo "$1/checkpoint_last.pth"; fi; }

@@ -107,7 +107,7 @@ PIPELINE_STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_
 TINY_PIPELINE_SETTINGS = dict(
     JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
     BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
-    SSN_ARGS="--epochs 12 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4", SSN_ARGS_Flow="",
+    SSN_ARGS="--epochs 12 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4", SSN_ARGS_Flow="", SSN_ARGS_RGBDiff="",
     SSN_ARGS_RGB="--epochs 20", BMN_VAL="", BSN_VAL="",
     BMN_ARGS="--epochs 30 -b 1 --lr 0.002 --lr_steps 25", BSN_TEM_ARGS="--epochs 30 -b 1 --lr 0.004 --lr_steps 25",
     BSN_PEM_ARGS="--epochs 16 -b 1", SSAD_ARGS="--epochs 12 -b 2 --lr_list 0.001", CLS_ARGS="--epochs 40 -b 2")

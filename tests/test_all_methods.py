@@ -194,11 +194,12 @@ def test_detect_bmn_with_the_classifier_gives_the_pipelines_detections(tiny_pipe
 
 
 def test_detect_bsn_labelled_by_ssn(tiny_pipeline, tmp_path):
-    """BSN's proposals of the video are the pipeline's; the SSN models label them (detections inside it)."""
+    """BSN's proposals of the video are the pipeline's; the SSN models (all three streams, as stage 8's weights
+    file lists them) label them (detections inside it)."""
     w = tiny_pipeline
     assert detect(w, tmp_path, "bsn", "--tem_model", w / "bsn" / "tem" / "checkpoint_last.pth", "--pem_model",
                   w / "bsn" / "pem" / "checkpoint_last.pth", "--fusion_weights", w / "fusion_weights.json",
-                  *backbones(w)) == 0
+                  *backbones(w), "--rgbdiff_model", w / "ssn_RGBDiff" / "checkpoint_last.pth") == 0
     mine = read_activitynet_json(tmp_path / "work" / "bsn_proposals.json")
     theirs = read_activitynet_json(w / "bsn" / "proposals_test.json")
     theirs = theirs.take(theirs.video == VIDEO)

@@ -87,7 +87,8 @@ def test_resnet18_and_inception_v3_features():
     assert isinstance(out, torch.Tensor) and out.shape == (2, 2048)
 
 
-@pytest.mark.parametrize("modality,length,channels", [("RGB", None, 3), ("Flow", None, 10), ("RGB", 2, 6)])
+@pytest.mark.parametrize("modality,length,channels", [("RGB", None, 3), ("Flow", None, 10), ("RGB", 2, 6),
+                                                          ("RGBDiff", None, 15)])
 def test_tiny_shapes(modality, length, channels):
     cfg = BackboneConfig(arch="tiny", modality=modality, new_length=length)
     model, dim = build_backbone(cfg)
@@ -247,6 +248,18 @@ def test_adapt_first_conv_weight_rules():
     assert adapt_first_conv_weight(w, 3, "RGB") is w
     assert torch.allclose(adapt_first_conv_weight(w, 6, "RGB"), torch.cat([w, w], 1) / 2)
     assert torch.allclose(adapt_first_conv_weight(w, 6, "Flow"), w.mean(1, keepdim=True).expand(-1, 6, -1, -1))
+    # RGBDiff as TSN: differences are not images, so the kernel is averaged over colour and replicated
+    assert torch.allclose(adapt_first_conv_weight(w, 15, "RGBDiff"), w.mean(1, keepdim=True).expand(-1, 15, -1, -1))
+
+
+def test_rgbdiff_input_is_centred_at_no_change():
+    """A snippet value of 128 (no change) normalises to about 0 for every architecture; channel order as RGB."""
+    for arch in ("resnet18", "tiny", "bninception"):
+        spec = input_spec(BackboneConfig(arch=arch, modality="RGBDiff"))
+        assert spec["channels"] == 15 and len(spec["mean"]) == len(spec["std"]) == 15
+        zero = [(128 / 255 * spec["pixel_range"] - m) / s for m, s in zip(spec["mean"], spec["std"])]
+        assert max(abs(z) for z in zero) < 0.01, arch
+    assert input_spec(BackboneConfig(arch="bninception", modality="RGBDiff"))["channel_order"] == "BGR"
 
 
 def test_global_max_pool_keeps_a_small_blob_that_averaging_dilutes():

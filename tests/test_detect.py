@@ -39,7 +39,8 @@ def detect_models(tiny_dataset, tiny_frames, tmp_path_factory):
     for mod in ("RGB", "Flow"):
         assert run_main(binary_train, "synthetic", mod, "--output", out / f"binary_{mod}", *common) == 0
         assert run_main(ssn_train, "synthetic", mod, "--output", out / f"ssn_{mod}", *common) == 0
-    return {"ssn": out / "ssn_RGB" / "checkpoint_last.pth", "binary": out / "binary_RGB" / "checkpoint_last.pth",
+    assert run_main(ssn_train, "synthetic", "RGBDiff", "--output", out / "ssn_RGBDiff", *common) == 0
+    return {"ssn_diff": out / "ssn_RGBDiff" / "checkpoint_last.pth","ssn": out / "ssn_RGB" / "checkpoint_last.pth", "binary": out / "binary_RGB" / "checkpoint_last.pth",
             "ssn_flow": out / "ssn_Flow" / "checkpoint_last.pth",
             "binary_flow": out / "binary_Flow" / "checkpoint_last.pth"}
 
@@ -142,6 +143,38 @@ def test_detect_with_a_fusion_weights_file(detect_run, detect_models, tiny_datas
         detect(videos, tmp_path / "out1", *two_stream(detect_models), "--fusion_weights", tmp_path / "fw.json",
                "--score_weights", 1, 1)
     assert not (tmp_path / "out1").exists()
+
+
+def test_detect_fuses_a_third_rgbdiff_stream_in_the_order_of_the_weights(detect_run, detect_models, tiny_dataset,
+                                                                        tmp_path):
+    """--rgbdiff_model scores the proposals with the RGB-difference SSN (from the RGB frames already there) and
+    fuses it third, as stage 8's weights file of MODALITIES="RGB Flow RGBDiff" lists it."""
+    import shutil
+
+    from ops.evaluation.fusion import FusionWeights, fuse_results, write_fusion_weights
+    from ops.evaluation.postprocess import PostprocessConfig, results_to_detections
+    from ops.formats.results import read_results
+
+    out = tmp_path / "copy"
+    shutil.copytree(detect_run, out)
+    weights = FusionWeights.make(act=[0.2, 0.3, 0.5], comp=[1, 0, 0], reg=[0, 0.5, 0.5])
+    write_fusion_weights(tmp_path / "fw.json", weights)
+    videos = [tiny_dataset / "videos" / f"{v}.mp4" for v in VIDEOS]
+    assert detect(videos, out, *two_stream(detect_models), "--rgbdiff_model", detect_models["ssn_diff"],
+                  "--fusion_weights", tmp_path / "fw.json") == 0
+    work = out / "work"
+    results = [read_results(work / f"ssn_{m}.pkl") for m in ("RGB", "Flow", "RGBDiff")]
+    key = next(iter(results[0]))
+    assert not np.allclose(results[2][key].act_scores, results[0][key].act_scores)   # its own model
+    ev = load_preset("synthetic")["evaluation"]
+    expect = results_to_detections(fuse_results(results, weights),
+                                   PostprocessConfig(ev["top_k"], ev["nms_threshold"], ev["softmax_before_filter"]))
+    dets = read_activitynet_json(out / "detections.json", CLASSES)
+    np.testing.assert_allclose(np.sort(dets.score), np.sort(expect.score), rtol=1e-12)
+    with pytest.raises(InputError, match=r"is a RGB model, given as RGBDiff \(--rgbdiff_model\)"):
+        detect(videos, tmp_path / "out1", "--rgbdiff_model", detect_models["ssn"], "--proposals", "sliding")
+    with pytest.raises(InputError, match="weights for 3 result files, but 2 are given"):
+        detect(videos, tmp_path / "out1", *two_stream(detect_models), "--fusion_weights", tmp_path / "fw.json")
 
 
 def test_detect_resumes_without_redoing_stages(detect_run, detect_models, tiny_dataset):

@@ -41,6 +41,25 @@ def test_flow_snippets_interleave_x_and_y(folder):
     np.testing.assert_allclose(x.float().mean(dim=(2, 3))[0], [103, 53, 104, 54, 104, 54], atol=1)
 
 
+def test_rgbdiff_snippets_are_halved_differences_of_consecutive_frames(folder):
+    """Frames i = (10i, 20i, 30i): each difference (10, 20, 30) // 2 + 128 = (133, 138, 143); the last frame is
+    clamped, so a snippet reaching past it ends in no change (128)."""
+    x = FrameLoader("RGBDiff", 2).read(folder, [0, 3], count_frames(folder).num_frames)
+    assert x.shape == (2, 6, 8, 12) and x.dtype == torch.uint8                # 2 differences x 3 channels
+    # atol 1: JPEG's colour conversion moves a coloured frame by a level (the grey test below is exact)
+    np.testing.assert_allclose(x[0, :, 0, 0], [133, 138, 143, 133, 138, 143], atol=1)   # frames 1-2, 2-3
+    np.testing.assert_allclose(x[1, :, 0, 0], [133, 138, 143, 128, 128, 128], atol=1)   # frames 4-5, 5-5
+    assert (x[1, 3:] == 128).all()
+
+
+def test_rgbdiff_rounds_a_darkening_down(tmp_path):
+    """-5 // 2 = -3 (floor, as numpy divides): 125, not 126; the extremes stay in 0..255."""
+    for i, v in enumerate((100, 95, 255, 0), start=1):
+        cv2.imwrite(str(tmp_path / rgb_name(i)), np.full((4, 4, 3), v, np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 100])
+    x = FrameLoader("RGBDiff", 3).read(tmp_path, [0], 4)
+    np.testing.assert_array_equal(x[0, ::3, 0, 0], [125, 208, 0])             # -5, +160, -255
+
+
 def test_missing_frame_names_the_file(folder):
     (folder / rgb_name(3)).unlink()
     with pytest.raises(FileNotFoundError, match="img_00003.jpg"):

@@ -40,16 +40,18 @@ def test_every_stage_writes_its_outputs(pipeline):
                 "ssn_RGB_validation.pkl", "ssn_Flow_validation.pkl", "fusion_weights.json",
                 "eval_fused_validation.json"]
     for mod in ("RGB", "Flow"):
+        expected += [f"actionness_{mod}_validation.npz", f"actionness_{mod}_test.npz"]
+    for mod in ("RGB", "Flow", "RGBDiff"):     # the synthetic configs' three streams
         expected += [f"binary_{mod}/checkpoint_last.pth", f"ssn_{mod}/checkpoint_last.pth",
-                     f"actionness_{mod}_validation.npz", f"actionness_{mod}_test.npz"]
+                     f"ssn_{mod}_validation.pkl", f"ssn_{mod}_test.pkl", f"eval_{mod}.json"]
     missing = [name for name in expected if not (w / name).is_file() or (w / name).stat().st_size == 0]
     assert not missing, f"stages left no output: {missing}"
     chosen = json.loads((w / "fusion_weights.json").read_text())
-    assert chosen["subset"] == "validation" and len(chosen["act"]) == 2
+    assert chosen["subset"] == "validation" and len(chosen["act"]) == 3
     applied = json.loads((w / "eval_fused.json").read_text())["settings"]
     assert applied["fusion_weights"] == {k: chosen[k] for k in ("act", "comp", "reg")}
     assert applied["subset"] == "test"
-    for name in ("binary_RGB", "binary_Flow", "ssn_RGB", "ssn_Flow"):    # TRAIN_SEED reaches stages 3 and 6
+    for name in ("binary_RGB", "binary_Flow", "binary_RGBDiff", "ssn_RGB", "ssn_Flow", "ssn_RGBDiff"):   # TRAIN_SEED: 3, 6
         ckpt = torch.load(w / name / "checkpoint_last.pth", map_location="cpu", weights_only=True)
         assert ckpt["train_config"]["seed"] == 3, name
 
@@ -138,3 +140,20 @@ def test_changed_settings_are_refused_until_overwrite_or_restart(pipeline, tmp_p
     assert run_stage_script(pipeline, "03_binary_actionness", RESTART="1", **args).returncode == 0
     ckpt = torch.load(pipeline / "binary_Flow" / "checkpoint_last.pth", map_location="cpu", weights_only=True)
     assert ckpt["epoch"] == 1 and ckpt["train_config"]["lr"] == 0.02
+
+
+def test_the_third_stream_rgbdiff_is_trained_scored_fused_and_compared(pipeline):
+    """The synthetic configs' MODALITIES="RGB Flow RGBDiff": stage 3 trains the RGBDiff actionness model (its SSN's
+    initialisation, from the RGB frames) and scores nothing with it (TAG reads RGB and Flow), stage 6 trains the
+    RGBDiff SSN from it, stage 8 fuses the three in MODALITIES order, stage 14 has a row for each stream."""
+    w = pipeline
+    ckpt = torch.load(w / "ssn_RGBDiff" / "checkpoint_last.pth", map_location="cpu", weights_only=True)
+    assert ckpt["model_config"]["backbone"]["modality"] == "RGBDiff"
+    assert ckpt["extra"]["input_spec"]["channels"] == 15          # 5 differences of 3 colours
+    assert ckpt["extra"]["paths"]["init_from"].endswith("binary_RGBDiff/checkpoint_last.pth")
+    assert not list(w.glob("actionness_RGBDiff_*"))
+    chosen = json.loads((w / "fusion_weights.json").read_text())
+    assert [name.split("/")[-1] for name in chosen["sources"]] == [
+        "ssn_RGB_validation.pkl", "ssn_Flow_validation.pkl", "ssn_RGBDiff_validation.pkl"]
+    rows = {r["label"] for r in json.loads((w / "comparison.json").read_text())["rows"]}
+    assert {f"SSN on {p}, {s}" for p in ("TAG", "BMN", "BSN") for s in ("RGB", "Flow", "RGBDiff", "fused")} <= rows

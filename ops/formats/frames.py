@@ -284,7 +284,7 @@ def check_frame_folder(video: str, folder: Path, modality: str = "RGB", duration
         counts = count_frames(folder)
     except FileNotFoundError:
         return None, FolderProblem(video, f"frame folder {folder} is missing (extract this video first)")
-    n = counts.num_frames if modality == "RGB" else counts.num_flow
+    n = counts.num_flow if modality == "Flow" else counts.num_frames   # RGBDiff reads the RGB frames
     if n == 0:
         hint = f" (extracted with modalities {list(counts.modalities)})" if counts.modalities else ""
         return None, FolderProblem(video, f"{folder} has zero {modality} frames{hint}")

@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 ARCHS = RESNETS + ("bninception", "inception_v3", "tiny")
-MODALITIES = ("RGB", "Flow")
+# RGBDiff: TSN's RGB difference, the change between consecutive RGB frames (what moves, grows or shrinks), from
+# the RGB frame folders; stored per frame as (next - previous) // 2 + 128, so it is uint8 like flow
+MODALITIES = ("RGB", "Flow", "RGBDiff")
 BN_MODES = ("frozen", "partial", "full")
 GLOBAL_POOLS = ("avg", "max")
 
@@ -88,8 +90,8 @@ CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net")
 class BackboneConfig:
     """Backbone choice, stored in checkpoints as ``dataclasses.asdict(cfg)`` (JSON-able).
 
-    ``arch``: one of :data:`ARCHS`.  ``modality``: 'RGB' or 'Flow'.
-    ``new_length``: frames per snippet; None means 1 for RGB, 5 for Flow.
+    ``arch``: one of :data:`ARCHS`.  ``modality``: one of :data:`MODALITIES`.
+    ``new_length``: frames per snippet (differences for RGBDiff); None means 1 for RGB, 5 for Flow and RGBDiff.
     ``pretrained``: None (random init), 'imagenet' (torchvision weights; needs
     the network or the torch hub cache; not available for bninception/tiny) or
     a path to a local weights file.  ``bn_mode``: see :func:`apply_bn_mode`.
@@ -119,15 +121,15 @@ class BackboneConfig:
 
     @property
     def length(self) -> int:
-        """Frames per snippet: ``new_length`` or the modality default (RGB 1, Flow 5)."""
+        """Frames per snippet: ``new_length`` or the modality default (RGB 1, Flow 5, RGBDiff 5)."""
         if self.new_length is not None:
             return int(self.new_length)
         return 1 if self.modality == "RGB" else 5
 
     @property
     def channels(self) -> int:
-        """Input channels C: 3 per frame for RGB, 2 per frame (x, y) for Flow."""
-        return (3 if self.modality == "RGB" else 2) * self.length
+        """Input channels C: 3 per frame for RGB and RGBDiff, 2 per frame (x, y) for Flow."""
+        return (2 if self.modality == "Flow" else 3) * self.length
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "BackboneConfig":
@@ -167,18 +169,23 @@ def input_spec(cfg: BackboneConfig) -> dict:
 
 
 def _normalisation(arch: str, modality: str) -> tuple[tuple, tuple, int, str]:
-    """(per-channel mean, std, pixel_range, channel_order) of one frame (3 or 2 channels)."""
-    flow = modality == "Flow"
+    """(per-channel mean, std, pixel_range, channel_order) of one frame (3 or 2 channels).
+
+    Flow and RGBDiff are centred at 128 (no change); RGBDiff keeps its frames' channel order.
+    """
+    flow, diff = modality == "Flow", modality == "RGBDiff"
     if arch == "bninception":  # Caffe model: raw 0..255 BGR pixels, std 1 (TSN/SSN)
         if flow:
             return (128.0, 128.0), (1.0, 1.0), 255, "xy"
-        return CAFFE_BGR_MEAN, (1.0, 1.0, 1.0), 255, "BGR"
+        return ((128.0,) * 3 if diff else CAFFE_BGR_MEAN), (1.0, 1.0, 1.0), 255, "BGR"
     if arch in ("inception_v3", "tiny"):
         n = 2 if flow else 3
         return (0.5,) * n, (0.5,) * n, 1, "xy" if flow else "RGB"
+    s = sum(IMAGENET_STD) / 3
     if flow:  # TSN: flow mean 0.5, std = mean of the ImageNet stds
-        s = sum(IMAGENET_STD) / 3
         return (0.5, 0.5), (s, s), 1, "xy"
+    if diff:  # TSN: mean 0, std twice the mean ImageNet std of a difference in [-1, 1]; ours is halved
+        return (0.5,) * 3, (s,) * 3, 1, "RGB"
     return IMAGENET_MEAN, IMAGENET_STD, 1, "RGB"
 
 
@@ -400,8 +407,8 @@ def adapt_first_conv_weight(weight: torch.Tensor, in_channels: int, modality: st
     - RGB kernel (I = 3) for RGB with new_length L = in_channels / 3: the
       kernel tiled L times and divided by L, so a clip of L identical frames
       gives the single-frame response;
-    - otherwise (Flow, or any other mismatch): the kernel averaged over its
-      input channels and replicated to ``in_channels`` (as TSN/SSN do).
+    - otherwise (Flow, RGBDiff, or any other mismatch): the kernel averaged over
+      its input channels and replicated to ``in_channels`` (as TSN/SSN do).
     """
     if weight.shape[1] == in_channels:
         return weight

@@ -98,7 +98,7 @@ def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -
     g.add_argument("--arch", default=arch, choices=ARCHS)
     g.add_argument("--pretrained", default=None,
                    help="'imagenet' (torchvision weights, needs network or cache) or a local weights file")
-    g.add_argument("--new_length", type=int, default=None, help="frames per snippet (default: RGB 1, Flow 5)")
+    g.add_argument("--new_length", type=int, default=None, help="frames per snippet (default: RGB 1, Flow and RGBDiff 5)")
     g.add_argument("--bn_mode", default=None, choices=BN_MODES,
                    help="default: 'partial' with pretrained weights (TSN), 'full' from scratch "
                         "(frozen statistics of a random network would never adapt)")

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from ops.errors import InputError
 from ops.formats.frames import count_frames, flow_names, rgb_name
 from ops.formats.proposal_list import VideoProposals
-from ops.models.backbones import BackboneConfig, input_spec
+from ops.models.backbones import MODALITIES, BackboneConfig, input_spec
 from ops.models.builder import checkpoint_backbone
 from ops.models.ssn import KIND_CODES, stage_layout, targets_for_regression
 from ops.train.sampling import ProposalSampler
@@ -35,12 +35,18 @@ logger = logging.getLogger(__name__)
 
 
 class FrameLoader:
-    """Reads snippet stacks of one modality: uint8 (K, C, H, W), C = 3 or 2 times ``new_length``."""
+    """Reads snippet stacks of one modality: uint8 (K, C, H, W), C = 3 or 2 times ``new_length``.
+
+    RGBDiff (TSN's RGB difference) reads ``new_length + 1`` RGB frames and gives the ``new_length``
+    differences between consecutive ones, each ``(next - previous) // 2 + 128`` per channel (floor
+    division; 128 = no change), so the stack is uint8 and goes through the same crops as RGB and Flow.
+    """
 
     def __init__(self, modality: str, new_length: int):
-        if modality not in ("RGB", "Flow"):
-            raise ValueError(f"modality must be RGB or Flow, got {modality!r}")
+        if modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {list(MODALITIES)}, got {modality!r}")
         self.modality, self.new_length = modality, new_length
+        self.diff = modality == "RGBDiff"
 
     def _read(self, path: Path, flags: int) -> np.ndarray:
         img = cv2.imread(str(path), flags)
@@ -50,7 +56,7 @@ class FrameLoader:
 
     def _frame(self, folder: Path, index: int) -> np.ndarray:
         """One frame (1-based index) as (H, W, 3) RGB or (H, W, 2) flow x/y."""
-        if self.modality == "RGB":
+        if self.modality != "Flow":
             return self._read(folder / rgb_name(index), cv2.IMREAD_COLOR)[:, :, ::-1]
         fx, fy = flow_names(index)
         return np.stack([self._read(folder / fx, cv2.IMREAD_GRAYSCALE),
@@ -61,14 +67,19 @@ class FrameLoader:
         folder = Path(folder)
         if count <= 0:
             raise InputError(f"{folder} has no {self.modality} frames")
-        pos = np.asarray(positions, dtype=np.int64).reshape(-1, 1) + np.arange(self.new_length)
+        span = self.new_length + self.diff
+        pos = np.asarray(positions, dtype=np.int64).reshape(-1, 1) + np.arange(span)
         files = np.clip(pos, 0, count - 1) + 1
         unique, inverse = np.unique(files, return_inverse=True)
         # each frame decoded once and moved to (C, H, W) once; the snippets are then one gather, channels
         # frame-major ([f1 c0, f1 c1, f2 c0, ...]) as stacking the frames along the channel axis gives
         frames = np.stack([self._frame(folder, int(i)) for i in unique]).transpose(0, 3, 1, 2)
         k, (c, h, w) = len(files), frames.shape[1:]
-        return torch.from_numpy(frames[inverse.reshape(-1)].reshape(k, self.new_length * c, h, w))
+        stack = frames[inverse.reshape(-1)].reshape(k, span, c, h, w)
+        if self.diff:
+            stack = stack.astype(np.int16)
+            stack = ((stack[:, 1:] - stack[:, :-1]) // 2 + 128).astype(np.uint8)   # in 0..255: no clip needed
+        return torch.from_numpy(np.ascontiguousarray(stack).reshape(k, self.new_length * c, h, w))
 
 
 def data_spec(backbone: BackboneConfig, flip: bool = True) -> dict:
@@ -148,7 +159,7 @@ class FrameDataset(Dataset):
         counts = [count_frames(v.video) for v in videos]
         for v, c in zip(videos, counts):
             check_block_against_folder(v, c)
-        self.counts = [c.num_frames if modality == "RGB" else c.num_flow for c in counts]
+        self.counts = [c.num_flow if modality == "Flow" else c.num_frames for c in counts]
 
     def snippets(self, video: int, positions) -> torch.Tensor:
         """uint8 (K, C, H, W) snippets of video ``video`` at ``positions``."""

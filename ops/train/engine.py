@@ -53,6 +53,7 @@ from ops.errors import InputError, nonnegative_int, positive_int
 from ops.formats.frames import read_meta
 from ops.io import atomic_open, atomic_write_json
 from ops.log import progress
+from ops.models.backbones import MODALITIES
 from ops.train.transforms import NUM_CROPS
 
 logger = logging.getLogger(__name__)
@@ -202,11 +203,11 @@ def file_digest(path: str | os.PathLike | None) -> str | None:
 def extraction_settings(folders, modality: str) -> list[dict]:
     """The distinct frame-extraction settings (``meta.json``) of ``folders`` that ``modality`` reads, sorted.
 
-    RGB: jpeg_quality; Flow also flow_algorithm, flow_bound and frame_step, so
+    RGB and RGBDiff (made from the RGB frames): jpeg_quality; Flow also flow_algorithm, flow_bound and frame_step, so
     flow re-extracted in place with another algorithm changes the fingerprint.
     A folder without ``meta.json`` (DenseFlow) gives ``{"meta.json": None}``.
     """
-    keys = ("jpeg_quality",) if modality == "RGB" else ("flow_algorithm", "flow_bound", "frame_step", "jpeg_quality")
+    keys = ("jpeg_quality",) if modality != "Flow" else ("flow_algorithm", "flow_bound", "frame_step", "jpeg_quality")
     found = set()
     for folder in folders:
         meta = read_meta(folder)
@@ -722,7 +723,7 @@ def train_config_from_args(args) -> TrainConfig:
 def add_stage_args(parser, training: bool, output_help: str = "") -> None:
     """Positional dataset and modality, then the list/checkpoint/output flags of a training or scoring stage."""
     parser.add_argument("dataset", help="dataset preset name (data/*.json) or preset JSON path")
-    parser.add_argument("modality", choices=["RGB", "Flow"])
+    parser.add_argument("modality", choices=MODALITIES)
     if training:
         parser.add_argument("--train_list", type=Path, required=True, help="frame-based proposal list (training)")
         parser.add_argument("--val_list", type=Path, default=None, help="frame-based list for the validation loss")
