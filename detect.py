@@ -4,8 +4,7 @@ Example::
 
     W=work_dirs/synthetic_demo
     python detect.py my_videos/*.mp4 --rgb_model $W/ssn_RGB/checkpoint_last.pth \\
-        --flow_model $W/ssn_Flow/checkpoint_last.pth --rgbdiff_model $W/ssn_RGBDiff/checkpoint_last.pth \\
-        --rgb_actionness $W/binary_RGB/checkpoint_last.pth \\
+        --flow_model $W/ssn_Flow/checkpoint_last.pth --rgb_actionness $W/binary_RGB/checkpoint_last.pth \\
         --flow_actionness $W/binary_Flow/checkpoint_last.pth --fusion_weights $W/fusion_weights.json \\
         --output detect_out
     python detect.py my_videos/*.mp4 --method ssad --rgb_ssad $W/ssad/decouple_RGB/checkpoint_last.pth \\

@@ -105,6 +105,7 @@ PIPELINE_STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_
 # minutes on 2 cores in all.  BMN and BSN's TEM take one video a step at a higher lr: at the preset's
 # schedule 40 steps left BMN's proposals 1-4 frames long (AR@100 40 on its own training videos)
 TINY_PIPELINE_SETTINGS = dict(
+    MODALITIES="RGB Flow RGBDiff",     # every SSN stream, the optional third (RGB differences) too
     JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
     BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
     SSN_ARGS="--epochs 12 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4", SSN_ARGS_Flow="", SSN_ARGS_RGBDiff="",

@@ -31,9 +31,10 @@ from ops.formats.presets import load_preset
 
 CLASSES = load_preset("synthetic")["classes"]
 STREAMS = ("RGB", "Flow", "fused")
-ROWS = ([f"SSN on TAG, {s}" for s in STREAMS]
+SSN_STREAMS = ("RGB", "Flow", "RGBDiff", "fused")    # the smoke settings train SSN's optional third stream too
+ROWS = ([f"SSN on TAG, {s}" for s in SSN_STREAMS]
         + [f"{m} proposals" for m in ("BMN", "BSN")]
-        + [f"SSN on {m}, {s}" for m in ("BMN", "BSN") for s in STREAMS]
+        + [f"SSN on {m}, {s}" for m in ("BMN", "BSN") for s in SSN_STREAMS]
         + [f"{m} + video classifier, top-{k}" for m in ("BMN", "BSN") for k in (1, 2)]
         + [f"{m}, {s}" for m in ("main-stream SSAD", "Decouple-SSAD") for s in STREAMS])
 VIDEO = "video_test_0000002"

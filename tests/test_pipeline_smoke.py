@@ -41,7 +41,7 @@ def test_every_stage_writes_its_outputs(pipeline):
                 "eval_fused_validation.json"]
     for mod in ("RGB", "Flow"):
         expected += [f"actionness_{mod}_validation.npz", f"actionness_{mod}_test.npz"]
-    for mod in ("RGB", "Flow", "RGBDiff"):     # the synthetic configs' three streams
+    for mod in ("RGB", "Flow", "RGBDiff"):     # the smoke settings' three streams (MODALITIES)
         expected += [f"binary_{mod}/checkpoint_last.pth", f"ssn_{mod}/checkpoint_last.pth",
                      f"ssn_{mod}_validation.pkl", f"ssn_{mod}_test.pkl", f"eval_{mod}.json"]
     missing = [name for name in expected if not (w / name).is_file() or (w / name).stat().st_size == 0]
@@ -143,7 +143,7 @@ def test_changed_settings_are_refused_until_overwrite_or_restart(pipeline, tmp_p
 
 
 def test_the_third_stream_rgbdiff_is_trained_scored_fused_and_compared(pipeline):
-    """The synthetic configs' MODALITIES="RGB Flow RGBDiff": stage 3 trains the RGBDiff actionness model (its SSN's
+    """MODALITIES="RGB Flow RGBDiff" (the smoke settings'): stage 3 trains the RGBDiff actionness model (its SSN's
     initialisation, from the RGB frames) and scores nothing with it (TAG reads RGB and Flow), stage 6 trains the
     RGBDiff SSN from it, stage 8 fuses the three in MODALITIES order, stage 14 has a row for each stream."""
     w = pipeline
