@@ -82,6 +82,7 @@ from ops.formats.presets import load_preset, resolve
 from ops.formats.results import read_results
 from ops.io import atomic_open, atomic_write_json, id_too_long
 from ops.log import setup_logging
+from ops.models.backbones import MODALITIES   # SSN streams, in the order of the fusion weights
 from ops.temporal import frames_to_seconds
 from ops.train.dataset import checkpoint_input
 from ops.train.engine import add_num_crops_arg, file_digest, load_checkpoint
@@ -89,7 +90,6 @@ from ops.video.flow import FLOW_ALGORITHMS
 from ops.video.video import probe_video
 
 logger = logging.getLogger("detect")
-MODALITIES = ("RGB", "Flow", "RGBDiff")   # SSN streams, in the order of fusion weights (actionness: RGB, Flow)
 METHODS = ("ssn", "bmn", "bsn", "ssad")
 SUBSET = "test"                       # the subset name of the generated video list
 DEFAULT_FUSION_WEIGHTS = (1.0, 1.5)   # RGB : Flow for all outputs when no weights file is given
