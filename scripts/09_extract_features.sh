@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"
 FEATURE_ARGS="${FEATURE_ARGS:-}"      # more extract_features.py flags, e.g. --geometry ssad, --output_kind scores
 for MOD in $MODALITIES; do
-  [ "$MOD" = RGBDiff ] && continue   # BMN, BSN and SSAD read RGB and Flow features (the published formats)
+  tag_stream "$MOD" || continue   # BMN, BSN and SSAD read RGB and Flow features (the published formats)
   timed "features_$MOD" "$PY" "$REPO/extract_features.py" "$DATASET" "$FRAME_ROOT" "$FEATURES" --modality "$MOD" \
       --checkpoint "$(trained "$WORK/ssn_$MOD")" --annotations "$ANNOTATIONS" \
       --subset "$TRAIN_SUBSET" "$TEST_SUBSET" -j "$JOBS" $FEATURE_ARGS ${RESTART:+--overwrite}   # RESTART: new models, new features

@@ -27,7 +27,7 @@ row() {   # row LABEL DET PROPS TRAIN INFER: a --row when its files exist
 }
 # an SSN stream's training: TAG's actionness models are RGB's and Flow's; another stream's (RGBDiff) only
 # initialises its SSN, so it counts as that stream's training
-ssn_train_of() { if [ "$1" = RGB ] || [ "$1" = Flow ]; then echo "ssn_train_$1"; else echo "binary_train_$1+ssn_train_$1"; fi; }
+ssn_train_of() { if tag_stream "$1"; then echo "ssn_train_$1"; else echo "binary_train_$1+ssn_train_$1"; fi; }
 joined() { local IFS=+; echo "$*"; }   # joined A B C -> A+B+C
 SSN_TRAIN=(); SSN_INFER=(); for S in "${STREAMS[@]}"; do SSN_TRAIN+=("$(ssn_train_of "$S")"); SSN_INFER+=("ssn_test_${S}_$T"); done
 SSN_TRAIN_fused="$(joined "${SSN_TRAIN[@]}")"; SSN_INFER_fused="$(joined "${SSN_INFER[@]}")"

@@ -19,6 +19,9 @@ MODALITIES="${MODALITIES:-RGB Flow}"
 read -r -a STREAMS <<< "$MODALITIES"
 # stream_paths ARRAY PREFIX SUFFIX: sets ARRAY to PREFIX<stream>SUFFIX for every stream (e.g. the SSN result files)
 stream_paths() { local -n _paths="$1"; local m; _paths=(); for m in "${STREAMS[@]}"; do _paths+=("$2$m$3"); done; }
+# tag_stream MOD: true for the streams TAG and the feature methods read (RGB, Flow); false for the others (RGBDiff),
+# whose actionness model only initialises its SSN and which has no features (stages 3, 9 and 14)
+tag_stream() { [ "$1" = RGB ] || [ "$1" = Flow ]; }
 # trained DIR: the checkpoint a later stage uses, DIR/checkpoint_best.pth when the run validated on held-out data
 # (the training stages write one only then, and a --restart removes the earlier run's), else DIR/checkpoint_last.pth
 trained() { if [ -f "$1/checkpoint_best.pth" ]; then echo "$1/checkpoint_best.pth"; else echo "$1/checkpoint_last.pth"; fi; }
