@@ -262,6 +262,8 @@ def test_annotation_files_of_a_hand_made_timeline(tmp_path):
     assert ev["kind"].tolist() == ["action", "start", "action"] and ev["label"].tolist() == [2, 1, 5]
     np.testing.assert_allclose(ev["t_start"], [0.15, 1.0, 2.0])
     np.testing.assert_allclose(ev["t_end"], [0.85, 1.25, 2.85])
+    np.testing.assert_allclose(ev["u0"], [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(ev["u1"], [1.0, 0.3, 1.0])
     db = synthetic.annotation_db([val, test])
     assert db.class_ids == [1, 2, 3, 4, 5]
     assert db.instances.values.tolist() == [["video_test_0000001", 0.15, 0.85, 2, "test"],

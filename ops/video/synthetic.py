@@ -412,22 +412,24 @@ def read_generation_events(path: Path) -> dict:
     Returns ``{"classes": [...], "videos": {video: subset}, "fps": {video: fps}, "num_frames": {video: frames},
     "events": {column: (E,) array}}``
     with columns ``video``, ``subset``, ``kind`` (``action``, ``start`` or ``end``), ``label`` (1-based), ``t_start`` and
-    ``t_end`` (seconds, ``frame / fps``).  Raises ValueError when the file is not such a record.
+    ``t_end`` (seconds, ``frame / fps``), ``u0`` and ``u1`` (the part of the class's path shown, 0..1: 0 and 1 for
+    an action).  Raises ValueError when the file is not such a record.
     """
     record = json.loads(Path(path).read_text())
     try:
         videos = record["videos"]
-        rows = [(name, v["subset"], e["kind"], e["label"], e["start_frame"] / v["fps"], e["end_frame"] / v["fps"])
-                for name, v in videos.items() for e in v["events"]]
+        rows = [(name, v["subset"], e["kind"], e["label"], e["start_frame"] / v["fps"], e["end_frame"] / v["fps"],
+                 e["u0"], e["u1"]) for name, v in videos.items() for e in v["events"]]
         classes = list(record["classes"])
         fps = {name: v["fps"] for name, v in videos.items()}
         num_frames = {name: v["num_frames"] for name, v in videos.items()}
     except (KeyError, TypeError, AttributeError, ZeroDivisionError) as e:
         raise ValueError(f"not a generation record (no {e})") from None
-    cols = list(zip(*rows)) if rows else [()] * 6
+    cols = list(zip(*rows)) if rows else [()] * 8
     events = {"video": np.asarray(cols[0], dtype=object), "subset": np.asarray(cols[1], dtype=object),
               "kind": np.asarray(cols[2], dtype=object), "label": np.asarray(cols[3], dtype=np.int64),
-              "t_start": np.asarray(cols[4], dtype=np.float64), "t_end": np.asarray(cols[5], dtype=np.float64)}
+              "t_start": np.asarray(cols[4], dtype=np.float64), "t_end": np.asarray(cols[5], dtype=np.float64),
+              "u0": np.asarray(cols[6], dtype=np.float64), "u1": np.asarray(cols[7], dtype=np.float64)}
     return {"classes": classes, "videos": {name: v["subset"] for name, v in videos.items()},
             "fps": fps, "num_frames": num_frames, "events": events}
 
