@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 for MOD in $MODALITIES; do
   timed "binary_train_$MOD" "$PY" "$REPO/binary_train.py" "$DATASET" "$MOD" --train_list "$WORK/sw_$TRAIN_SUBSET.txt" \
-      --output "$WORK/binary_$MOD" --arch "$ARCH" $ARCH_ARGS $PRETRAINED_ARG -j "$JOBS" $BINARY_ARGS $SEED_ARG $RESTART_ARG
+      --output "$WORK/binary_$MOD" --arch "$ARCH" $(arch_args "$MOD") $PRETRAINED_ARG -j "$JOBS" $BINARY_ARGS $SEED_ARG $RESTART_ARG
   tag_stream "$MOD" || continue   # TAG reads RGB and Flow actionness; RGBDiff's only initialises its SSN
   for SUBSET in "$TRAIN_SUBSET" "$TEST_SUBSET"; do
     timed "binary_test_${MOD}_$SUBSET" "$PY" "$REPO/binary_test.py" "$DATASET" "$MOD" "$WORK/sw_$SUBSET.txt" "$WORK/binary_$MOD/checkpoint_last.pth" \

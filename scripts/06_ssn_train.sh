@@ -4,6 +4,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 for MOD in $MODALITIES; do
   MOD_ARGS="SSN_ARGS_$MOD"            # SSN_ARGS_RGB / SSN_ARGS_Flow: per-stream flags after SSN_ARGS (later flags win)
   timed "ssn_train_$MOD" "$PY" "$REPO/ssn_train.py" "$DATASET" "$MOD" --train_list "$WORK/tag_$TRAIN_SUBSET.txt" \
-      --output "$WORK/ssn_$MOD" --arch "$ARCH" $ARCH_ARGS --init_from "$WORK/binary_$MOD/checkpoint_last.pth" \
+      --output "$WORK/ssn_$MOD" --arch "$ARCH" $(arch_args "$MOD") --init_from "$WORK/binary_$MOD/checkpoint_last.pth" \
       -j "$JOBS" $SSN_ARGS ${!MOD_ARGS:-} $SEED_ARG $RESTART_ARG
 done

@@ -6,6 +6,9 @@ CONFIG="${CONFIG:-synthetic_demo}"
 if [ -f "$REPO/scripts/config/$CONFIG.sh" ]; then source "$REPO/scripts/config/$CONFIG.sh"; else source "$CONFIG"; fi
 PRETRAINED_ARG=${PRETRAINED:+--pretrained $PRETRAINED}
 ARCH_ARGS="${ARCH_ARGS:-}"           # more backbone flags, e.g. --global_pool max
+# arch_args MOD: the backbone flags of stream MOD's actionness and SSN models (stages 3 and 6): ARCH_ARGS, then
+# ARCH_ARGS_<MOD> (later flags win), e.g. ARCH_ARGS_Flow="--new_length 10"; later stages read them from the checkpoints
+arch_args() { local own="ARCH_ARGS_$1"; echo "$ARCH_ARGS ${!own:-}"; }
 SEED_ARG=${TRAIN_SEED:+--seed $TRAIN_SEED}   # TRAIN_SEED: training seed of stages 3 and 6 (default: the scripts' own, 0)
 # stages refuse to reuse outputs made with other settings; RESTART=1 retrains every training stage from scratch
 # (and stage 9 remakes the features of the retrained backbones),

@@ -1,21 +1,16 @@
 """bench/distractor_hits.py's head diagnostic on hand-made SSN outputs (issue 21)."""
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from ops.formats.results import VideoResult
-from tests.conftest import REPO
+from tests.conftest import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("distractor_hits", REPO / "bench" / "distractor_hits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("distractor_hits")
 
 
 def test_rank_auc_counts_pairs_and_half_ties(bench):

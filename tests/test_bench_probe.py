@@ -1,22 +1,18 @@
 """bench/snippet_probe.py: row phases worked by hand, and the probe end to end on hand-made features (issue 21)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 
 from ops.formats.features import FeatureRecord, write_features
-from tests.conftest import REPO
+from tests.conftest import load_bench
 
 
 @pytest.fixture(scope="module")
 def probe():
-    spec = importlib.util.spec_from_file_location("snippet_probe", REPO / "bench" / "snippet_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("snippet_probe")
 
 
 def test_row_phases_by_hand(probe):

@@ -6,11 +6,17 @@ import subprocess
 from conftest import REPO, pipeline_env
 
 
-def trained(tmp_path, folder) -> str:
-    script = f'source "{REPO}/scripts/common.sh" && trained "{folder}"'
-    res = subprocess.run(["bash", "-c", script], env=pipeline_env(tmp_path / "work"), capture_output=True, text=True)
+def helper(tmp_path, call: str, **variables) -> str:
+    """What ``call`` (a common.sh helper with its arguments) prints, with the synthetic demo's config."""
+    script = f'source "{REPO}/scripts/common.sh" && {call}'
+    res = subprocess.run(["bash", "-c", script], env=pipeline_env(tmp_path / "work", **variables),
+                         capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return res.stdout.strip()
+
+
+def trained(tmp_path, folder) -> str:
+    return helper(tmp_path, f'trained "{folder}"')
 
 
 def test_later_stages_take_the_held_out_best_checkpoint_only_when_there_is_one(tmp_path):
@@ -21,3 +27,16 @@ def test_later_stages_take_the_held_out_best_checkpoint_only_when_there_is_one(t
     assert trained(tmp_path, run) == f"{run}/checkpoint_last.pth"
     (run / "checkpoint_best.pth").write_bytes(b"")
     assert trained(tmp_path, run) == f"{run}/checkpoint_best.pth"
+
+
+def test_arch_args_add_a_streams_own_backbone_flags_after_the_shared_ones(tmp_path):
+    assert helper(tmp_path, "arch_args Flow", ARCH_ARGS="--global_pool max").split() == ["--global_pool", "max"]
+    own = {"ARCH_ARGS": "--global_pool max --new_length 5", "ARCH_ARGS_Flow": "--new_length 10"}
+    assert helper(tmp_path, "arch_args Flow", **own).split() == ["--global_pool", "max", "--new_length", "5",
+                                                                 "--new_length", "10"]    # argparse: the last wins
+    assert helper(tmp_path, "arch_args RGB", **own).split() == ["--global_pool", "max", "--new_length", "5"]
+
+
+def test_tag_stream_is_true_for_the_streams_tag_reads(tmp_path):
+    calls = "; ".join(f"tag_stream {m} && echo {m}" for m in ("RGB", "Flow", "RGBDiff")) + "; true"
+    assert helper(tmp_path, f"{{ {calls}; }}").split() == ["RGB", "Flow"]

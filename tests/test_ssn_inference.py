@@ -17,7 +17,7 @@ from ops.models.ssn_inference import (fold_heads, frame_ranges, part_layout, par
                                       project_frames, raw_outputs, score_proposals, score_raw)
 from ops.train.dataset import data_spec, segment_positions
 from ops.train.engine import TrainConfig, save_checkpoint
-from tests.conftest import REPO, run_script
+from tests.conftest import load_bench, run_script
 
 BACKBONE = {"arch": "tiny", "modality": "RGB", "new_length": 1, "pretrained": None, "bn_mode": "full",
             "dropout": 0.0}
@@ -134,10 +134,7 @@ def test_frame_ranges_are_never_empty():
 def test_bench_reference_loops_agree_with_the_vectorised_pooling(interval):
     """The per-proposal loops bench/bench_ssn_pooling.py times its ratios against compute the same scores
     (else its ratios would compare different work): edges, one-frame proposals, both STPP settings."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("bench_ssn_pooling", REPO / "bench" / "bench_ssn_pooling.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("bench_ssn_pooling")
     bounds = np.array([[0.0, 12.0], [88.0, 100.0], [40.0, 41.0], [3.5, 17.25], [50.0, 50.5], [0.0, 100.0]])
     for stpp in ([1, 1, 1], [1, [1, 2], 1]):
         torch.manual_seed(0)
