@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 import torch.nn.functional as F
 
@@ -70,11 +69,10 @@ def binary_loss(model, batch, device):
     return loss, {"accuracy": float(acc)}
 
 
-def make_dataset(list_path: Path, args, sampling: SamplingConfig, backbone: dict, flip: bool) -> BinaryTrainDataset:
-    plist = read_frame_based_list(list_path)
+def make_dataset(videos: list, args, sampling: SamplingConfig, backbone: dict, flip: bool) -> BinaryTrainDataset:
     cfg = BackboneConfig.from_dict(backbone)
-    return BinaryTrainDataset(plist.videos, cfg.modality, cfg.length, data_spec(cfg, flip),
-                              ProposalSampler(plist.videos, sampling), args.num_segments, args.epoch_multiplier)
+    return BinaryTrainDataset(videos, cfg.modality, cfg.length, data_spec(cfg, flip),
+                              ProposalSampler(videos, sampling), args.num_segments, args.epoch_multiplier)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -87,11 +85,13 @@ def main(args: argparse.Namespace) -> int:
                               bg_coverage_thresh=resolve(args.bg_coverage_thresh, s["bg_coverage_thresh"]))
     cfg = train_config_from_args(args)
     seed_everything(cfg.seed)
-    backbone = backbone_from_args(args, args.modality)
+    train_videos = read_frame_based_list(args.train_list).videos
+    backbone = backbone_from_args(args, args.modality, [v.video for v in train_videos])
     model = BinaryClassifier(backbone, dropout=args.dropout)
     flip = resolve(args.flip, preset_flip(preset))
-    train_set = make_dataset(args.train_list, args, sampling, backbone, flip)
-    val_set = make_dataset(args.val_list, args, sampling, backbone, flip) if args.val_list else None
+    train_set = make_dataset(train_videos, args, sampling, backbone, flip)
+    val_set = (make_dataset(read_frame_based_list(args.val_list).videos, args, sampling, backbone, flip)
+               if args.val_list else None)
     extra = {"dataset": preset["name"], "modality": args.modality, "num_segments": args.num_segments,
              "epoch_multiplier": args.epoch_multiplier, "sampling": sampling.__dict__, "input_spec": train_set.spec,
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list)}

@@ -113,7 +113,8 @@ def build_net(args) -> tuple[FeatureNet, BackboneConfig, dict, dict]:
         return FeatureNet(model.base, head), backbone, spec, what
     if args.output_kind == "scores":
         raise InputError("--output_kind scores needs a --checkpoint with a classifier")
-    backbone = BackboneConfig.from_dict(backbone_from_args(args, args.modality))
+    folders = list_video_dirs(args.frame_root).values() if args.snippet_seconds is not None else ()
+    backbone = BackboneConfig.from_dict(backbone_from_args(args, args.modality, folders))
     base, _ = build_backbone(backbone)
     what = {"backbone": backbone.arch, "checkpoint": file_digest(args.pretrained) if args.pretrained else ""}
     return FeatureNet(base), backbone, data_spec(backbone), what

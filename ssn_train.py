@@ -192,13 +192,13 @@ def main(args: argparse.Namespace) -> int:
     stpp = resolve(args.stpp, preset["model"]["stpp"])
     cfg = train_config_from_args(args)
     seed_everything(cfg.seed)
-    backbone = backbone_from_args(args, args.modality)
     num_classes = resolve(args.num_classes, preset["num_classes"])
+    train_videos, val_videos, holdout = split_videos(args, num_classes)
+    backbone = backbone_from_args(args, args.modality, [v.video for v in train_videos])
     model = SSN(backbone, num_classes, num_segments, stpp, args.dropout)
     if args.init_from is not None:
         init_weights(model, args.init_from)
     flip = resolve(args.flip, preset_flip(preset))
-    train_videos, val_videos, holdout = split_videos(args, num_classes)
     train_set = make_dataset(train_videos, sampling, backbone, num_segments, args, flip)
     val_set = make_dataset(val_videos, sampling, backbone, num_segments, args, flip,
                            train_set.reg_stats) if val_videos else None

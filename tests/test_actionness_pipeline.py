@@ -35,6 +35,19 @@ def binary_rgb(sw_lists, tmp_path_factory):
     return out
 
 
+def test_snippet_seconds_become_frames_at_the_videos_rate(sw_lists, tmp_path):
+    """--snippet_seconds 0.3 on the tiny preset's 10 fps frames: Flow stacks of 3 flow frames, stored in the
+    checkpoint (what every later stage rebuilds); with --new_length too, argparse's one-line refusal."""
+    common = ["binary_train.py", "synthetic", "Flow", "--train_list", sw_lists / "sw_validation.txt", "--arch", "tiny",
+              "--epochs", 1, "-b", 2, "-j", 0]
+    run_script(*common, "--output", tmp_path / "run", "--snippet_seconds", 0.3)
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.pth")
+    assert ckpt["model_config"]["backbone"]["new_length"] == 3
+    res = run_script(*common, "--output", tmp_path / "both", "--snippet_seconds", 0.3, "--new_length", 5, check=False)
+    assert res.returncode == 2 and "not allowed with argument" in res.stderr.splitlines()[-1]
+    assert not (tmp_path / "both").exists()
+
+
 def test_sliding_window_list(sw_lists, tiny_dataset, tiny_frames):
     plist = read_proposal_list(sw_lists / "sw_test.txt")
     db = load_annotations(tiny_dataset / "annotations", "test")

@@ -42,6 +42,7 @@ of one frame between the RGB and flow counts.
 from __future__ import annotations
 
 import os
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,6 +211,15 @@ def _counts_from_meta(meta: dict, path) -> FrameCounts:
     return FrameCounts(_meta_int(meta, "num_frames", path), _meta_int(meta, "num_flow", path), fps, num_kept,
                        _meta_int(meta, "frame_step", path, default=1, minimum=1),
                        None if modalities is None else tuple(modalities))
+
+
+def median_fps(video_dirs) -> float | None:
+    """The median frame rate (Hz) of the frame folders ``video_dirs`` (their ``meta.json``); None when a folder
+    records none (folders listed by hand).  What ``--snippet_seconds`` turns into frames per snippet."""
+    rates = [count_frames(d).fps for d in video_dirs]
+    if not rates or any(r is None for r in rates):
+        return None
+    return float(statistics.median(rates))
 
 
 def list_video_dirs(frame_root: str | os.PathLike) -> dict[str, Path]:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ops.errors import InputError
+from ops.formats.frames import median_fps
 from ops.models.backbones import BackboneConfig, apply_bn_mode, build_backbone
 from ops.models.ssn import SSN
 
@@ -98,7 +99,12 @@ def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -
     g.add_argument("--arch", default=arch, choices=ARCHS)
     g.add_argument("--pretrained", default=None,
                    help="'imagenet' (torchvision weights, needs network or cache) or a local weights file")
-    g.add_argument("--new_length", type=int, default=None, help="frames per snippet (default: RGB 1, Flow and RGBDiff 5)")
+    length = g.add_mutually_exclusive_group()
+    length.add_argument("--new_length", type=int, default=None,
+                        help="frames per snippet (default: RGB 1, Flow and RGBDiff 5)")
+    length.add_argument("--snippet_seconds", type=float, default=None,
+                        help="frames per snippet as a duration: new_length = round(seconds x fps), fps the median of "
+                             "the videos' frame folders (meta.json); the checkpoint stores the frames")
     g.add_argument("--bn_mode", default=None, choices=BN_MODES,
                    help="default: 'partial' with pretrained weights (TSN), 'full' from scratch "
                         "(frozen statistics of a random network would never adapt)")
@@ -107,8 +113,26 @@ def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -
                    help="pooling of the last feature map: avg (published models) or max (small actors)")
 
 
-def backbone_from_args(args, modality: str) -> dict:
+def snippet_length(seconds: float, fps: float) -> int:
+    """Frames per snippet spanning ``seconds`` at ``fps`` (Hz): ``floor(seconds * fps + 0.5)``, at least 1.
+
+    Half-way values round up (0.5 s at 15 fps: 8 frames), unlike Python's round (to even)."""
+    if not (seconds > 0 and fps > 0):
+        raise InputError(f"--snippet_seconds needs seconds > 0 and a frame rate > 0, got {seconds!r} s at {fps!r} fps")
+    return max(1, int(seconds * fps + 0.5))
+
+
+def backbone_from_args(args, modality: str, video_dirs=()) -> dict:
+    """The backbone config of the flags; ``--snippet_seconds`` becomes ``new_length`` at the median frame rate of
+    the frame folders ``video_dirs`` (the training videos)."""
     bn_mode = args.bn_mode or ("partial" if args.pretrained else "full")
-    cfg = BackboneConfig(arch=args.arch, modality=modality, new_length=args.new_length,
+    new_length = args.new_length
+    if getattr(args, "snippet_seconds", None) is not None:
+        fps = median_fps(video_dirs)
+        if fps is None:
+            raise InputError("--snippet_seconds needs the frames' rate: a frame folder has no meta.json with 'fps' "
+                             "(or there is none); give --new_length or re-extract the frames (extract_frames.py)")
+        new_length = snippet_length(args.snippet_seconds, fps)
+    cfg = BackboneConfig(arch=args.arch, modality=modality, new_length=new_length,
                          pretrained=args.pretrained, bn_mode=bn_mode, global_pool=args.global_pool)
     return asdict(cfg)
