@@ -30,9 +30,9 @@ def test_later_stages_take_the_held_out_best_checkpoint_only_when_there_is_one(t
 
 
 def test_arch_args_add_a_streams_own_backbone_flags_after_the_shared_ones(tmp_path):
-    # the synthetic demo's own: Flow snippets of half a second; set empty, TSN's 5 frames (the backbone's default)
+    # the synthetic demo's own: Flow snippets of a second; set empty, TSN's 5 frames (the backbone's default)
     assert helper(tmp_path, "arch_args Flow", ARCH_ARGS="--global_pool max").split() == ["--global_pool", "max",
-                                                                                         "--snippet_seconds", "0.5"]
+                                                                                         "--snippet_seconds", "1"]
     assert helper(tmp_path, "arch_args Flow", ARCH_ARGS="--global_pool max", ARCH_ARGS_Flow="").split() == [
         "--global_pool", "max"]
     assert helper(tmp_path, "arch_args RGB", ARCH_ARGS="--global_pool max").split() == ["--global_pool", "max"]

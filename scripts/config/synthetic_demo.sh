@@ -14,11 +14,13 @@ FRAME_SIZE="${FRAME_SIZE:-0 0}"          # keep the videos' own 160x120
 FLOW_BOUND="${FLOW_BOUND-10}"
 ARCH="${ARCH:-tiny}"
 ARCH_ARGS="${ARCH_ARGS:---global_pool max}"   # the actor covers ~4 % of a frame: max pooling keeps it visible
-# Flow snippets span half a second whatever the videos' frame rate (TSN's 5 flow frames were chosen for 25-30 fps):
-# 5 frames at the demo's 10 fps, 10 at the wave family's 20, where 5 (a quarter second) barely show an action's
-# fading end; wave fused mAP@0.5 70.82 +- 2.50 over 3 seeds, was 66.95 +- 3.10 (docs/training.md, "Sixth round").
-# Resolved at the training videos' median fps and stored in the checkpoints; empty: Flow's 5 frames
-ARCH_ARGS_Flow="${ARCH_ARGS_Flow---snippet_seconds 0.5}"
+# Flow snippets span a second whatever the videos' frame rate (TSN's 5 flow frames were chosen for 25-30 fps): 10
+# frames at the demo's 10 fps, 20 at the wave family's 20, where 5 (a quarter second) barely show an action's fading
+# end.  Over 3 seeds, fused mAP@0.5 on the wave family 77.61 +- 2.04 (half a second: 70.82 +- 2.50; a quarter:
+# 66.95 +- 3.10), on the motion family 86.11 +- 4.17 (half a second: 86.24 +- 1.66); the demo 20.5 min on 2 cores
+# (docs/training.md, "Sixth round").  Resolved at the training videos' median fps and stored in the checkpoints;
+# empty: Flow's 5 frames
+ARCH_ARGS_Flow="${ARCH_ARGS_Flow---snippet_seconds 1}"
 PRETRAINED="${PRETRAINED:-}"
 BINARY_ARGS="${BINARY_ARGS:---epochs 8 -b 4 --lr 0.01 --epoch_multiplier 2 --dropout 0.5}"
 SSN_ARGS="${SSN_ARGS:---epochs 20 -b 4 --lr 0.01 --lr_steps 14 --epoch_multiplier 2 --dropout 0.5}"
