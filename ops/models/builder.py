@@ -103,7 +103,7 @@ def add_backbone_args(parser, arch: str = "bninception", dropout: float = 0.8) -
     length.add_argument("--new_length", type=int, default=None,
                         help="frames per snippet (default: RGB 1, Flow and RGBDiff 5)")
     length.add_argument("--snippet_seconds", type=float, default=None,
-                        help="frames per snippet as a duration: new_length = round(seconds x fps), fps the median of "
+                        help="frames per snippet as a duration: new_length = floor(seconds x fps + 0.5), fps the median of "
                              "the videos' frame folders (meta.json); the checkpoint stores the frames")
     g.add_argument("--bn_mode", default=None, choices=BN_MODES,
                    help="default: 'partial' with pretrained weights (TSN), 'full' from scratch "
@@ -127,7 +127,7 @@ def backbone_from_args(args, modality: str, video_dirs=()) -> dict:
     the frame folders ``video_dirs`` (the training videos)."""
     bn_mode = args.bn_mode or ("partial" if args.pretrained else "full")
     new_length = args.new_length
-    if getattr(args, "snippet_seconds", None) is not None:
+    if args.snippet_seconds is not None:
         fps = median_fps(video_dirs)
         if fps is None:
             raise InputError("--snippet_seconds needs the frames' rate: a frame folder has no meta.json with 'fps' "
