@@ -73,7 +73,7 @@ def add_bench_args(p: argparse.ArgumentParser, subset: str) -> None:
     p.add_argument("--size", type=int, nargs=2, default=[340, 256], metavar=("W", "H"), help="frame size")
     p.add_argument("--subset", default=subset)
     p.add_argument("--flow", default="dis_fast", help="flow algorithm of the prepared frames (speed only)")
-    p.add_argument("--modality", default="RGB", choices=["RGB", "Flow"])
+    p.add_argument("--modality", default="RGB", choices=["RGB", "Flow", "RGBDiff"])
     p.add_argument("-j", "--workers", type=int, default=2, help="data-loading processes")
     p.add_argument("--device", default="auto")
     p.add_argument("--json_out", type=Path, default=None, help="also write the figures as JSON")

@@ -117,6 +117,7 @@ PIPELINE_STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_
 # long (AR@100 40 on its own training videos)
 TINY_PIPELINE_SETTINGS = dict(
     MODALITIES="RGB Flow RGBDiff",     # every SSN stream, the optional third (RGB differences) too
+    STREAMS_SIDE_BY_SIDE="1",          # stages 3, 6, 7, 9 run the streams at the same time (scripts/common.sh)
     ARCH_ARGS_Flow="--snippet_seconds 0.5",   # 5 flow frames at 10 fps: half the work of the configs' second
     JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
     BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
@@ -138,23 +139,19 @@ def run_stage_script(work, stage: str, **variables) -> subprocess.CompletedProce
     return subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")], env=env, capture_output=True, text=True)
 
 
-# Stages whose work splits into independent parts: per SSN stream (MODALITIES), per SSAD model; and the
-# feature methods (10-12), which only read stage 9's features.  A user runs each script once, its parts in
-# turn; the fixtures run the parts side by side, one thread each, so the tiny pipeline uses CI's two cores
-# (its small tensors gain little from a second intra-op thread).
-PER_STREAM = ("03_binary_actionness", "06_ssn_train", "07_ssn_test", "09_extract_features")
+# The feature methods (10-12) only read stage 9's features, and SSAD's two models are independent: a user runs
+# each script once, its parts in turn; the fixtures run them side by side, one thread each, so the tiny pipeline
+# uses CI's two cores (its small tensors gain little from a second intra-op thread).  The SSN streams' parts of
+# stages 3, 6, 7 and 9 run side by side by the scripts' own STREAMS_SIDE_BY_SIDE.
 FEATURE_METHODS = (("10_bmn", {}), ("11_bsn", {}), ("12_ssad", {"SSAD_MODELS": "main"}),
                    ("12_ssad", {"SSAD_MODELS": "decouple"}))
 
 
 def pipeline_steps(stages) -> list[list[tuple[str, dict]]]:
     """``stages`` (in order) as steps of parts run side by side: [[(stage, variables), ...], ...]."""
-    streams = TINY_PIPELINE_SETTINGS["MODALITIES"].split()
     steps = []
     for stage in stages:
-        if stage in PER_STREAM:
-            steps.append([(stage, {"MODALITIES": m}) for m in streams])
-        elif stage in ("11_bsn", "12_ssad"):
+        if stage in ("11_bsn", "12_ssad"):
             continue                                 # in the step of 10_bmn
         elif stage == "10_bmn":
             steps.append([part for part in FEATURE_METHODS if part[0] in stages])

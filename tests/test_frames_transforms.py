@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ops.formats.frames import count_frames, flow_names, rgb_name
-from ops.train.dataset import FrameLoader, segment_positions
+from ops.train.dataset import FrameLoader, gather_snippets, segment_positions
 from ops.train.transforms import flip, normalize, eval_crops, to_channel_order, train_crop
 
 
@@ -118,3 +118,67 @@ def test_train_crop_and_normalize():
     assert n[0].unique().tolist() == [1.0] and n[1].unique().tolist() == [1.0]
     rgb = torch.arange(6.0).reshape(6, 1, 1)
     assert to_channel_order(rgb, "BGR").flatten().tolist() == [2, 1, 0, 5, 4, 3]
+
+
+def test_read_frames_decodes_each_frame_once_and_indexes_the_snippets(folder, monkeypatch):
+    """Flow snippets of 3 at positions 0, 1, 3 of 4 flow frames need frames 1-4 (the third snippet clamped to
+    4, 4, 4): four distinct frames, each decoded once."""
+    loader = FrameLoader("Flow", 3)
+    decoded = []
+    real = loader._frame
+    monkeypatch.setattr(loader, "_frame", lambda d, i: decoded.append(i) or real(d, i))
+    frames, index = loader.read_frames(folder, [0, 1, 3], 4)
+    assert decoded == [1, 2, 3, 4] and frames.shape == (4, 2, 8, 12)
+    np.testing.assert_array_equal(index, [[0, 1, 2], [1, 2, 3], [3, 3, 3]])
+    np.testing.assert_allclose(frames.float().mean(dim=(2, 3))[:, 0], [101, 102, 103, 104], atol=1)
+    assert torch.equal(gather_snippets(frames, index), FrameLoader("Flow", 3).read(folder, [0, 1, 3], 4))
+
+
+def test_read_frames_of_rgbdiff_are_the_distinct_differences(folder):
+    """Snippets of 2 differences at positions 0 and 1 share the difference of frames 2-3; the one at 3 ends in
+    the clamped 5-5 (no change): differences 1-2, 2-3, 3-4, 4-5, 5-5, five distinct."""
+    frames, index = FrameLoader("RGBDiff", 2).read_frames(folder, [0, 1, 3], 5)
+    assert frames.shape == (5, 3, 8, 12)
+    np.testing.assert_array_equal(index, [[0, 1], [1, 2], [3, 4]])
+    assert (frames[4] == 128).all()
+    np.testing.assert_allclose(frames[:4, :, 0, 0].float(), [[133, 138, 143]] * 4, atol=1)
+
+
+def test_gather_snippets_stacks_frames_frame_major_and_keeps_crop_axes():
+    frames = torch.arange(3 * 2).reshape(3, 2, 1, 1)                 # frame f: channels (2f, 2f + 1)
+    x = gather_snippets(frames, np.array([[0, 2], [1, 1]]))
+    assert x.shape == (2, 4, 1, 1) and x[:, :, 0, 0].tolist() == [[0, 1, 4, 5], [2, 3, 2, 3]]
+    crops = torch.stack([frames, frames + 10], dim=1)                  # (U, crops, c, h, w)
+    x = gather_snippets(crops, np.array([[2, 0]]))
+    assert x.shape == (1, 2, 4, 1, 1) and x[0, :, :, 0, 0].tolist() == [[4, 5, 0, 1], [14, 15, 10, 11]]
+    assert gather_snippets(frames, np.arange(3)[:, None]) is frames   # one frame a snippet: nothing to gather
+
+
+@pytest.mark.parametrize("modality, length, flip_ok", [("Flow", 3, True), ("RGB", 2, True), ("RGBDiff", 2, False)])
+def test_transforming_distinct_frames_equals_transforming_every_stack(tmp_path, modality, length, flip_ok):
+    """The datasets crop, resize and normalise each distinct frame once, then gather; the same as doing it to
+    every snippet stack (the same arithmetic on the same values: equal up to float rounding).  Noise frames, so
+    every crop and flip shows."""
+    from ops.models.backbones import BackboneConfig
+    from ops.train.dataset import FrameDataset, data_spec
+    rng, folder = np.random.default_rng(0), tmp_path
+    for i in range(1, 6):
+        cv2.imwrite(str(folder / rgb_name(i)), rng.integers(0, 256, (8, 12, 3), np.uint8))
+        for name in flow_names(i):
+            cv2.imwrite(str(folder / name), rng.integers(0, 256, (8, 12), np.uint8))
+    ds = FrameDataset.__new__(FrameDataset)
+    ds.modality, ds.new_length = modality, length
+    ds.spec = {**data_spec(BackboneConfig(arch="tiny", modality=modality, new_length=length), flip_ok),
+               "input_size": 6, "scale_size": 7}
+    loader = FrameLoader(modality, length)
+    frames, index = loader.read_frames(folder, [0, 1, 2], 4)
+    stacks = loader.read(folder, [0, 1, 2], 4)
+    identity = np.arange(3)[:, None]
+    for seed in range(4):                                              # several crops, flips
+        a = ds.finish_train(frames, index, torch.Generator().manual_seed(seed))
+        b = ds.finish_train(stacks, identity, torch.Generator().manual_seed(seed))
+        assert a.shape == (3, stacks.shape[1], 6, 6)
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    for crops in (1, 5, 10) if flip_ok else (1, 5):
+        torch.testing.assert_close(ds.finish_test(frames, index, crops), ds.finish_test(stacks, identity, crops),
+                                   rtol=0, atol=1e-5)

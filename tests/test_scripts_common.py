@@ -45,3 +45,53 @@ def test_arch_args_add_a_streams_own_backbone_flags_after_the_shared_ones(tmp_pa
 def test_tag_stream_is_true_for_the_streams_tag_reads(tmp_path):
     calls = "; ".join(f"tag_stream {m} && echo {m}" for m in ("RGB", "Flow", "RGBDiff")) + "; true"
     assert helper(tmp_path, f"{{ {calls}; }}").split() == ["RGB", "Flow"]
+
+
+def run_helper(tmp_path, call: str, **variables) -> subprocess.CompletedProcess:
+    script = f'source "{REPO}/scripts/common.sh" && {call}'
+    return subprocess.run(["bash", "-c", script], env=pipeline_env(tmp_path / "work", **variables),
+                          capture_output=True, text=True, timeout=60)
+
+
+# part S: waits (up to 3 s) until every part has started, so it can only succeed when the parts run at the
+# same time; prints its stream and its thread settings
+WAITING_PART = ('part() { touch "$WORK/started_$1"; for _ in $(seq 30); do [ -f "$WORK/started_A" ] && '
+                '[ -f "$WORK/started_B" ] && break; sleep 0.1; done; [ -f "$WORK/started_A" ] && '
+                '[ -f "$WORK/started_B" ]; echo "$1 $OMP_NUM_THREADS $MKL_NUM_THREADS"; }; ')
+
+
+def test_each_stream_runs_the_parts_in_turn_by_default(tmp_path):
+    res = run_helper(tmp_path, 'part() { echo "$1"; }; each_stream part RGB Flow RGBDiff')
+    assert res.returncode == 0 and res.stdout.split() == ["RGB", "Flow", "RGBDiff"]
+    # in turn, a part that waits for the other never sees it start
+    assert run_helper(tmp_path, WAITING_PART + "each_stream part A B").returncode != 0
+
+
+def test_each_stream_side_by_side_runs_the_parts_together_with_a_share_of_the_cores(tmp_path):
+    import os
+    threads = max(1, len(os.sched_getaffinity(0)) // 2)
+    res = run_helper(tmp_path, WAITING_PART + "each_stream part A B", STREAMS_SIDE_BY_SIDE="1",
+                     OMP_NUM_THREADS="", MKL_NUM_THREADS="")
+    assert res.returncode == 0, res.stderr
+    logs = tmp_path / "work" / "logs"
+    # the part's output goes to WORK/logs/<stage>_<stream>.log (the stage: the script's name, here bash's)
+    assert sorted(p.name for p in logs.iterdir()) == ["bash_A.log", "bash_B.log"]
+    assert (logs / "bash_A.log").read_text().split() == ["A", str(threads), str(threads)]
+    assert "streams A B side by side" in res.stderr
+    # a user's thread count wins
+    res = run_helper(tmp_path, WAITING_PART + "rm -f $WORK/started_*; each_stream part A B",
+                     STREAMS_SIDE_BY_SIDE="1", OMP_NUM_THREADS="3", MKL_NUM_THREADS="")
+    assert (logs / "bash_B.log").read_text().split() == ["B", "3", "3"]
+
+
+def test_each_stream_side_by_side_fails_when_a_part_fails_and_shows_its_log(tmp_path):
+    part = 'part() { echo "$1 working"; [ "$1" != Flow ] || { echo "Flow: error: no frames" >&2; exit 3; }; }; '
+    res = run_helper(tmp_path, part + "each_stream part RGB Flow RGBDiff; echo after", STREAMS_SIDE_BY_SIDE="1")
+    assert res.returncode == 1 and "after" not in res.stdout     # the stage stops (set -e)
+    assert "stream Flow failed" in res.stderr and "Flow: error: no frames" in res.stderr
+    assert "stream RGB failed" not in res.stderr
+    logs = tmp_path / "work" / "logs"
+    assert (logs / "bash_RGBDiff.log").read_text().strip() == "RGBDiff working"   # the others finish
+    # one stream: no side by side, nothing to split
+    res = run_helper(tmp_path, 'part() { echo "$1"; }; each_stream part RGB', STREAMS_SIDE_BY_SIDE="1")
+    assert res.stdout.strip() == "RGB" and "side by side" not in res.stderr

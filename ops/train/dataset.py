@@ -62,27 +62,50 @@ class FrameLoader:
         return np.stack([self._read(folder / fx, cv2.IMREAD_GRAYSCALE),
                          self._read(folder / fy, cv2.IMREAD_GRAYSCALE)], axis=2)
 
-    def read(self, folder: str | Path, positions, count: int) -> torch.Tensor:
-        """Snippets starting at 0-based ``positions`` (K,) of a folder holding ``count`` frames."""
+    def read_frames(self, folder: str | Path, positions, count: int) -> tuple[torch.Tensor, np.ndarray]:
+        """What the snippets starting at 0-based ``positions`` (K,) of a folder holding ``count`` frames need,
+        each frame once: uint8 (U, c, H, W) frames (c = 3, Flow 2; RGBDiff: the U distinct differences of
+        consecutive frames) and int64 index (K, new_length), snippet k's frames in order.
+
+        Snippets overlap (a stack spans ``new_length`` frames, positions are a few frames apart), so
+        decoding and every per-frame transform run on the distinct frames; :func:`gather_snippets`
+        stacks them last.
+        """
         folder = Path(folder)
         if count <= 0:
             raise InputError(f"{folder} has no {self.modality} frames")
         span = self.new_length + self.diff
         pos = np.asarray(positions, dtype=np.int64).reshape(-1, 1) + np.arange(span)
         files = np.clip(pos, 0, count - 1) + 1
-        unique, inverse = np.unique(files, return_inverse=True)
-        # each frame decoded once and moved to (C, H, W) once; the snippets are then one gather, channels
-        # frame-major ([f1 c0, f1 c1, f2 c0, ...]) as stacking the frames along the channel axis gives
+        unique, inverse = np.unique(files.ravel(), return_inverse=True)
+        inverse = inverse.reshape(files.shape)
         frames = np.stack([self._frame(folder, int(i)) for i in unique]).transpose(0, 3, 1, 2)
-        k, (c, h, w) = len(files), frames.shape[1:]
-        stack = frames[inverse.reshape(-1)].reshape(k, span, c, h, w)
-        if self.diff:   # (next - previous) // 2 + 128, in 0..255; an arithmetic shift floors as // does, 2x faster
-            wide = stack.astype(np.int16)
-            diff = np.subtract(wide[:, 1:], wide[:, :-1])
-            diff >>= 1
-            diff += 128
-            stack = diff.astype(np.uint8)
-        return torch.from_numpy(np.ascontiguousarray(stack).reshape(k, self.new_length * c, h, w))
+        if not self.diff:
+            return torch.from_numpy(np.ascontiguousarray(frames)), inverse
+        # the distinct (previous, next) pairs; (next - previous) // 2 + 128 in 0..255, an arithmetic shift
+        # flooring as // does, 2x faster
+        codes, index = np.unique((inverse[:, :-1] * len(unique) + inverse[:, 1:]).ravel(), return_inverse=True)
+        previous, following = np.divmod(codes, len(unique))
+        wide = frames.astype(np.int16)
+        diff = np.subtract(wide[following], wide[previous])
+        diff >>= 1
+        diff += 128
+        return torch.from_numpy(np.ascontiguousarray(diff.astype(np.uint8))), index.reshape(len(files), self.new_length)
+
+    def read(self, folder: str | Path, positions, count: int) -> torch.Tensor:
+        """uint8 (K, C, H, W) snippet stacks at ``positions``: :meth:`read_frames`, gathered."""
+        return gather_snippets(*self.read_frames(folder, positions, count))
+
+
+def gather_snippets(frames: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+    """Stacks of frames: ``frames`` (U, ..., c, H, W) and ``index`` (K, L) give (K, ..., L * c, H, W), channels
+    frame-major ([f1 c0, f1 c1, f2 c0, ...]) as stacking L frames along the channel axis gives."""
+    k, length = index.shape
+    if length == 1 and k == len(frames) and np.array_equal(index[:, 0], np.arange(k)):
+        return frames           # one distinct frame a snippet (RGB, test positions): nothing to gather
+    x = frames[torch.from_numpy(np.ascontiguousarray(index).reshape(-1))]
+    x = x.reshape(k, length, *frames.shape[1:]).movedim(1, -4)
+    return x.reshape(k, *frames.shape[1:-3], length * frames.shape[-3], *frames.shape[-2:])
 
 
 def data_spec(backbone: BackboneConfig, flip: bool = True) -> dict:
@@ -164,23 +187,46 @@ class FrameDataset(Dataset):
             check_block_against_folder(v, c)
         self.counts = [c.num_flow if modality == "Flow" else c.num_frames for c in counts]
 
-    def snippets(self, video: int, positions) -> torch.Tensor:
-        """uint8 (K, C, H, W) snippets of video ``video`` at ``positions``."""
-        return self.loader.read(self.videos[video].video, positions, self.counts[video])
+    def frames(self, video: int, positions) -> tuple[torch.Tensor, np.ndarray]:
+        """Distinct frames and snippet index (:meth:`FrameLoader.read_frames`) of video ``video`` at ``positions``."""
+        return self.loader.read_frames(self.videos[video].video, positions, self.counts[video])
 
-    def finish_train(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Training crop + flip + normalisation of a sample's snippet stack."""
-        x = to_channel_order(train_crop(x, self.spec["input_size"], self.modality, generator,
-                                        self.spec.get("flip", True)),
-                             self.spec.get("channel_order", "RGB"))
-        return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0))
+    def frames_of(self, draws: list[tuple[int, np.ndarray]]) -> tuple[torch.Tensor, np.ndarray]:
+        """Distinct frames (U, c, H, W) and index (sum K, new_length) of every (video, positions (K,)) pair,
+        snippets in order.  A training sample's proposals overlap (incomplete ones cover part of an
+        action, stages share frames), so each video's positions are read in one call."""
+        videos = np.array([v for v, _ in draws])
+        index = [None] * len(draws)
+        frames, offset = [], 0
+        for video in np.unique(videos):
+            rows = np.flatnonzero(videos == video)
+            sizes = np.cumsum([len(draws[r][1]) for r in rows])[:-1]
+            got, idx = self.frames(int(video), np.concatenate([draws[r][1] for r in rows]))
+            for r, part in zip(rows, np.split(idx + offset, sizes)):
+                index[r] = part
+            frames.append(got)
+            offset += len(got)
+        return torch.cat(frames), np.concatenate(index)
 
-    def finish_test(self, x: torch.Tensor, num_crops: int) -> torch.Tensor:
-        """Test crops + normalisation: (K, num_crops, C, s, s)."""
-        x = eval_crops(x, self.spec["input_size"], self.spec["scale_size"], num_crops, self.modality,
-                       self.spec.get("flip", True))
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Channel order and normalisation of frames (..., c, s, s) float: the spec's per-channel values
+        repeat every frame, so a frame takes the first c of them."""
+        c = x.shape[-3]
         x = to_channel_order(x, self.spec.get("channel_order", "RGB"))
-        return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0))
+        return normalize(x, self.spec["mean"][:c], self.spec["std"][:c], self.spec.get("pixel_range", 255.0))
+
+    def finish_train(self, frames: torch.Tensor, index: np.ndarray, generator: torch.Generator | None = None
+                     ) -> torch.Tensor:
+        """A sample's snippets (K, C, s, s) float: the training crop + flip + normalisation of its distinct
+        ``frames``, one crop and flip for all (TSN's group transforms), gathered by ``index``."""
+        x = train_crop(frames, self.spec["input_size"], self.modality, generator, self.spec.get("flip", True))
+        return gather_snippets(self._normalize(x), index)
+
+    def finish_test(self, frames: torch.Tensor, index: np.ndarray, num_crops: int) -> torch.Tensor:
+        """Test crops + normalisation of distinct ``frames``, gathered by ``index``: (K, num_crops, C, s, s)."""
+        x = eval_crops(frames, self.spec["input_size"], self.spec["scale_size"], num_crops, self.modality,
+                       self.spec.get("flip", True))
+        return gather_snippets(self._normalize(x), index)
 
 
 class BinaryTrainDataset(FrameDataset):
@@ -199,13 +245,13 @@ class BinaryTrainDataset(FrameDataset):
 
     def __getitem__(self, index: int):
         draws = self.sampler.sample(index % len(self.videos))
-        stacks, labels = [], []
+        positions, labels = [], []
         for video, row, kind in draws:
             start, end = self.sampler.tables[video].bounds[row]
             pos = segment_positions(start, end, self.num_segments, self.counts[video], self.new_length, train=True)
-            stacks.append(self.snippets(video, pos))
+            positions.append((video, pos))
             labels.append(1 if kind == "fg" else 0)
-        return self.finish_train(torch.cat(stacks)), torch.tensor(labels, dtype=torch.int64)
+        return self.finish_train(*self.frames_of(positions)), torch.tensor(labels, dtype=torch.int64)
 
 
 class FrameSequenceDataset(FrameDataset):
@@ -229,7 +275,7 @@ class FrameSequenceDataset(FrameDataset):
     def __getitem__(self, index: int):
         video, first = self.items[index]
         pos = self.positions[video][first:first + self.chunk]
-        return self.finish_test(self.snippets(video, pos), self.num_crops), video, first
+        return self.finish_test(*self.frames(video, pos), self.num_crops), video, first
 
 
 class SnippetDataset(FrameDataset):
@@ -256,13 +302,12 @@ class SnippetDataset(FrameDataset):
 
     def __getitem__(self, index: int):
         video, first = self.items[index]
-        x = self.snippets(video, self.positions[video][first:first + self.chunk])
+        frames, index = self.frames(video, self.positions[video][first:first + self.chunk])
         if self.resize == "crop":
-            return self.finish_test(x, self.num_crops), video, first
+            return self.finish_test(frames, index, self.num_crops), video, first
         size = self.spec["input_size"]
-        x = torch.nn.functional.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False)
-        x = to_channel_order(x[:, None], self.spec.get("channel_order", "RGB"))
-        return normalize(x, self.spec["mean"], self.spec["std"], self.spec.get("pixel_range", 255.0)), video, first
+        x = torch.nn.functional.interpolate(frames.float(), size=(size, size), mode="bilinear", align_corners=False)
+        return gather_snippets(self._normalize(x[:, None]), index), video, first
 
 
 class SSNTrainDataset(FrameDataset):
@@ -299,16 +344,16 @@ class SSNTrainDataset(FrameDataset):
         return np.concatenate(pos), scales
 
     def __getitem__(self, index: int):
-        stacks, labels, kinds, targets, scales = [], [], [], [], []
+        positions, labels, kinds, targets, scales = [], [], [], [], []
         for video, row, kind in self.sampler.sample(index % len(self.videos)):
             table = self.sampler.tables[video]
             start, end = table.bounds[row]
             pos, scale = self.proposal_snippets(video, start, end, train=True)
-            stacks.append(self.snippets(video, pos))
+            positions.append((video, pos))
             labels.append(int(table.labels[row]))
             kinds.append(KIND_CODES[kind])
             targets.append(targets_for_regression(table.bounds[row:row + 1], table.gt_bounds[row:row + 1])[0])
             scales.append(scale)
         targets = (np.array(targets) - self.reg_stats[0]) / self.reg_stats[1]
-        return (self.finish_train(torch.cat(stacks)), torch.tensor(labels), torch.tensor(kinds),
+        return (self.finish_train(*self.frames_of(positions)), torch.tensor(labels), torch.tensor(kinds),
                 torch.tensor(targets, dtype=torch.float32), torch.tensor(scales, dtype=torch.float32))
