@@ -160,3 +160,19 @@ def test_the_third_stream_rgbdiff_is_trained_scored_fused_and_compared(pipeline)
         "ssn_RGB_validation.pkl", "ssn_Flow_validation.pkl", "ssn_RGBDiff_validation.pkl"]
     rows = {r["label"] for r in json.loads((w / "comparison.json").read_text())["rows"]}
     assert {f"SSN on {p}, {s}" for p in ("TAG", "BMN", "BSN") for s in ("RGB", "Flow", "RGBDiff", "fused")} <= rows
+
+
+def test_streams_side_by_side_leave_a_log_and_a_time_per_part(pipeline):
+    """The smoke settings' STREAMS_SIDE_BY_SIDE=1: stages 3, 6, 7 and 9 ran each stream as a part of its own, its
+    output in WORK/logs/<stage>_<stream>.log, its times in run_times.tsv (stage 9: RGB and Flow features only)."""
+    from ops.formats.run_times import read_run_times
+    logs = {p.name for p in (pipeline / "logs").iterdir()}
+    for stage in ("03_binary_actionness", "06_ssn_train", "07_ssn_test"):
+        assert {f"{stage}_{m}.log" for m in ("RGB", "Flow", "RGBDiff")} <= logs
+    assert {"09_extract_features_RGB.log", "09_extract_features_Flow.log"} <= logs
+    assert "09_extract_features_RGBDiff.log" not in logs
+    assert "RGBDiff, tiny backbone" in (pipeline / "logs" / "06_ssn_train_RGBDiff.log").read_text()   # its own part
+    times = read_run_times(pipeline / "run_times.tsv")
+    for key in ("binary_train_RGBDiff", "ssn_train_RGB", "ssn_train_Flow", "ssn_train_RGBDiff", "ssn_test_RGBDiff_test",
+                "features_RGB", "features_Flow"):
+        assert times[key] > 0, key

@@ -55,17 +55,17 @@ class FrameLoader:
         return img
 
     def _frame(self, folder: Path, index: int) -> np.ndarray:
-        """One frame (1-based index) as (H, W, 3) RGB or (H, W, 2) flow x/y."""
+        """One frame (1-based index) as decoded: (H, W, 3) BGR or (H, W, 2) flow x/y."""
         if self.modality != "Flow":
-            return self._read(folder / rgb_name(index), cv2.IMREAD_COLOR)[:, :, ::-1]
+            return self._read(folder / rgb_name(index), cv2.IMREAD_COLOR)
         fx, fy = flow_names(index)
         return np.stack([self._read(folder / fx, cv2.IMREAD_GRAYSCALE),
                          self._read(folder / fy, cv2.IMREAD_GRAYSCALE)], axis=2)
 
     def read_frames(self, folder: str | Path, positions, count: int) -> tuple[torch.Tensor, np.ndarray]:
         """What the snippets starting at 0-based ``positions`` (K,) of a folder holding ``count`` frames need,
-        each frame once: uint8 (U, c, H, W) frames (c = 3, Flow 2; RGBDiff: the U distinct differences of
-        consecutive frames) and int64 index (K, new_length), snippet k's frames in order.
+        each frame once: uint8 (U, c, H, W) frames (c = 3 RGB, Flow 2 x/y; RGBDiff: the U distinct
+        differences of consecutive frames) and int64 index (K, new_length), snippet k's frames in order.
 
         Snippets overlap (a stack spans ``new_length`` frames, positions are a few frames apart), so
         decoding and every per-frame transform run on the distinct frames; :func:`gather_snippets`
@@ -77,24 +77,37 @@ class FrameLoader:
         span = self.new_length + self.diff
         pos = np.asarray(positions, dtype=np.int64).reshape(-1, 1) + np.arange(span)
         files = np.clip(pos, 0, count - 1) + 1
-        unique, inverse = np.unique(files.ravel(), return_inverse=True)
-        inverse = inverse.reshape(files.shape)
-        frames = np.stack([self._frame(folder, int(i)) for i in unique]).transpose(0, 3, 1, 2)
-        if not self.diff:
-            return torch.from_numpy(np.ascontiguousarray(frames)), inverse
-        # the distinct (previous, next) pairs; (next - previous) // 2 + 128 in 0..255, an arithmetic shift
-        # flooring as // does, 2x faster
-        codes, index = np.unique((inverse[:, :-1] * len(unique) + inverse[:, 1:]).ravel(), return_inverse=True)
-        previous, following = np.divmod(codes, len(unique))
-        wide = frames.astype(np.int16)
-        diff = np.subtract(wide[following], wide[previous])
-        diff >>= 1
-        diff += 128
-        return torch.from_numpy(np.ascontiguousarray(diff.astype(np.uint8))), index.reshape(len(files), self.new_length)
+        unique, index = np.unique(files.ravel(), return_inverse=True)
+        index = index.reshape(files.shape)
+        frames = np.stack([self._frame(folder, int(i)) for i in unique])      # (U, H, W, c), contiguous
+        if self.diff:
+            frames, index = _distinct_differences(frames, index)
+        if self.modality != "Flow":
+            frames = frames[..., ::-1]                                         # BGR to RGB
+        return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2))), index
 
     def read(self, folder: str | Path, positions, count: int) -> torch.Tensor:
         """uint8 (K, C, H, W) snippet stacks at ``positions``: :meth:`read_frames`, gathered."""
         return gather_snippets(*self.read_frames(folder, positions, count))
+
+
+def _distinct_differences(frames: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TSN's RGB differences of the distinct consecutive pairs of ``index`` (K, L + 1) into ``frames``
+    (U, H, W, 3) uint8: ((P, H, W, 3) uint8, index (K, L) into them).
+
+    A difference is ``(next - previous) // 2 + 128`` (floor), computed without widening: with
+    ``b = 255 - previous``, ``next + b + 1 = next - previous + 256``, and ``(a + b + 1) >> 1`` of two bytes is
+    ``(a | b) - ((a ^ b) >> 1)``.
+    """
+    u = len(frames)
+    codes, pairs = np.unique((index[:, :-1] * u + index[:, 1:]).ravel(), return_inverse=True)
+    previous, following = np.divmod(codes, u)
+    a, b = frames[following], np.bitwise_not(frames[previous])
+    diff = a | b
+    a ^= b
+    a >>= 1
+    diff -= a
+    return diff, pairs.reshape(len(index), index.shape[1] - 1)
 
 
 def gather_snippets(frames: torch.Tensor, index: np.ndarray) -> torch.Tensor:
