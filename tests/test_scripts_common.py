@@ -36,6 +36,8 @@ def test_arch_args_add_a_streams_own_backbone_flags_after_the_shared_ones(tmp_pa
     assert helper(tmp_path, "arch_args Flow", ARCH_ARGS="--global_pool max", ARCH_ARGS_Flow="").split() == [
         "--global_pool", "max"]
     assert helper(tmp_path, "arch_args RGB", ARCH_ARGS="--global_pool max").split() == ["--global_pool", "max"]
+    # RGB differences: half a second (5 at the demo's 10 fps, as TSN's default)
+    assert helper(tmp_path, "arch_args RGBDiff").split() == ["--global_pool", "max", "--snippet_seconds", "0.5"]
     own = {"ARCH_ARGS": "--global_pool max --new_length 5", "ARCH_ARGS_Flow": "--new_length 10"}
     assert helper(tmp_path, "arch_args Flow", **own).split() == ["--global_pool", "max", "--new_length", "5",
                                                                  "--new_length", "10"]    # argparse: the last wins
