@@ -11,6 +11,10 @@
 
 Frame positions are 0-based: position ``p`` is the snippet of files
 ``p + 1 .. p + new_length`` (1-based names), clamped to the folder.
+
+Snippets overlap, so every dataset reads a sample's distinct frames once
+(:meth:`FrameLoader.read_frames`), transforms them, and stacks them last
+(:func:`gather_snippets`).
 """
 from __future__ import annotations
 
