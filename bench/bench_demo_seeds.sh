@@ -8,7 +8,7 @@
 # For each seed S, in BASE/seed_S/: stages 2-14 of the numbered scripts with TRAIN_SEED=S on BASE's dataset and
 # frames, i.e. actionness classifiers, TAG proposals, SSN RGB and Flow, scoring, fusion search and evaluation,
 # snippet features (of that seed's SSN backbones), BMN, BSN, SSAD, the video classifier and the comparison, all
-# retrained or recomputed under that seed.  STAGES="02_sliding_window_proposals ... 08_evaluate" limits it to SSN.
+# retrained or recomputed under that seed.  STAGES="02 03 04 05 06 07 08" limits it to SSN (scripts/run_stages.sh).
 # Other variables (CONFIG, SSN_ARGS, ...) pass through as for run_demo.sh.  Re-running resumes (each stage
 # reuses what it finished).  Prints one row per run, BASE first, then the mean and standard deviation: mAP@0.5
 # and average mAP of RGB, Flow and the fusion, and the TAG proposals' recall; then, when stage 14 ran, every
@@ -22,12 +22,8 @@ WORKS=("$BASE")
 for SEED in "$@"; do
   export WORK="$BASE/seed_$SEED" DATA_ROOT="$BASE/data" FRAME_ROOT="$BASE/frames" TRAIN_SEED="$SEED" PY
   mkdir -p "$WORK"
-  for STAGE in ${STAGES:-02_sliding_window_proposals 03_binary_actionness 04_tag_proposals 05_proposal_lists \
-               06_ssn_train 07_ssn_test 08_evaluate 09_extract_features 10_bmn 11_bsn 12_ssad \
-               13_proposal_methods_to_detections 14_compare}; do
-    echo "=== seed $SEED: $STAGE" >&2
-    bash "$REPO/scripts/$STAGE.sh"
-  done
+  echo "=== seed $SEED" >&2
+  bash "$REPO/scripts/run_stages.sh" ${STAGES:-02 03 04 05 06 07 08 09 10 11 12 13 14}
   WORKS+=("$WORK")
 done
 "$PY" "$REPO/bench/demo_runs_table.py" "${WORKS[@]}" --labels BASE $(printf 'seed_%s ' "$@") --summary

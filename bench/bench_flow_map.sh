@@ -26,14 +26,10 @@ read -r -a SEEDS <<< "${TRAIN_SEEDS:-0}"
 BASE_ALGO="$(PYTHONPATH="$REPO" "$PY" -c 'import sys; from ops.formats.frames import list_video_dirs, read_meta
 metas = [read_meta(d) for d in list_video_dirs(sys.argv[1]).values()]
 print(next((m["flow_algorithm"] for m in metas if m), ""))' "$BASE/frames")"
-run_stages() {   # WORK, FRAME_ROOT, TRAIN_SEED, ... exported by the caller
-  for STAGE in 01_extract_frames 02_sliding_window_proposals 03_binary_actionness; do
-    bash "$REPO/scripts/$STAGE.sh"
-  done
+flow_stages() {   # WORK, FRAME_ROOT, TRAIN_SEED, ... exported by the caller; BASE's TAG proposals (no stage 4)
+  bash "$REPO/scripts/run_stages.sh" 01 02 03
   cp "$BASE"/tag_*_normalized.txt "$WORK"/
-  for STAGE in 05_proposal_lists 06_ssn_train 07_ssn_test 08_evaluate; do
-    bash "$REPO/scripts/$STAGE.sh"
-  done
+  bash "$REPO/scripts/run_stages.sh" 05 06 07 08
 }
 for ALGO in "$@"; do
   FRAMES="$BASE/flow_$ALGO/frames"
@@ -49,7 +45,7 @@ for ALGO in "$@"; do
       [ "$WORK/frames" = "$FRAMES" ] || ln -sfn "$FRAMES" "$WORK/frames"
       export FRAME_ROOT="$WORK/frames"
       echo "=== $ALGO, seed $SEED: $WORK" >&2
-      run_stages
+      flow_stages
     fi
     WORKS+=("$WORK") LABELS+=("${ALGO}_seed$SEED")
   done

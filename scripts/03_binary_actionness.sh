@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage 3: train the binary actionness classifier per modality (stage 6 starts each SSN from it), then score every
-# frame of both subsets with RGB's and Flow's (TAG's input).  STREAMS_SIDE_BY_SIDE=1: the streams at the same time.
+# frame of both subsets with RGB's and Flow's (TAG's input).  SIDE_BY_SIDE=1: the streams at the same time.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 actionness() {
   local MOD="$1" SUBSET

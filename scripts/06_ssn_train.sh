@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage 6: train SSN per modality, the backbone initialised from the actionness classifier.
-# STREAMS_SIDE_BY_SIDE=1: the streams at the same time.
+# SIDE_BY_SIDE=1: the streams at the same time.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ssn_train() {
   local MOD="$1" MOD_ARGS="SSN_ARGS_$1"   # SSN_ARGS_RGB / SSN_ARGS_Flow: per-stream flags after SSN_ARGS (later flags win)

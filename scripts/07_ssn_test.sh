@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage 7: score every test proposal with each modality's SSN (resumable per video); with FUSION_WEIGHTS=search
-# also the training subset, on which stage 8 chooses the fusion weights.  STREAMS_SIDE_BY_SIDE=1: the streams at
+# also the training subset, on which stage 8 chooses the fusion weights.  SIDE_BY_SIDE=1: the streams at
 # the same time.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SUBSETS="$TEST_SUBSET"

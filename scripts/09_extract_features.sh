@@ -3,7 +3,7 @@
 # (docs/features.md): the backbone of stage 6's SSN model of that stream (its held-out best when it has one;
 # trained on these frames, so its features know the classes), rows every `stride` frames as the preset's
 # "features" section says.
-# Writes $FEATURES/<stream>/<video>.npy + .json; readers join RGB and Flow themselves.  STREAMS_SIDE_BY_SIDE=1:
+# Writes $FEATURES/<stream>/<video>.npy + .json; readers join RGB and Flow themselves.  SIDE_BY_SIDE=1:
 # the streams at the same time.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"

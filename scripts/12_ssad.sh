@@ -3,13 +3,16 @@
 # train on TRAIN_SUBSET, score TEST_SUBSET's windows (prediction CSV), post-process each stream and the fusion,
 # evaluate under the preset's protocol.  Writes $WORK/ssad/eval_<model>_<RGB|Flow|fused>.json.
 # run_demo.sh runs it (about 2 min on 2 CPU cores: the synthetic preset narrows both networks, ssad.model).
+# SIDE_BY_SIDE=1 (common.sh): the models at the same time, logs $WORK/logs/12_ssad_<model>.log.
 # The release's own feature files: ssad_train.py / ssad_test.py --released_features (docs/ssad.md).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"
 SSAD_MODELS="${SSAD_MODELS:-main decouple}"
 SSAD_ARGS="${SSAD_ARGS:-}"
 OUT="$WORK/ssad"
-for M in $SSAD_MODELS; do
+# ssad_model M: train and score model M on each stream, then post-process and evaluate each stream and the fusion
+ssad_model() {
+  local M="$1" MOD PAIR FILES
   for MOD in RGB Flow; do
     timed "ssad_${M}_train_$MOD" "$PY" "$REPO/ssad_train.py" "$DATASET" "$MOD" --features "$FEATURES" \
         --annotations "$ANNOTATIONS" --train_subset "$TRAIN_SUBSET" --model "$M" --output "$OUT/${M}_$MOD" \
@@ -26,4 +29,6 @@ for M in $SSAD_MODELS; do
     "$PY" "$REPO/eval_detection_results.py" "$DATASET" --detections "$OUT/detections_${M}_$PAIR.json" \
         --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$OUT/eval_${M}_$PAIR.json"
   done
-done
+}
+read -r -a MODELS <<< "$SSAD_MODELS"
+side_by_side 12_ssad_ ssad_model "${MODELS[@]}"

@@ -22,37 +22,42 @@ MODALITIES="${MODALITIES:-RGB Flow}"
 read -r -a STREAMS <<< "$MODALITIES"
 # stream_paths ARRAY PREFIX SUFFIX: sets ARRAY to PREFIX<stream>SUFFIX for every stream (e.g. the SSN result files)
 stream_paths() { local -n _paths="$1"; local m; _paths=(); for m in "${STREAMS[@]}"; do _paths+=("$2$m$3"); done; }
-# STREAMS_SIDE_BY_SIDE=1: stages 3, 6, 7 and 9 run their streams' parts at the same time, each with cores / parts
-# intra-op threads (at least 1; OMP_NUM_THREADS when set) and its output in $WORK/logs/<stage>_<stream>.log (the
-# end of a failed part's log is printed).  Worth it on a few CPU cores, where the tiny models' small tensors gain
-# little from a second thread, when the streams take similar time (Flow and RGBDiff; RGB's SSN is quick)
-STREAMS_SIDE_BY_SIDE="${STREAMS_SIDE_BY_SIDE:-0}"
-# each_stream FUNC STREAM...: FUNC STREAM for every STREAM, one after the other or side by side as above
-each_stream() {
-  local fn="$1" m i failed=0; shift
-  if [ "$STREAMS_SIDE_BY_SIDE" != 1 ] || [ $# -lt 2 ]; then
-    for m in "$@"; do "$fn" "$m"; done
+# SIDE_BY_SIDE=1: independent parts run at the same time: the streams' parts of stages 3, 6, 7 and 9, SSAD's two
+# models in stage 12, and the feature methods (stages 10, 11 and 12, which only read stage 9's features) when
+# scripts/run_stages.sh runs them.  Each part gets cores / parts intra-op threads (at least 1; OMP_NUM_THREADS when
+# set) and its output goes to $WORK/logs/<part>.log (the end of a failed part's log is printed).  Worth it on a few
+# CPU cores, where the tiny models' small tensors gain little from a second thread, when the parts take similar time
+# (Flow and RGBDiff; RGB's SSN is quick).  STREAMS_SIDE_BY_SIDE is its earlier name
+SIDE_BY_SIDE="${SIDE_BY_SIDE:-${STREAMS_SIDE_BY_SIDE:-0}}"
+# side_by_side PREFIX FUNC ARG...: FUNC ARG for every ARG, one after the other, or with SIDE_BY_SIDE=1 at the same
+# time with the output of each in $WORK/logs/PREFIX<ARG>.log; fails when a part fails
+side_by_side() {
+  local prefix="$1" fn="$2" arg i failed=0; shift 2
+  if [ "$SIDE_BY_SIDE" != 1 ] || [ $# -lt 2 ]; then
+    for arg in "$@"; do "$fn" "$arg"; done
     return
   fi
-  local cores threads stage streams=("$@") pids=() logs=()
+  local cores threads parts=("$@") pids=() logs=()
   cores=$(nproc 2>/dev/null || echo 1); threads=$(( cores / $# )); [ "$threads" -ge 1 ] || threads=1
-  stage="$(basename "$0" .sh)"
+  local label="${prefix%_}"
   mkdir -p "$WORK/logs"
-  echo "$stage: streams $* side by side, ${OMP_NUM_THREADS:-$threads} thread(s) each; logs: $WORK/logs/${stage}_<stream>.log" >&2
-  for m in "$@"; do
-    logs+=("$WORK/logs/${stage}_$m.log")
+  echo "${label:+$label: }$* side by side, ${OMP_NUM_THREADS:-$threads} thread(s) each; logs: $WORK/logs/${prefix}<part>.log" >&2
+  for arg in "$@"; do
+    logs+=("$WORK/logs/${prefix}$arg.log")
     ( export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$threads}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-${OMP_NUM_THREADS:-$threads}}"
-      "$fn" "$m" ) > "${logs[-1]}" 2>&1 &
+      "$fn" "$arg" ) > "${logs[-1]}" 2>&1 &
     pids+=($!)
   done
   for i in "${!pids[@]}"; do
     if wait "${pids[$i]}"; then continue; fi
     failed=1
-    echo "$stage: stream ${streams[$i]} failed; the end of ${logs[$i]}:" >&2
+    echo "${label:+$label: }${parts[$i]} failed; the end of ${logs[$i]}:" >&2
     tail -n 20 "${logs[$i]}" >&2
   done
   return "$failed"
 }
+# each_stream FUNC STREAM...: a stage's FUNC STREAM for every STREAM (side_by_side, logs <stage>_<stream>.log)
+each_stream() { side_by_side "$(basename "$0" .sh)_" "$@"; }
 # tag_stream MOD: true for the streams TAG and the feature methods read (RGB, Flow); false for the others (RGBDiff),
 # whose actionness model only initialises its SSN and which has no features (stages 3, 9 and 14)
 tag_stream() { [ "$1" = RGB ] || [ "$1" = Flow ]; }

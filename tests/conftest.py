@@ -117,7 +117,7 @@ PIPELINE_STAGES = ("00_gen_synthetic_dataset", "01_extract_frames", "02_sliding_
 # long (AR@100 40 on its own training videos)
 TINY_PIPELINE_SETTINGS = dict(
     MODALITIES="RGB Flow RGBDiff",     # every SSN stream, the optional third (RGB differences) too
-    STREAMS_SIDE_BY_SIDE="1",          # stages 3, 6, 7, 9 run the streams at the same time (scripts/common.sh)
+    SIDE_BY_SIDE="1",                  # streams, SSAD's models and the feature methods at once (scripts/common.sh)
     ARCH_ARGS_Flow="--snippet_seconds 0.5",   # 5 flow frames at 10 fps: half the work of the configs' second
     JOBS="2", FLOW="dis_fast", TRAIN_SEED="3",
     BINARY_ARGS="--epochs 6 -b 2 --lr 0.01 --dropout 0.5 --epoch_multiplier 4",
@@ -139,46 +139,17 @@ def run_stage_script(work, stage: str, **variables) -> subprocess.CompletedProce
     return subprocess.run(["bash", str(REPO / "scripts" / f"{stage}.sh")], env=env, capture_output=True, text=True)
 
 
-# The feature methods (10-12) only read stage 9's features, and SSAD's two models are independent: a user runs
-# each script once, its parts in turn; the fixtures run them side by side, one thread each, so the tiny pipeline
-# uses CI's two cores (its small tensors gain little from a second intra-op thread).  The SSN streams' parts of
-# stages 3, 6, 7 and 9 run side by side by the scripts' own STREAMS_SIDE_BY_SIDE.
-FEATURE_METHODS = (("10_bmn", {}), ("11_bsn", {}), ("12_ssad", {"SSAD_MODELS": "main"}),
-                   ("12_ssad", {"SSAD_MODELS": "decouple"}))
-
-
-def pipeline_steps(stages) -> list[list[tuple[str, dict]]]:
-    """``stages`` (in order) as steps of parts run side by side: [[(stage, variables), ...], ...]."""
-    steps = []
-    for stage in stages:
-        if stage in ("11_bsn", "12_ssad"):
-            continue                                 # in the step of 10_bmn
-        elif stage == "10_bmn":
-            steps.append([part for part in FEATURE_METHODS if part[0] in stages])
-        else:
-            steps.append([(stage, {})])
-    return steps
-
-
 def run_pipeline(work, stages, **variables) -> None:
-    """Run ``stages`` (scripts/<stage>.sh) on the tiny preset in ``work`` by :func:`pipeline_steps`; a failed
-    part fails the test with its stage, variables and the end of its stderr."""
-    for step in pipeline_steps(stages):
-        threads = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"} if len(step) > 1 else {}
-        running = []
-        for stage, part in step:
-            err = tempfile.TemporaryFile()          # a file, not a pipe: a chatty part cannot block on a full pipe
-            env = pipeline_env(work, **{**TINY_PIPELINE_SETTINGS, **variables, **part, **threads})
-            proc = subprocess.Popen(["bash", str(REPO / "scripts" / f"{stage}.sh")], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=err)
-            running.append((stage, part, proc, err))
-        failed = []
-        for stage, part, proc, err in running:
-            if proc.wait() != 0:
-                err.seek(0)
-                failed.append(f"{stage} {part} failed ({proc.returncode}):\n{err.read().decode()[-4000:]}")
-            err.close()
-        assert not failed, "\n".join(failed)
+    """Run ``stages`` on the tiny preset in ``work`` as ./run_demo.sh runs them (``scripts/run_stages.sh``: the
+    streams' parts, SSAD's models and the feature methods 10-12 side by side, one thread each on CI's two cores);
+    a failure fails the test with the end of the scripts' stderr, which names the failed stage or part."""
+    env = pipeline_env(work, **{**TINY_PIPELINE_SETTINGS, **variables})
+    with tempfile.TemporaryFile() as err:   # a file, not a pipe: a chatty stage cannot block on a full pipe
+        proc = subprocess.run(["bash", str(REPO / "scripts" / "run_stages.sh"), *stages], env=env,
+                              stdout=subprocess.DEVNULL, stderr=err)
+        err.seek(0)
+        assert proc.returncode == 0, f"run_stages.sh {' '.join(stages)} failed ({proc.returncode}):\n" \
+                                     f"{err.read().decode()[-6000:]}"
 
 
 @pytest.fixture(scope="session")

@@ -162,9 +162,11 @@ def test_the_third_stream_rgbdiff_is_trained_scored_fused_and_compared(pipeline)
     assert {f"SSN on {p}, {s}" for p in ("TAG", "BMN", "BSN") for s in ("RGB", "Flow", "RGBDiff", "fused")} <= rows
 
 
-def test_streams_side_by_side_leave_a_log_and_a_time_per_part(pipeline):
-    """The smoke settings' STREAMS_SIDE_BY_SIDE=1: stages 3, 6, 7 and 9 ran each stream as a part of its own, its
-    output in WORK/logs/<stage>_<stream>.log, its times in run_times.tsv (stage 9: RGB and Flow features only)."""
+def test_parts_side_by_side_leave_a_log_and_a_time_per_part(pipeline):
+    """The smoke settings' SIDE_BY_SIDE=1: stages 3, 6, 7 and 9 ran each stream as a part of its own, its
+    output in WORK/logs/<stage>_<stream>.log, its times in run_times.tsv (stage 9: RGB and Flow features only);
+    scripts/run_stages.sh ran the feature methods 10-12 together (WORK/logs/<stage>.log), stage 12 its two
+    models (WORK/logs/12_ssad_<model>.log)."""
     from ops.formats.run_times import read_run_times
     logs = {p.name for p in (pipeline / "logs").iterdir()}
     for stage in ("03_binary_actionness", "06_ssn_train", "07_ssn_test"):
@@ -172,7 +174,10 @@ def test_streams_side_by_side_leave_a_log_and_a_time_per_part(pipeline):
     assert {"09_extract_features_RGB.log", "09_extract_features_Flow.log"} <= logs
     assert "09_extract_features_RGBDiff.log" not in logs
     assert "RGBDiff, tiny backbone" in (pipeline / "logs" / "06_ssn_train_RGBDiff.log").read_text()   # its own part
+    assert {"10_bmn.log", "11_bsn.log", "12_ssad.log", "12_ssad_main.log", "12_ssad_decouple.log"} <= logs
+    assert "=== 11_bsn done in" in (pipeline / "logs" / "11_bsn.log").read_text()
     times = read_run_times(pipeline / "run_times.tsv")
     for key in ("binary_train_RGBDiff", "ssn_train_RGB", "ssn_train_Flow", "ssn_train_RGBDiff", "ssn_test_RGBDiff_test",
-                "features_RGB", "features_Flow"):
+                "features_RGB", "features_Flow", "bmn_train", "bsn_pem_train",
+                "ssad_main_train_Flow", "ssad_decouple_test_RGB"):
         assert times[key] > 0, key
