@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Run numbered stages in order, timing each: `bash scripts/run_stages.sh [STAGE...]`, a STAGE named as its script
-# without .sh (10_bmn) or by its number (10); default: every stage, 00 to 14 (./run_demo.sh runs them so).
+# (10_bmn or 10_bmn.sh) or by its number (10); default: every stage, 00 to 14 (./run_demo.sh runs them so).
 # With SIDE_BY_SIDE=1 (common.sh) the feature methods among them, stages 10, 11 and 12, which only read stage 9's
 # features, run at the same time, their output in $WORK/logs/<stage>.log.  Stops at the first failed stage.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURE_METHODS=" 10_bmn 11_bsn 12_ssad "
 # stage_script STAGE: the script of STAGE (a name or a number); an unknown STAGE is an error naming the choices
 stage_script() {
-  local found=("$REPO"/scripts/"$1"*.sh)
+  local found=("$REPO"/scripts/"${1%.sh}"*.sh)
   if [ "${#found[@]}" -ne 1 ] || [ ! -f "${found[0]}" ] || [[ ! "$(basename "${found[0]}")" =~ ^[0-9][0-9]_ ]]; then
     echo "run_stages.sh: error: no stage '$1'; stages: $(cd "$REPO/scripts" && ls [0-9][0-9]_*.sh | sed 's/\.sh$//' | tr '\n' ' ')" >&2
     exit 2

@@ -123,7 +123,7 @@ def run_stages(repo, tmp_path, *stages, **variables) -> subprocess.CompletedProc
 
 def test_run_stages_runs_the_feature_methods_side_by_side_between_the_other_stages(tmp_path):
     repo, work = fake_repo(tmp_path), tmp_path / "work"
-    res = run_stages(repo, tmp_path, "09", "10_bmn", "11", "12", "13", SIDE_BY_SIDE="1", OMP_NUM_THREADS="1")
+    res = run_stages(repo, tmp_path, "09", "10_bmn", "11", "12_ssad.sh", "13", SIDE_BY_SIDE="1", OMP_NUM_THREADS="1")
     assert res.returncode == 0, res.stderr
     order = (work / "order").read_text().split()
     assert order[0] == "09_features" and sorted(order[1:4]) == ["10_bmn", "11_bsn", "12_ssad"]
