@@ -34,7 +34,7 @@ from ops.formats.proposal_list import read_frame_based_list
 from ops.log import setup_logging
 from ops.models.backbones import BackboneConfig
 from ops.models.builder import BinaryClassifier, add_backbone_args, backbone_from_args
-from ops.train.dataset import BinaryTrainDataset, data_spec
+from ops.train.dataset import BinaryTrainDataset, collate_snippets, data_spec
 from ops.train.engine import (Trainer, add_stage_args, add_train_args, data_extra, seed_everything,
                               train_config_from_args)
 from ops.train.sampling import ProposalSampler, SamplingConfig
@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
     extra = {"dataset": preset["name"], "modality": args.modality, "num_segments": args.num_segments,
              "epoch_multiplier": args.epoch_multiplier, "sampling": sampling.__dict__, "input_spec": train_set.spec,
              **data_extra(args.modality, train_set.videos, args.train_list, args.val_list)}
-    trainer = Trainer(model, binary_loss, cfg, args.output, model.config(), extra)
+    trainer = Trainer(model, binary_loss, cfg, args.output, model.config(), extra, collate_fn=collate_snippets)
     trainer.resume_default(args.resume, args.restart)    # ConfigMismatchError: one line (ops.errors.run_main)
     logger.info("%d training videos, %s, %s backbone, %d epochs", len(train_set.videos), args.modality,
                 args.arch, cfg.epochs)

@@ -44,7 +44,7 @@ from ops.log import setup_logging
 from ops.models.backbones import BackboneConfig, load_pretrained
 from ops.models.builder import add_backbone_args, backbone_from_args
 from ops.models.ssn import SSN, ssn_losses
-from ops.train.dataset import SSNTrainDataset, data_spec
+from ops.train.dataset import SSNTrainDataset, collate_snippets, data_spec
 from ops.train.engine import (Trainer, add_stage_args, add_train_args, data_extra, held_out, load_checkpoint,
                               seed_everything, train_config_from_args)
 from ops.train.sampling import ProposalSampler, SamplingConfig
@@ -219,7 +219,7 @@ def main(args: argparse.Namespace) -> int:
                                 args.workers)
     trainer = Trainer(model, ssn_loss_fn(args.comp_loss_weight, args.reg_loss_weight, args.ohem_ratio,
                                           args.bg_completeness), cfg,
-                      args.output, model.config(), extra, val_fn=val_fn,
+                      args.output, model.config(), extra, collate_fn=collate_snippets, val_fn=val_fn,
                       best_metric="val_mAP" if val_fn else "val_loss", best_mode="max" if val_fn else "min")
     trainer.resume_default(args.resume, args.restart)    # ConfigMismatchError: one line (ops.errors.run_main)
     logger.info("%d training videos, %s, %s backbone, STPP %s, %d epochs", len(train_set.videos), args.modality,

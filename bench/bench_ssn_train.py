@@ -38,10 +38,11 @@ from types import SimpleNamespace
 # repository root that holds `ops` and the stage scripts.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from torch.utils.data import Subset, default_collate  # noqa: E402
+from torch.utils.data import Subset  # noqa: E402
 
 from bench_common import (StepClock, add_bench_args, describe_device, frames_from_args,  # noqa: E402
                           peak_memory_mib, reset_peak_memory, synthetic_ssn)
+from ops.train.dataset import collate_snippets  # noqa: E402
 from ops.train.engine import Trainer, TrainConfig, make_loader, seed_everything, setup_runtime  # noqa: E402
 from ops.log import setup_logging  # noqa: E402
 from ops.train.sampling import SamplingConfig  # noqa: E402
@@ -65,7 +66,7 @@ def build(args, batch_size: int, out_dir: Path) -> Trainer:
     model = synthetic_ssn(args)[0]
     cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.001, workers=args.workers, amp=not args.no_amp,
                       channels_last=not args.no_channels_last, device=args.device)
-    return Trainer(model, ssn_loss_fn(0.1, 0.1, 0.17), cfg, out_dir, model.config())
+    return Trainer(model, ssn_loss_fn(0.1, 0.1, 0.17), cfg, out_dir, model.config(), collate_fn=collate_snippets)
 
 
 def timed_pass(trainer: Trainer, batches, warmup: int) -> tuple[int, float]:
@@ -82,7 +83,7 @@ def bench_batch_size(args, dataset, batch_size: int, out_dir: Path) -> dict:
     n, secs = timed_pass(trainer, make_loader(items, trainer.cfg, trainer.rt, shuffle=True), args.warmup)
     per_step = batch_size * dataset.sampler.cfg.proposals_per_video
     pipeline = n * per_step / secs
-    batch = [t.to(device) for t in default_collate([dataset[i % len(dataset)] for i in range(batch_size)])]
+    batch = [t.to(device) for t in collate_snippets([dataset[i % len(dataset)] for i in range(batch_size)])]
     reset_peak_memory(device)
     n, secs = timed_pass(trainer, [batch] * steps, args.warmup)
     memory = n * per_step / secs

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ops.formats.frames import count_frames, flow_names, rgb_name
-from ops.train.dataset import FrameLoader, gather_snippets, segment_positions
+from ops.train.dataset import FrameLoader, SnippetFrames, collate_snippets, gather_snippets, segment_positions
 from ops.train.transforms import flip, normalize, eval_crops, to_channel_order, train_crop
 
 
@@ -154,6 +154,34 @@ def test_gather_snippets_stacks_frames_frame_major_and_keeps_crop_axes():
     assert gather_snippets(frames, np.arange(3)[:, None]) is frames   # one frame a snippet: nothing to gather
 
 
+class _Items(torch.utils.data.Dataset):
+    """Training items as the datasets make them: (SnippetFrames, labels (2,)), frames of sample i offset by 100 i."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        frames = torch.arange(4 * 2, dtype=torch.float32).reshape(4, 2, 1, 1) + 100 * i   # frame f: (2f, 2f + 1)
+        return SnippetFrames(frames, self.index), torch.tensor([i, -i])
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_collate_snippets_gathers_every_sample_into_the_batch(workers):
+    """Snippets of 2 frames [[0, 3], [2, 2]] from each sample's 4 frames: the batch holds every sample's stacks,
+    frame-major, equal to stacking each sample's own gather; the other fields are joined as default_collate
+    joins them; in a loader worker (shared memory) as in the main process."""
+    ds = _Items(np.array([[0, 3], [2, 2]]))
+    x, labels = next(iter(torch.utils.data.DataLoader(ds, batch_size=3, num_workers=workers,
+                                                      collate_fn=collate_snippets)))
+    assert x.shape == (3, 2, 4, 1, 1) and x.dtype == torch.float32
+    assert x[1, :, :, 0, 0].tolist() == [[100, 101, 106, 107], [104, 105, 104, 105]]
+    assert torch.equal(x, torch.stack([ds[i][0].gather() for i in range(3)]))
+    assert labels.tolist() == [[0, 0], [1, -1], [2, -2]]
+
+
 @pytest.mark.parametrize("modality, length, flip_ok", [("Flow", 3, True), ("RGB", 2, True), ("RGBDiff", 2, False)])
 def test_transforming_distinct_frames_equals_transforming_every_stack(tmp_path, modality, length, flip_ok):
     """The datasets crop, resize and normalise each distinct frame once, then gather; the same as doing it to
@@ -175,8 +203,8 @@ def test_transforming_distinct_frames_equals_transforming_every_stack(tmp_path, 
     stacks = loader.read(folder, [0, 1, 2], 4)
     identity = np.arange(3)[:, None]
     for seed in range(4):                                              # several crops, flips
-        a = ds.finish_train(frames, index, torch.Generator().manual_seed(seed))
-        b = ds.finish_train(stacks, identity, torch.Generator().manual_seed(seed))
+        a = ds.finish_train(frames, index, torch.Generator().manual_seed(seed)).gather()
+        b = ds.finish_train(stacks, identity, torch.Generator().manual_seed(seed)).gather()
         assert a.shape == (3, stacks.shape[1], 6, 6)
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
     for crops in (1, 5, 10) if flip_ok else (1, 5):
