@@ -5,6 +5,7 @@
 #      best class (score kept, MMAction2's report_map.py) and its two best (score x class score).
 # Inputs: $WORK/<method>/proposals_test.json (TEST_SUBSET's proposals, seconds; bmn_test.py / bsn_test.py),
 # $FEATURES (stage 9), stage 6's SSN models (common.sh `trained`).  METHODS picks the methods.
+# SIDE_BY_SIDE=1 (common.sh): the methods at the same time after the classifier, logs $WORK/logs/13_<method>.log.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FEATURES="${FEATURES:-$WORK/features}"
 METHODS="${METHODS:-bmn bsn}"
@@ -14,8 +15,9 @@ SCORES="$WORK/video_scores_$TEST_SUBSET.json"
 timed video_classifier "$PY" "$REPO/classify_videos.py" "$DATASET" --features "$FEATURES" --streams "$CLS_STREAMS" \
     --annotations "$ANNOTATIONS" --train_subset "$TRAIN_SUBSET" --subset "$TEST_SUBSET" \
     --output "$WORK/video_classifier" --write_scores "$SCORES" -j "$JOBS" $CLS_ARGS $SEED_ARG $RESTART_ARG
-for M in $METHODS; do
-  PROPOSALS="$WORK/$M/proposals_test.json"
+# proposal_method M: both ways for method M's proposals
+proposal_method() {
+  local M="$1" MOD K PROPOSALS="$WORK/$1/proposals_test.json" FUSION_ARGS RESULTS
   # (a) SSN on the method's proposals
   "$PY" "$REPO/proposals_to_list.py" "$PROPOSALS" "$WORK/$M/${M}_${TEST_SUBSET}_normalized.txt" \
       --dataset "$DATASET" --subset "$TEST_SUBSET" --annotations "$ANNOTATIONS"
@@ -41,4 +43,6 @@ for M in $METHODS; do
     "$PY" "$REPO/eval_detection_results.py" "$DATASET" --detections "$WORK/$M/detections_cls_top$K.json" \
         --annotations "$ANNOTATIONS" --subset "$TEST_SUBSET" --json_out "$WORK/$M/eval_cls_top$K.json"
   done
-done
+}
+read -r -a METHOD_LIST <<< "$METHODS"
+side_by_side 13_ proposal_method "${METHOD_LIST[@]}"

@@ -166,7 +166,7 @@ def test_parts_side_by_side_leave_a_log_and_a_time_per_part(pipeline):
     """The smoke settings' SIDE_BY_SIDE=1: stages 3, 6, 7 and 9 ran each stream as a part of its own, its
     output in WORK/logs/<stage>_<stream>.log, its times in run_times.tsv (stage 9: RGB and Flow features only);
     scripts/run_stages.sh ran the feature methods 10-12 together (WORK/logs/<stage>.log), stage 12 its two
-    models (WORK/logs/12_ssad_<model>.log)."""
+    models (WORK/logs/12_ssad_<model>.log), stage 13 SSN on BMN's and on BSN's proposals (WORK/logs/13_<method>.log)."""
     from ops.formats.run_times import read_run_times
     logs = {p.name for p in (pipeline / "logs").iterdir()}
     for stage in ("03_binary_actionness", "06_ssn_train", "07_ssn_test"):
@@ -176,8 +176,10 @@ def test_parts_side_by_side_leave_a_log_and_a_time_per_part(pipeline):
     assert "RGBDiff, tiny backbone" in (pipeline / "logs" / "06_ssn_train_RGBDiff.log").read_text()   # its own part
     assert {"10_bmn.log", "11_bsn.log", "12_ssad.log", "12_ssad_main.log", "12_ssad_decouple.log"} <= logs
     assert "=== 11_bsn done in" in (pipeline / "logs" / "11_bsn.log").read_text()
+    assert {"13_bmn.log", "13_bsn.log"} <= logs
+    assert "bsn/detections_cls_top2.json" in (pipeline / "logs" / "13_bsn.log").read_text()
     times = read_run_times(pipeline / "run_times.tsv")
     for key in ("binary_train_RGBDiff", "ssn_train_RGB", "ssn_train_Flow", "ssn_train_RGBDiff", "ssn_test_RGBDiff_test",
                 "features_RGB", "features_Flow", "bmn_train", "bsn_pem_train",
-                "ssad_main_train_Flow", "ssad_decouple_test_RGB"):
+                "ssad_main_train_Flow", "ssad_decouple_test_RGB", "ssn_test_bmn_RGBDiff_test", "ssn_test_bsn_Flow_test"):
         assert times[key] > 0, key
