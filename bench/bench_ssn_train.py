@@ -80,7 +80,7 @@ def bench_batch_size(args, dataset, batch_size: int, out_dir: Path) -> dict:
     trainer = build(args, batch_size, out_dir)
     device, steps = trainer.rt.device, args.warmup + args.steps
     items = Subset(dataset, [i % len(dataset) for i in range(steps * batch_size)])    # cycles over the videos
-    n, secs = timed_pass(trainer, make_loader(items, trainer.cfg, trainer.rt, shuffle=True), args.warmup)
+    n, secs = timed_pass(trainer, make_loader(items, trainer.cfg, trainer.rt, True, trainer.collate_fn), args.warmup)
     per_step = batch_size * dataset.sampler.cfg.proposals_per_video
     pipeline = n * per_step / secs
     batch = [t.to(device) for t in collate_snippets([dataset[i % len(dataset)] for i in range(batch_size)])]
