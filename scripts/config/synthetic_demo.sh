@@ -30,9 +30,10 @@ SSN_ARGS="${SSN_ARGS:---epochs 20 -b 4 --lr 0.01 --lr_steps 14 --epoch_multiplie
 SSN_ARGS_Flow="${SSN_ARGS_Flow---epochs 40 --lr_steps 30 --incomplete_ratio 5 --bg_ratio 2}"   # empty: Flow as RGB
 # MODALITIES="RGB Flow RGBDiff" adds a third stream, RGB differences (TSN's RGBDiff, from the RGB frames): it sees the
 # actor grow and shrink, which one RGB frame of a per-video-sized actor cannot show, and it moves like Flow, so it
-# trains as Flow.  Higher mAP on both synthetic families (wave: 79.19 +- 2.64 against 75.60 +- 2.06 over 3 seeds),
-# but the demo with it (every part side by side, SIDE_BY_SIDE=1) took 1,501-1,733 s, over its 25-minute limit: not
-# yet the default (issue 21: docs/training.md, "Fifth round" to "Eighth round")
+# trains as Flow.  Higher mAP on both synthetic families over 3 seeds (wave: 79.19 +- 2.64 against 75.60 +- 2.06;
+# motion: 93.67 +- 3.27 against 86.11 +- 4.17), but the demo with it (every part side by side, SIDE_BY_SIDE=1) took
+# 1,501-1,733 s (1,546 s with batches gathered once), over its 25-minute limit: not yet the default (issue 21:
+# docs/training.md, "Fifth round" to "Ninth round")
 SSN_ARGS_RGBDiff="${SSN_ARGS_RGBDiff---epochs 40 --lr_steps 30 --incomplete_ratio 5 --bg_ratio 2}"   # empty: as RGB
 # RGB differences spanning half a second, as Flow's stacks span a second: 5 at the demo's 10 fps (TSN's), 10 at the
 # wave family's 20, where RGBDiff alone rose from 61.99 to 69.35 (seed 0; docs/training.md, "Seventh round"); empty: 5
