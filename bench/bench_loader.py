@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
 from torch.utils.data import default_collate  # noqa: E402
 
 from bench_common import add_bench_args, frames_from_args, synthetic_ssn  # noqa: E402

@@ -23,8 +23,8 @@ read -r -a STREAMS <<< "$MODALITIES"
 # stream_paths ARRAY PREFIX SUFFIX: sets ARRAY to PREFIX<stream>SUFFIX for every stream (e.g. the SSN result files)
 stream_paths() { local -n _paths="$1"; local m; _paths=(); for m in "${STREAMS[@]}"; do _paths+=("$2$m$3"); done; }
 # SIDE_BY_SIDE=1: independent parts run at the same time: the streams' parts of stages 3, 6, 7 and 9, SSAD's two
-# models in stage 12, stage 13's proposal methods, and the feature methods (stages 10, 11 and 12, which only read stage 9's features) when
-# scripts/run_stages.sh runs them.  Each part gets cores / parts intra-op threads (at least 1; OMP_NUM_THREADS when
+# models in stage 12, stage 13's proposal methods, and the feature methods (stages 10, 11 and 12, which only read
+# stage 9's features) when scripts/run_stages.sh runs them.  Each part gets cores / parts intra-op threads (at least 1; OMP_NUM_THREADS when
 # set) and its output goes to $WORK/logs/<part>.log (the end of a failed part's log is printed).  Worth it on a few
 # CPU cores, where the tiny models' small tensors gain little from a second thread, when the parts take similar time
 # (Flow and RGBDiff; RGB's SSN is quick).  STREAMS_SIDE_BY_SIDE is its earlier name

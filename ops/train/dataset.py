@@ -117,13 +117,15 @@ def _distinct_differences(frames: np.ndarray, index: np.ndarray) -> tuple[np.nda
     return diff, pairs.reshape(len(index), index.shape[1] - 1)
 
 
-def gather_snippets(frames: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+def gather_snippets(frames: torch.Tensor, index: np.ndarray, out: torch.Tensor | None = None) -> torch.Tensor:
     """Stacks of frames: ``frames`` (U, ..., c, H, W) and ``index`` (K, L) give (K, ..., L * c, H, W), channels
-    frame-major ([f1 c0, f1 c1, f2 c0, ...]) as stacking L frames along the channel axis gives."""
+    frame-major ([f1 c0, f1 c1, f2 c0, ...]) as stacking L frames along the channel axis gives.  ``out``: a
+    contiguous (K * L, c, H, W) tensor (no axes between U and c) the frames are copied into; the stacks are then
+    a view of it."""
     k, length = index.shape
-    if length == 1 and k == len(frames) and np.array_equal(index[:, 0], np.arange(k)):
+    if out is None and length == 1 and k == len(frames) and np.array_equal(index[:, 0], np.arange(k)):
         return frames           # one distinct frame a snippet (RGB, test positions): nothing to gather
-    x = frames[torch.from_numpy(np.ascontiguousarray(index).reshape(-1))]
+    x = torch.index_select(frames, 0, torch.from_numpy(np.ascontiguousarray(index).reshape(-1)), out=out)
     x = x.reshape(k, length, *frames.shape[1:]).movedim(1, -4)
     return x.reshape(k, *frames.shape[1:-3], length * frames.shape[-3], *frames.shape[-2:])
 
@@ -148,7 +150,7 @@ def collate_snippets(batch: list) -> list:
     (k, length), tail = first.index.shape, first.frames.shape[1:]
     out = _batch_tensor((len(batch), k * length, *tail), first.frames)
     for row, (item, *_) in zip(out, batch):
-        torch.index_select(item.frames, 0, torch.from_numpy(np.ascontiguousarray(item.index).reshape(-1)), out=row)
+        gather_snippets(item.frames, item.index, out=row)
     x = out.view(len(batch), k, length * tail[0], *tail[1:])
     return [x, *default_collate([item[1:] for item in batch])]
 
